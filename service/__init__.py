@@ -1,0 +1,1 @@
+"""The Lambda function's runtime code; only handler.py ships."""
