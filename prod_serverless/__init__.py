@@ -1,0 +1,1 @@
+"""Constructs of ProdServerlessStack, one module per concern."""

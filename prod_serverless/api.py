@@ -1,0 +1,138 @@
+"""The public HTTP API: one `GET /` route proxied to the function, JSON access logs, stage throttling."""
+
+from __future__ import annotations
+
+import json
+
+import jsii
+from aws_cdk import Duration
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from prod_serverless.compliance import acknowledge
+from prod_serverless.log_groups import encrypted_log_group
+from prod_serverless.settings import Settings
+
+ROUTE_PATH = "/"
+# One JSON object per request. Every value is quoted so the line stays valid JSON even when a
+# variable is empty ("-"); Athena's OpenX SerDe still reads the numeric ones into int columns.
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "requestTime": "$context.requestTime",
+    "requestTimeEpoch": "$context.requestTimeEpoch",
+    "sourceIp": "$context.identity.sourceIp",
+    "httpMethod": "$context.httpMethod",
+    "routeKey": "$context.routeKey",
+    "path": "$context.path",
+    "protocol": "$context.protocol",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integrationLatency",
+    "integrationStatus": "$context.integrationStatus",
+    "integrationError": "$context.integrationErrorMessage",
+    "errorMessage": "$context.error.message",
+    "userAgent": "$context.identity.userAgent",
+}
+
+
+def access_log_format() -> str:
+    """The stage's access-log line: a JSON template over `$context` variables."""
+    return json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":"))
+
+
+@jsii.implements(apigwv2.IAccessLogSettings)
+class _AccessLogSettings:
+    """HttpStage's access_log_settings takes an object implementing IAccessLogSettings."""
+
+    def __init__(self, log_group: logs.ILogGroup) -> None:
+        self._destination = apigwv2.LogGroupLogDestination(log_group)
+        self._format = apigw.AccessLogFormat.custom(access_log_format())
+
+    @property
+    def destination(self) -> apigwv2.IAccessLogDestination:
+        return self._destination
+
+    @property
+    def format(self) -> apigw.AccessLogFormat:
+        return self._format
+
+
+class HttpEndpoint(Construct):
+    """HTTP API with `GET /` → Lambda proxy (payload 2.0) on an explicitly configured `$default` stage."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        function: lambda_.IFunction,
+        log_key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        self.access_log_group = encrypted_log_group(
+            self,
+            "AccessLogGroup",
+            retention_days=settings.log_retention_days,
+            key=log_key,
+        )
+
+        cors = None
+        if settings.cors_allowed_origins:
+            cors = apigwv2.CorsPreflightOptions(
+                allow_origins=list(settings.cors_allowed_origins),
+                allow_methods=[apigwv2.CorsHttpMethod.GET],
+                allow_headers=["content-type"],
+                max_age=Duration.hours(1),
+            )
+
+        # The default stage is built below, so its access logs and throttling are ours to set.
+        self.http_api = apigwv2.HttpApi(
+            self,
+            "HttpApi",
+            api_name="ProdServerlessApi",
+            description="Prod serverless API",
+            create_default_stage=False,
+            cors_preflight=cors,
+        )
+        self.stage = apigwv2.HttpStage(
+            self,
+            "DefaultStage",
+            http_api=self.http_api,
+            stage_name="$default",
+            auto_deploy=True,
+            access_log_settings=_AccessLogSettings(self.access_log_group),
+            throttle=apigwv2.ThrottleSettings(
+                rate_limit=settings.throttle_rate_limit,
+                burst_limit=settings.throttle_burst_limit,
+            ),
+            detailed_metrics_enabled=True,
+        )
+        routes = self.http_api.add_routes(
+            path=ROUTE_PATH,
+            methods=[apigwv2.HttpMethod.GET],
+            integration=integrations.HttpLambdaIntegration(
+                "FunctionIntegration",
+                function,
+                payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0,
+            ),
+        )
+
+        for route in routes:
+            acknowledge(
+                route,
+                "AwsSolutions-APIG4",
+                "GET / is a public, read-only endpoint by requirement; abuse is bounded by stage throttling.",
+            )
+
+    @property
+    def url(self) -> str:
+        """The invoke URL of the `$default` stage."""
+        return self.stage.url

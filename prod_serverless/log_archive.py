@@ -1,0 +1,289 @@
+"""The log archive: a KMS-encrypted S3 bucket fed by CloudWatch Logs → Firehose, one stream per source.
+
+Firehose's own processors decompress the CloudWatch Logs records and keep only the messages, so
+each delivered object holds one JSON log line per line, GZIP-compressed, under a Hive-style
+time-partitioned prefix of its source. Nothing in the request path writes to S3.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesisfirehose as firehose
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_logs_destinations as log_destinations
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from prod_serverless.compliance import acknowledge, arn_token
+from prod_serverless.log_groups import encrypted_log_group
+from prod_serverless.settings import Settings
+
+ATHENA_RESULTS_PREFIX = "athena-results/"
+ERRORS_PREFIX = "errors/"
+ACCESS_LOGS_RETENTION = Duration.days(365)
+PARTITION_PATH = "year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"
+
+
+def data_prefix(source: str) -> str:
+    """Where a source's log lines land: `<source>/year=…/month=…/day=…/`."""
+    return f"{source}/{PARTITION_PATH}"
+
+
+def error_prefix(source: str) -> str:
+    """Where Firehose puts a source's records it could not process or deliver."""
+    return f"{ERRORS_PREFIX}{source}/!{{firehose:error-output-type}}/{PARTITION_PATH}"
+
+
+class LogArchive(Construct):
+    """Encrypted, versioned, TLS-only log bucket and its CMK; `add_source` streams a log group into it."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self._settings = settings
+        self.streams: dict[str, firehose.CfnDeliveryStream] = {}
+        self.subscriptions: dict[str, logs.SubscriptionFilter] = {}
+
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="Prod log archive: CloudWatch Logs groups, Firehose streams, S3 objects, Athena results",
+            alias="alias/ProdServerless/log-archive",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # CloudWatch Logs may use the key only for log groups of this account in this region.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogsForThisAccountsLogGroups",
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                actions=[
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:ReEncryptFrom",
+                    "kms:ReEncryptTo",
+                    "kms:GenerateDataKey",
+                    "kms:GenerateDataKeyWithoutPlaintext",
+                    "kms:DescribeKey",
+                ],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"
+                        )
+                    }
+                },
+            )
+        )
+
+        # S3 server access logs cannot be delivered to an SSE-KMS bucket, hence SSE-S3 here.
+        self.access_logs_bucket = s3.Bucket(
+            self,
+            "AccessLogsBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=RemovalPolicy.RETAIN,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireAccessLogs",
+                    expiration=ACCESS_LOGS_RETENTION,
+                    noncurrent_version_expiration=Duration.days(settings.archive_noncurrent_expiration_days),
+                )
+            ],
+        )
+
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=RemovalPolicy.RETAIN,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="log-archive/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="TierAndExpireLogs",
+                    transitions=[
+                        s3.Transition(
+                            storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                            transition_after=Duration.days(settings.archive_infrequent_access_days),
+                        )
+                    ],
+                    expiration=Duration.days(settings.archive_expiration_days),
+                    noncurrent_version_expiration=Duration.days(settings.archive_noncurrent_expiration_days),
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                ),
+                s3.LifecycleRule(
+                    id="ExpireAthenaResults",
+                    prefix=ATHENA_RESULTS_PREFIX,
+                    expiration=Duration.days(settings.athena_results_expiration_days),
+                    noncurrent_version_expiration=Duration.days(1),
+                ),
+            ],
+        )
+
+        # Firehose's own errors: never subscribed into the pipeline, or a failure would loop.
+        self.delivery_log_group = encrypted_log_group(
+            self,
+            "DeliveryLogGroup",
+            retention_days=settings.log_retention_days,
+            key=self.key,
+        )
+
+        self.subscription_role = iam.Role(
+            self,
+            "SubscriptionRole",
+            description="CloudWatch Logs to Firehose: put records to the Prod log archive streams only",
+            assumed_by=iam.ServicePrincipal(
+                f"logs.{stack.region}.amazonaws.com",
+                conditions={
+                    "StringLike": {"aws:SourceArn": f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:*"}
+                },
+            ),
+        )
+
+    def add_source(self, source: str, log_group: logs.ILogGroup) -> firehose.CfnDeliveryStream:
+        """Stream every event of `log_group` into `<source>/…` of the bucket."""
+        if source in self.streams:
+            raise ValueError(f"log archive source {source!r} is already added")
+        name = source.capitalize()
+        stack = Stack.of(self)
+        bucket_arn = self.bucket.bucket_arn
+
+        delivery_log_stream = logs.LogStream(self, f"{name}DeliveryLogStream", log_group=self.delivery_log_group)
+
+        role = iam.Role(
+            self,
+            f"{name}DeliveryRole",
+            description=f"Firehose to S3: write the {source}/ and {ERRORS_PREFIX}{source}/ prefixes of the log archive",
+            assumed_by=iam.ServicePrincipal(
+                "firehose.amazonaws.com",
+                conditions={"StringEquals": {"sts:ExternalId": stack.account}},
+            ),
+        )
+        object_arns = [f"{bucket_arn}/{source}/*", f"{bucket_arn}/{ERRORS_PREFIX}{source}/*"]
+        policy = iam.Policy(
+            self,
+            f"{name}DeliveryPolicy",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="WriteOwnPrefixes",
+                    actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"],
+                    resources=object_arns,
+                ),
+                iam.PolicyStatement(
+                    sid="LocateBucket",
+                    actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+                    resources=[bucket_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="EncryptWithArchiveKeyThroughS3",
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=[self.key.key_arn],
+                    conditions={
+                        "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
+                        # With an S3 Bucket Key the context is the bucket ARN, else the object ARN.
+                        "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, *object_arns]},
+                    },
+                ),
+                iam.PolicyStatement(
+                    sid="WriteOwnDeliveryErrors",
+                    actions=["logs:PutLogEvents"],
+                    resources=[
+                        stack.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name=(
+                                f"{self.delivery_log_group.log_group_name}:log-stream:"
+                                f"{delivery_log_stream.log_stream_name}"
+                            ),
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    ],
+                ),
+            ],
+        )
+
+        for object_arn in (f"{source}/*", f"{ERRORS_PREFIX}{source}/*"):
+            acknowledge(
+                policy,
+                f"AwsSolutions-IAM5[Resource::{arn_token(self.bucket)}/{object_arn}]",
+                "Firehose names each object at delivery time; the wildcard is confined to this source's prefix.",
+            )
+
+        stream = firehose.CfnDeliveryStream(
+            self,
+            f"{name}Stream",
+            delivery_stream_type="DirectPut",
+            delivery_stream_encryption_configuration_input=firehose.CfnDeliveryStream.DeliveryStreamEncryptionConfigurationInputProperty(
+                key_type="CUSTOMER_MANAGED_CMK", key_arn=self.key.key_arn
+            ),
+            extended_s3_destination_configuration=firehose.CfnDeliveryStream.ExtendedS3DestinationConfigurationProperty(
+                bucket_arn=bucket_arn,
+                role_arn=role.role_arn,
+                prefix=data_prefix(source),
+                error_output_prefix=error_prefix(source),
+                compression_format="GZIP",
+                buffering_hints=firehose.CfnDeliveryStream.BufferingHintsProperty(
+                    interval_in_seconds=self._settings.firehose_buffer_seconds,
+                    size_in_m_bs=self._settings.firehose_buffer_mib,
+                ),
+                encryption_configuration=firehose.CfnDeliveryStream.EncryptionConfigurationProperty(
+                    kms_encryption_config=firehose.CfnDeliveryStream.KMSEncryptionConfigProperty(
+                        awskms_key_arn=self.key.key_arn
+                    )
+                ),
+                cloud_watch_logging_options=firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty(
+                    enabled=True,
+                    log_group_name=self.delivery_log_group.log_group_name,
+                    log_stream_name=delivery_log_stream.log_stream_name,
+                ),
+                processing_configuration=firehose.CfnDeliveryStream.ProcessingConfigurationProperty(
+                    enabled=True,
+                    processors=[
+                        _processor("Decompression", CompressionFormat="GZIP"),
+                        _processor("CloudWatchLogProcessing", DataMessageExtraction="true"),
+                        _processor("AppendDelimiterToRecord"),
+                    ],
+                ),
+            ),
+        )
+        # Firehose checks its access to the bucket on creation: the policy must be attached first.
+        stream.node.add_dependency(policy)
+
+        delivery_stream = firehose.DeliveryStream.from_delivery_stream_arn(self, f"{name}StreamRef", stream.attr_arn)
+        subscription = logs.SubscriptionFilter(
+            self,
+            f"{name}Subscription",
+            log_group=log_group,
+            destination=log_destinations.FirehoseDestination(delivery_stream, role=self.subscription_role),
+            filter_pattern=logs.FilterPattern.all_events(),
+        )
+        self.streams[source] = stream
+        self.subscriptions[source] = subscription
+        return stream
+
+
+def _processor(kind: str, **parameters: str) -> firehose.CfnDeliveryStream.ProcessorProperty:
+    return firehose.CfnDeliveryStream.ProcessorProperty(
+        type=kind,
+        parameters=[
+            firehose.CfnDeliveryStream.ProcessorParameterProperty(parameter_name=key, parameter_value=value)
+            for key, value in parameters.items()
+        ]
+        or None,
+    )

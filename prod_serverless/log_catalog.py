@@ -1,0 +1,173 @@
+"""Athena over the log archive: a Glue database, one partition-projected table per source, a workgroup.
+
+Partition projection computes partitions from the S3 layout, so there is no crawler to run or pay for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Stack
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from prod_serverless.log_archive import ATHENA_RESULTS_PREFIX
+
+DATABASE_NAME = "prod_serverless_logs"
+WORKGROUP_NAME = "ProdServerlessLogs"
+FIRST_YEAR = 2026
+# Largest scan one query may do; a runaway query stops at this instead of at the bill.
+BYTES_SCANNED_CUTOFF = 10 * 1024**3
+
+
+@dataclass(frozen=True)
+class LogTable:
+    """A source's table: its Glue name and its columns as (name, Hive type)."""
+
+    source: str
+    name: str
+    columns: tuple[tuple[str, str], ...]
+
+
+# Mirrors api.ACCESS_LOG_FIELDS. Always-numeric fields are int columns (the OpenX SerDe reads quoted
+# numbers); integration fields can be "-" when no integration ran, so they stay strings.
+API_ACCESS_TABLE = LogTable(
+    source="api",
+    name="prod_api_access_logs",
+    columns=(
+        ("requestid", "string"),
+        ("requesttime", "string"),
+        ("requesttimeepoch", "bigint"),
+        ("sourceip", "string"),
+        ("httpmethod", "string"),
+        ("routekey", "string"),
+        ("path", "string"),
+        ("protocol", "string"),
+        ("status", "int"),
+        ("responselength", "bigint"),
+        ("responselatency", "int"),
+        ("integrationlatency", "string"),
+        ("integrationstatus", "string"),
+        ("integrationerror", "string"),
+        ("errormessage", "string"),
+        ("useragent", "string"),
+    ),
+)
+
+# Lambda's JSON log format: application lines (timestamp, level, message, logger, requestId and the
+# handler's extra fields) and platform lines (time, type, record) share one table.
+FUNCTION_TABLE = LogTable(
+    source="function",
+    name="prod_function_logs",
+    columns=(
+        ("timestamp", "string"),
+        ("level", "string"),
+        ("message", "string"),
+        ("logger", "string"),
+        ("requestid", "string"),
+        ("apirequestid", "string"),
+        ("method", "string"),
+        ("path", "string"),
+        ("status", "int"),
+        ("sourceip", "string"),
+        ("useragent", "string"),
+        ("durationms", "double"),
+        ("errortype", "string"),
+        ("errormessage", "string"),
+        ("time", "string"),
+        ("type", "string"),
+        (
+            "record",
+            "struct<requestId:string,status:string,"
+            "metrics:struct<durationMs:double,billedDurationMs:int,memorySizeMB:int,"
+            "maxMemoryUsedMB:int,initDurationMs:double>>",
+        ),
+    ),
+)
+
+LOG_TABLES = (API_ACCESS_TABLE, FUNCTION_TABLE)
+
+
+class LogCatalog(Construct):
+    """Glue tables over each archived source and an Athena workgroup with encrypted results."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, bucket: s3.IBucket, key: kms.IKey) -> None:
+        super().__init__(scope, construct_id)
+        account = Stack.of(self).account
+
+        self.database = glue.CfnDatabase(
+            self,
+            "Database",
+            catalog_id=account,
+            database_input=glue.CfnDatabase.DatabaseInputProperty(
+                name=DATABASE_NAME, description="Prod serverless API logs archived by Firehose"
+            ),
+        )
+        self.tables = {table.source: self._table(table, bucket=bucket, account=account) for table in LOG_TABLES}
+
+        self.workgroup = athena.CfnWorkGroup(
+            self,
+            "WorkGroup",
+            name=WORKGROUP_NAME,
+            description="Queries over the Prod log archive; results encrypted with the archive key",
+            state="ENABLED",
+            recursive_delete_option=False,
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=BYTES_SCANNED_CUTOFF,
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=f"s3://{bucket.bucket_name}/{ATHENA_RESULTS_PREFIX}",
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_KMS", kms_key=key.key_arn
+                    ),
+                ),
+            ),
+        )
+
+    def _table(self, table: LogTable, *, bucket: s3.IBucket, account: str) -> glue.CfnTable:
+        location = f"s3://{bucket.bucket_name}/{table.source}/"
+        resource = glue.CfnTable(
+            self,
+            f"{table.source.capitalize()}Table",
+            catalog_id=account,
+            database_name=DATABASE_NAME,
+            table_input=glue.CfnTable.TableInputProperty(
+                name=table.name,
+                description=f"{table.source} log lines, one JSON object per line, GZIP objects",
+                table_type="EXTERNAL_TABLE",
+                parameters={
+                    "classification": "json",
+                    "compressionType": "gzip",
+                    "projection.enabled": "true",
+                    "projection.year.type": "integer",
+                    "projection.year.range": f"{FIRST_YEAR},2099",
+                    "projection.month.type": "integer",
+                    "projection.month.range": "1,12",
+                    "projection.month.digits": "2",
+                    "projection.day.type": "integer",
+                    "projection.day.range": "1,31",
+                    "projection.day.digits": "2",
+                    "storage.location.template": location + "year=${year}/month=${month}/day=${day}/",
+                },
+                partition_keys=[
+                    glue.CfnTable.ColumnProperty(name=name, type="string") for name in ("year", "month", "day")
+                ],
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    location=location,
+                    input_format="org.apache.hadoop.mapred.TextInputFormat",
+                    output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                    serde_info=glue.CfnTable.SerdeInfoProperty(
+                        serialization_library="org.openx.data.jsonserde.JsonSerDe",
+                        # A line that is not JSON (a truncated write) becomes nulls, not a failed query.
+                        parameters={"ignore.malformed.json": "true", "case.insensitive": "true"},
+                    ),
+                    columns=[glue.CfnTable.ColumnProperty(name=name, type=kind) for name, kind in table.columns],
+                ),
+            ),
+        )
+        resource.node.add_dependency(self.database)
+        return resource

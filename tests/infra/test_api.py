@@ -1,0 +1,108 @@
+"""HttpEndpoint: the `$default` stage's JSON access logs, throttling and CORS."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk import Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk.assertions import Template
+
+from prod_serverless.api import HttpEndpoint, access_log_format
+from prod_serverless.settings import Settings
+from tests.infra.helpers import template_of
+
+REQUIRED_ACCESS_LOG_VARIABLES = {
+    "$context.requestId",
+    "$context.identity.sourceIp",
+    "$context.httpMethod",
+    "$context.routeKey",
+    "$context.status",
+    "$context.responseLatency",
+    "$context.integrationErrorMessage",
+    "$context.identity.userAgent",
+}
+
+
+def _endpoint(settings: Settings) -> Template:
+    def build(stack: Stack) -> None:
+        function = lambda_.Function(
+            stack,
+            "ProdFn",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            handler="index.handler",
+            code=lambda_.Code.from_inline("def handler(e, c): return {}"),
+        )
+        HttpEndpoint(stack, "ProdApi", settings=settings, function=function, log_key=kms.Key(stack, "ProdKey"))
+
+    return template_of(build)
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Template:
+    return _endpoint(Settings())
+
+
+def test_access_log_format_is_json_with_every_required_field() -> None:
+    fields = json.loads(access_log_format())
+    assert set(fields.values()) >= REQUIRED_ACCESS_LOG_VARIABLES
+    assert fields["requestId"] == "$context.requestId"
+
+
+def test_default_stage_writes_access_logs_to_its_own_encrypted_retained_group(endpoint: Template) -> None:
+    (group_id,) = [g for g in endpoint.find_resources("AWS::Logs::LogGroup") if g.startswith("ProdApiAccessLogGroup")]
+    (key_id,) = endpoint.find_resources("AWS::KMS::Key")
+    endpoint.has_resource_properties(
+        "AWS::ApiGatewayV2::Stage",
+        {
+            "StageName": "$default",
+            "AutoDeploy": True,
+            "AccessLogSettings": {"DestinationArn": {"Fn::GetAtt": [group_id, "Arn"]}, "Format": access_log_format()},
+        },
+    )
+    group = endpoint.find_resources("AWS::Logs::LogGroup")[group_id]
+    assert group["Properties"] == {"RetentionInDays": 30, "KmsKeyId": {"Fn::GetAtt": [key_id, "Arn"]}}
+    assert group["DeletionPolicy"] == "Retain"
+
+
+def test_stage_throttling_defaults_and_configuration(endpoint: Template) -> None:
+    endpoint.has_resource_properties(
+        "AWS::ApiGatewayV2::Stage",
+        {
+            "DefaultRouteSettings": {
+                "DetailedMetricsEnabled": True,
+                "ThrottlingRateLimit": 100,
+                "ThrottlingBurstLimit": 200,
+            }
+        },
+    )
+    tuned = _endpoint(Settings(throttle_rate_limit=20, throttle_burst_limit=40))
+    tuned.has_resource_properties(
+        "AWS::ApiGatewayV2::Stage",
+        {
+            "DefaultRouteSettings": {
+                "DetailedMetricsEnabled": True,
+                "ThrottlingRateLimit": 20,
+                "ThrottlingBurstLimit": 40,
+            }
+        },
+    )
+
+
+def test_cors_is_off_by_default_and_exact_when_configured(endpoint: Template) -> None:
+    (api,) = endpoint.find_resources("AWS::ApiGatewayV2::Api").values()
+    assert "CorsConfiguration" not in api["Properties"]
+    with_cors = _endpoint(Settings(cors_allowed_origins=("https://app.example.com",)))
+    with_cors.has_resource_properties(
+        "AWS::ApiGatewayV2::Api",
+        {
+            "CorsConfiguration": {
+                "AllowOrigins": ["https://app.example.com"],
+                "AllowMethods": ["GET"],
+                "AllowHeaders": ["content-type"],
+                "MaxAge": 3600,
+            }
+        },
+    )

@@ -1,0 +1,102 @@
+"""ServiceFunction alone: size, runtime, code as an asset, logging, its role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk import Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk.assertions import Match, Template
+
+from prod_serverless.function import ServiceFunction
+from prod_serverless.settings import Settings
+from tests.infra.helpers import template_of
+
+
+@pytest.fixture(scope="module")
+def function_template() -> Template:
+    def build(stack: Stack) -> None:
+        ServiceFunction(stack, "ProdFunction", settings=Settings(log_level="WARN"), log_key=kms.Key(stack, "ProdKey"))
+
+    return template_of(build)
+
+
+def test_function_size_runtime_architecture_and_environment(function_template: Template) -> None:
+    function_template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "MemorySize": 128,
+            "Timeout": 15,
+            "Runtime": "python3.14",
+            "Architectures": ["arm64"],
+            "Handler": "handler.handler",
+            "TracingConfig": {"Mode": "Active"},
+            "Environment": {"Variables": {"ENVIRONMENT_NAME": "prod", "APP_VERSION": "1.0.0", "LOG_LEVEL": "WARN"}},
+        },
+    )
+
+
+def test_runtime_is_python_3_13_or_newer(function_template: Template) -> None:
+    (function,) = function_template.find_resources("AWS::Lambda::Function").values()
+    major, minor = function["Properties"]["Runtime"].removeprefix("python").split(".")
+    assert (int(major), int(minor)) >= (3, 13)
+
+
+def test_code_ships_as_an_asset_never_inline(function_template: Template) -> None:
+    (function,) = function_template.find_resources("AWS::Lambda::Function").values()
+    code = function["Properties"]["Code"]
+    assert "ZipFile" not in code
+    assert code["S3Key"].endswith(".zip")
+
+
+def test_native_json_logs_to_its_own_log_group_at_the_configured_level(function_template: Template) -> None:
+    (group_id,) = function_template.find_resources("AWS::Logs::LogGroup")
+    function_template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "LoggingConfig": {
+                "LogFormat": "JSON",
+                "ApplicationLogLevel": "WARN",
+                "SystemLogLevel": "INFO",
+                "LogGroup": {"Ref": group_id},
+            }
+        },
+    )
+    function_template.has_resource(
+        "AWS::Logs::LogGroup",
+        {"Properties": {"RetentionInDays": 30, "KmsKeyId": Match.any_value()}, "DeletionPolicy": "Retain"},
+    )
+
+
+def test_role_is_its_own_with_no_managed_policy(function_template: Template) -> None:
+    function_template.resource_count_is("AWS::IAM::Role", 1)
+    (role,) = function_template.find_resources("AWS::IAM::Role").values()
+    assert "ManagedPolicyArns" not in role["Properties"]
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
+    ]
+
+
+def test_role_writes_only_its_own_log_group_and_xray(function_template: Template) -> None:
+    (group_id,) = function_template.find_resources("AWS::Logs::LogGroup")
+    (policy,) = function_template.find_resources("AWS::IAM::Policy").values()
+    statements: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
+    by_sid = {statement.get("Sid", "XRay"): statement for statement in statements}
+    assert sorted(by_sid["WriteOwnLogGroup"]["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    # The LogGroup Arn attribute is "arn:…:log-group:NAME:*": this group's streams and nothing else.
+    assert by_sid["WriteOwnLogGroup"]["Resource"] == {"Fn::GetAtt": [group_id, "Arn"]}
+    assert sorted(by_sid["XRay"]["Action"]) == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+    assert by_sid["XRay"]["Resource"] == "*"
+    assert len(statements) == 2
+
+
+def test_reserved_concurrency_is_opt_in() -> None:
+    def build(stack: Stack, settings: Settings) -> None:
+        ServiceFunction(stack, "ProdFunction", settings=settings, log_key=kms.Key(stack, "ProdKey"))
+
+    default = template_of(lambda stack: build(stack, Settings()))
+    (function,) = default.find_resources("AWS::Lambda::Function").values()
+    assert "ReservedConcurrentExecutions" not in function["Properties"]
+    reserved = template_of(lambda stack: build(stack, Settings(reserved_concurrency=5)))
+    reserved.has_resource_properties("AWS::Lambda::Function", {"ReservedConcurrentExecutions": 5})

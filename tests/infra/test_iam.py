@@ -1,0 +1,96 @@
+"""Least privilege, read from the template: no wildcard actions, `*` only for X-Ray, no managed policies,
+and for every role exactly the actions its service uses, no more, no less."""
+
+from __future__ import annotations
+
+from tests.conftest import Synthesized
+from tests.infra.helpers import as_list, statements
+
+XRAY_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+FIREHOSE_DELIVERY_ACTIONS = {
+    "s3:PutObject",
+    "s3:AbortMultipartUpload",
+    "s3:GetObject",
+    "s3:GetBucketLocation",
+    "s3:ListBucket",
+    "s3:ListBucketMultipartUploads",
+    "kms:GenerateDataKey",
+    "kms:Decrypt",
+    "logs:PutLogEvents",
+}
+# Role logical-ID prefix -> every action its policies may grant.
+EXPECTED_ACTIONS = {
+    "ProdFunctionRole": {"logs:CreateLogStream", "logs:PutLogEvents", *XRAY_ACTIONS},
+    "ProdLogArchiveSubscriptionRole": {"firehose:PutRecord", "firehose:PutRecordBatch"},
+    "ProdLogArchiveApiDeliveryRole": FIREHOSE_DELIVERY_ACTIONS,
+    "ProdLogArchiveFunctionDeliveryRole": FIREHOSE_DELIVERY_ACTIONS,
+}
+
+
+def _role_of_policy(synthesized: Synthesized, holder: str) -> str:
+    resource = synthesized.resources[holder]
+    if resource["Type"] == "AWS::IAM::Role":
+        return holder
+    (role,) = resource["Properties"]["Roles"]
+    ref: str = role["Ref"]
+    return ref
+
+
+def test_no_wildcard_actions(synthesized: Synthesized) -> None:
+    found = statements(synthesized.template)
+    assert found
+    for holder, statement in found:
+        for action in as_list(statement["Action"]):
+            assert "*" not in action, f"{holder} grants {action}"
+        assert "NotAction" not in statement and "NotResource" not in statement, holder
+
+
+def test_resource_star_only_for_xray(synthesized: Synthesized) -> None:
+    stars = [(holder, s) for holder, s in statements(synthesized.template) if "*" in as_list(s["Resource"])]
+    assert len(stars) == 1
+    holder, statement = stars[0]
+    assert set(as_list(statement["Action"])) == XRAY_ACTIONS
+    assert _role_of_policy(synthesized, holder).startswith("ProdFunctionRole")
+
+
+def test_no_managed_policies(synthesized: Synthesized) -> None:
+    assert synthesized.of_type("AWS::IAM::ManagedPolicy") == {}
+    for logical_id, role in synthesized.of_type("AWS::IAM::Role").items():
+        assert "ManagedPolicyArns" not in role["Properties"], logical_id
+
+
+def test_every_role_has_exactly_the_actions_it_uses(synthesized: Synthesized) -> None:
+    granted: dict[str, set[str]] = {}
+    for holder, statement in statements(synthesized.template):
+        role = _role_of_policy(synthesized, holder)
+        granted.setdefault(role, set()).update(as_list(statement["Action"]))
+    roles = set(synthesized.of_type("AWS::IAM::Role"))
+    assert {next(p for p in EXPECTED_ACTIONS if r.startswith(p)) for r in roles} == set(EXPECTED_ACTIONS)
+    for role in roles:
+        prefix = next(p for p in EXPECTED_ACTIONS if role.startswith(p))
+        assert granted.get(role, set()) == EXPECTED_ACTIONS[prefix], role
+
+
+def test_the_function_has_no_s3_or_kms_permission(synthesized: Synthesized) -> None:
+    for holder, statement in statements(synthesized.template):
+        if _role_of_policy(synthesized, holder).startswith("ProdFunctionRole"):
+            assert not [a for a in as_list(statement["Action"]) if a.startswith(("s3:", "kms:"))]
+
+
+def test_service_roles_trust_only_their_service_for_this_account(synthesized: Synthesized) -> None:
+    trust = {
+        logical_id: role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        for logical_id, role in synthesized.of_type("AWS::IAM::Role").items()
+    }
+    for logical_id, statements_ in trust.items():
+        assert len(statements_) == 1, logical_id
+        (statement,) = statements_
+        service = statement["Principal"]["Service"]
+        if logical_id.startswith("ProdLogArchiveSubscriptionRole"):
+            assert service == "logs.us-east-1.amazonaws.com"
+            assert "aws:SourceArn" in statement["Condition"]["StringLike"]
+        elif "DeliveryRole" in logical_id:
+            assert service == "firehose.amazonaws.com"
+            assert statement["Condition"] == {"StringEquals": {"sts:ExternalId": {"Ref": "AWS::AccountId"}}}
+        else:
+            assert service == "lambda.amazonaws.com"

@@ -1,0 +1,239 @@
+"""The log archive: bucket hardening, the CMK and its policy, and each CloudWatch Logs → Firehose → S3 link."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk import Stack
+from aws_cdk import aws_logs as logs
+from aws_cdk.assertions import Match, Template
+
+from prod_serverless.log_archive import LogArchive, data_prefix, error_prefix
+from prod_serverless.settings import Settings
+from tests.conftest import Synthesized
+from tests.infra.helpers import template_of
+
+BUCKET = "ProdLogArchiveBucket17CCD0FA"
+KEY = "ProdLogArchiveKey38D0B7C1"
+KEY_ARN = {"Fn::GetAtt": [KEY, "Arn"]}
+BUCKET_ARN = {"Fn::GetAtt": [BUCKET, "Arn"]}
+STREAMS = {"api": "ProdLogArchiveApiStream908EE00E", "function": "ProdLogArchiveFunctionStream0B1B317D"}
+
+
+def _sorted(items: list[Any]) -> list[Any]:
+    return sorted(items, key=json.dumps)
+
+
+def test_key_rotates_and_outlives_the_stack(template: Template) -> None:
+    template.has_resource(
+        "AWS::KMS::Key",
+        {"Properties": Match.object_like({"EnableKeyRotation": True}), "DeletionPolicy": "Retain"},
+    )
+    template.has_resource_properties(
+        "AWS::KMS::Alias", {"AliasName": "alias/ProdServerless/log-archive", "TargetKeyId": KEY_ARN}
+    )
+
+
+def test_key_lets_cloudwatch_logs_in_only_for_this_accounts_log_groups_here(synthesized: Synthesized) -> None:
+    policy = synthesized.resources[KEY]["Properties"]["KeyPolicy"]["Statement"]
+    (logs_statement,) = [s for s in policy if s.get("Sid") == "AllowCloudWatchLogsForThisAccountsLogGroups"]
+    assert logs_statement["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert logs_statement["Condition"] == {
+        "ArnLike": {
+            "kms:EncryptionContext:aws:logs:arn": {
+                "Fn::Join": ["", ["arn:aws:logs:us-east-1:", {"Ref": "AWS::AccountId"}, ":log-group:*"]]
+            }
+        }
+    }
+    assert not [a for a in logs_statement["Action"] if "*" in a]
+
+
+def test_bucket_is_encrypted_with_this_stacks_key_and_bucket_key(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {
+                        "BucketKeyEnabled": True,
+                        "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KEY_ARN},
+                    }
+                ]
+            }
+        },
+    )
+
+
+def test_bucket_is_private_versioned_owner_enforced_logged_and_retained(synthesized: Synthesized) -> None:
+    bucket = synthesized.resources[BUCKET]
+    properties = bucket["Properties"]
+    assert bucket["DeletionPolicy"] == "Retain" and bucket["UpdateReplacePolicy"] == "Retain"
+    assert properties["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert properties["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert properties["LoggingConfiguration"]["DestinationBucketName"] == {
+        "Ref": "ProdLogArchiveAccessLogsBucketC5010829"
+    }
+
+
+def test_bucket_policy_denies_requests_without_tls(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": BUCKET},
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        {
+                            "Action": "s3:*",
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            "Effect": "Deny",
+                            "Principal": {"AWS": "*"},
+                            "Resource": [BUCKET_ARN, {"Fn::Join": ["", [BUCKET_ARN, "/*"]]}],
+                        }
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_lifecycle_tiers_expires_and_cleans_up(synthesized: Synthesized) -> None:
+    rules = {
+        rule["Id"]: rule for rule in synthesized.resources[BUCKET]["Properties"]["LifecycleConfiguration"]["Rules"]
+    }
+    assert rules["TierAndExpireLogs"] == {
+        "Id": "TierAndExpireLogs",
+        "Status": "Enabled",
+        "Transitions": [{"StorageClass": "STANDARD_IA", "TransitionInDays": 30}],
+        "ExpirationInDays": 365,
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+    }
+    assert rules["ExpireAthenaResults"]["Prefix"] == "athena-results/"
+    assert rules["ExpireAthenaResults"]["ExpirationInDays"] == 7
+
+
+def test_lifecycle_days_come_from_settings() -> None:
+    settings = Settings(
+        archive_infrequent_access_days=60, archive_expiration_days=400, archive_noncurrent_expiration_days=10
+    )
+    template = template_of(lambda stack: LogArchive(stack, "ProdLogArchive", settings=settings))
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Id": "TierAndExpireLogs",
+                                "Transitions": [{"StorageClass": "STANDARD_IA", "TransitionInDays": 60}],
+                                "ExpirationInDays": 400,
+                                "NoncurrentVersionExpiration": {"NoncurrentDays": 10},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+
+
+@pytest.mark.parametrize("source", ["api", "function"])
+def test_stream_writes_its_prefix_with_the_key_compressed_and_decompresses_cloudwatch_records(
+    synthesized: Synthesized, source: str
+) -> None:
+    stream = synthesized.resources[STREAMS[source]]["Properties"]
+    assert stream["DeliveryStreamType"] == "DirectPut"
+    assert stream["DeliveryStreamEncryptionConfigurationInput"] == {
+        "KeyType": "CUSTOMER_MANAGED_CMK",
+        "KeyARN": KEY_ARN,
+    }
+    destination = stream["ExtendedS3DestinationConfiguration"]
+    assert destination["BucketARN"] == BUCKET_ARN
+    assert destination["Prefix"] == f"{source}/year=!{{timestamp:yyyy}}/month=!{{timestamp:MM}}/day=!{{timestamp:dd}}/"
+    assert destination["ErrorOutputPrefix"] == (
+        f"errors/{source}/!{{firehose:error-output-type}}/year=!{{timestamp:yyyy}}/month=!{{timestamp:MM}}/day=!{{timestamp:dd}}/"
+    )
+    assert destination["CompressionFormat"] == "GZIP"
+    assert destination["EncryptionConfiguration"] == {"KMSEncryptionConfig": {"AWSKMSKeyARN": KEY_ARN}}
+    assert destination["BufferingHints"] == {"IntervalInSeconds": 300, "SizeInMBs": 5}
+    assert destination["ProcessingConfiguration"] == {
+        "Enabled": True,
+        "Processors": [
+            {"Type": "Decompression", "Parameters": [{"ParameterName": "CompressionFormat", "ParameterValue": "GZIP"}]},
+            {
+                "Type": "CloudWatchLogProcessing",
+                "Parameters": [{"ParameterName": "DataMessageExtraction", "ParameterValue": "true"}],
+            },
+            {"Type": "AppendDelimiterToRecord"},
+        ],
+    }
+    logging = destination["CloudWatchLoggingOptions"]
+    assert logging["Enabled"] is True
+    assert logging["LogGroupName"] == {"Ref": "ProdLogArchiveDeliveryLogGroup206EB4D3"}
+
+
+def test_prefix_helpers_match_the_hive_layout() -> None:
+    assert data_prefix("api").startswith("api/year=")
+    assert error_prefix("api").startswith("errors/api/!{firehose:error-output-type}/")
+
+
+@pytest.mark.parametrize("source", ["api", "function"])
+def test_delivery_role_writes_only_its_prefixes_of_the_one_bucket_with_the_one_key(
+    synthesized: Synthesized, source: str
+) -> None:
+    name = source.capitalize()
+    (policy,) = [
+        body
+        for logical_id, body in synthesized.of_type("AWS::IAM::Policy").items()
+        if logical_id.startswith(f"ProdLogArchive{name}DeliveryPolicy")
+    ]
+    by_sid = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    own = [
+        {"Fn::Join": ["", [BUCKET_ARN, f"/{source}/*"]]},
+        {"Fn::Join": ["", [BUCKET_ARN, f"/errors/{source}/*"]]},
+    ]
+    assert _sorted(by_sid["WriteOwnPrefixes"]["Resource"]) == _sorted(own)
+    assert sorted(by_sid["WriteOwnPrefixes"]["Action"]) == ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"]
+    assert by_sid["LocateBucket"]["Resource"] == BUCKET_ARN
+    kms = by_sid["EncryptWithArchiveKeyThroughS3"]
+    assert kms["Resource"] == KEY_ARN
+    assert kms["Condition"]["StringEquals"] == {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
+    assert _sorted(kms["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"]) == _sorted([BUCKET_ARN, *own])
+    assert set(by_sid) == {
+        "WriteOwnPrefixes",
+        "LocateBucket",
+        "EncryptWithArchiveKeyThroughS3",
+        "WriteOwnDeliveryErrors",
+    }
+
+
+def test_subscription_role_puts_records_to_the_archive_streams_only(synthesized: Synthesized) -> None:
+    (policy,) = [
+        body
+        for logical_id, body in synthesized.of_type("AWS::IAM::Policy").items()
+        if logical_id.startswith("ProdLogArchiveSubscriptionRole")
+    ]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert sorted(statement["Action"]) == ["firehose:PutRecord", "firehose:PutRecordBatch"]
+    assert statement["Resource"] == [{"Fn::GetAtt": [stream, "Arn"]} for stream in STREAMS.values()]
+
+
+def test_adding_a_source_twice_is_refused() -> None:
+    def build(stack: Stack) -> Any:
+        archive = LogArchive(stack, "ProdLogArchive", settings=Settings())
+        group = logs.LogGroup(stack, "ProdGroup")
+        archive.add_source("api", group)
+        with pytest.raises(ValueError, match="already added"):
+            archive.add_source("api", group)
+
+    template_of(build)

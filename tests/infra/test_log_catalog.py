@@ -1,0 +1,89 @@
+"""Athena-ready archive: Glue tables with partition projection matching the log formats, a safe workgroup."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from prod_serverless.api import ACCESS_LOG_FIELDS
+from prod_serverless.log_catalog import API_ACCESS_TABLE, FUNCTION_TABLE
+from tests.conftest import Synthesized
+
+BUCKET = {"Ref": "ProdLogArchiveBucket17CCD0FA"}
+
+
+def _table(synthesized: Synthesized, name: str) -> dict:  # type: ignore[type-arg]
+    (table,) = [
+        t["Properties"]["TableInput"]
+        for t in synthesized.of_type("AWS::Glue::Table").values()
+        if t["Properties"]["TableInput"]["Name"] == name
+    ]
+    return table  # type: ignore[no-any-return]
+
+
+def test_database_is_prefixed(synthesized: Synthesized) -> None:
+    (database,) = synthesized.of_type("AWS::Glue::Database").values()
+    assert database["Properties"]["DatabaseInput"]["Name"] == "prod_serverless_logs"
+
+
+@pytest.mark.parametrize(("name", "source"), [("prod_api_access_logs", "api"), ("prod_function_logs", "function")])
+def test_tables_project_the_hive_partitions_of_their_source(synthesized: Synthesized, name: str, source: str) -> None:
+    table = _table(synthesized, name)
+    parameters = table["Parameters"]
+    assert parameters["projection.enabled"] == "true"
+    assert parameters["projection.year.type"] == "integer"
+    assert parameters["projection.month.range"] == "1,12" and parameters["projection.month.digits"] == "2"
+    assert parameters["projection.day.range"] == "1,31" and parameters["projection.day.digits"] == "2"
+    assert parameters["storage.location.template"] == {
+        "Fn::Join": ["", ["s3://", BUCKET, f"/{source}/year=${{year}}/month=${{month}}/day=${{day}}/"]]
+    }
+    assert [key["Name"] for key in table["PartitionKeys"]] == ["year", "month", "day"]
+    storage = table["StorageDescriptor"]
+    assert storage["Location"] == {"Fn::Join": ["", ["s3://", BUCKET, f"/{source}/"]]}
+    assert storage["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+
+
+def test_api_table_has_a_column_for_every_access_log_field(synthesized: Synthesized) -> None:
+    columns = {
+        c["Name"]: c["Type"] for c in _table(synthesized, "prod_api_access_logs")["StorageDescriptor"]["Columns"]
+    }
+    assert set(columns) == {field.lower() for field in ACCESS_LOG_FIELDS}
+    assert columns["status"] == "int" and columns["responselatency"] == "int"
+    assert columns["integrationlatency"] == "string"  # "-" when no integration ran
+
+
+def test_function_table_reads_the_handlers_log_line_and_platform_reports(synthesized: Synthesized) -> None:
+    from service import handler
+
+    columns = {c["Name"]: c["Type"] for c in _table(synthesized, "prod_function_logs")["StorageDescriptor"]["Columns"]}
+    # Lambda's JSON format fields plus every extra field the handler logs.
+    assert {"timestamp", "level", "message", "logger", "requestid"} <= set(columns)
+    logged = {name.lower() for name in handler.LOGGED_FIELDS}
+    assert logged <= set(columns)
+    assert columns["status"] == "int" and columns["durationms"] == "double"
+    assert columns["record"].startswith("struct<")
+
+
+def test_table_definitions_are_consistent() -> None:
+    for table in (API_ACCESS_TABLE, FUNCTION_TABLE):
+        names = [name for name, _ in table.columns]
+        assert len(names) == len(set(names)), table.name
+        assert all(name == name.lower() for name in names)
+
+
+def test_workgroup_encrypts_results_under_their_own_prefix_and_enforces_it(synthesized: Synthesized) -> None:
+    (workgroup,) = synthesized.of_type("AWS::Athena::WorkGroup").values()
+    properties = workgroup["Properties"]
+    assert properties["Name"] == "ProdServerlessLogs"
+    configuration = properties["WorkGroupConfiguration"]
+    assert configuration["EnforceWorkGroupConfiguration"] is True
+    assert configuration["BytesScannedCutoffPerQuery"] == 10 * 1024**3
+    assert configuration["ResultConfiguration"] == {
+        "EncryptionConfiguration": {
+            "EncryptionOption": "SSE_KMS",
+            "KmsKey": {"Fn::GetAtt": ["ProdLogArchiveKey38D0B7C1", "Arn"]},
+        },
+        "OutputLocation": {"Fn::Join": ["", ["s3://", BUCKET, "/athena-results/"]]},
+    }
+    assert json.dumps(configuration).count("athena-results/") == 1

@@ -1,0 +1,196 @@
+"""ProdServerlessStack as a whole: one stack in us-east-1, the Prod prefix everywhere, the wiring."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk.assertions import Match
+
+from tests.conftest import Synthesized
+
+# Properties that carry a physical name, by resource type.
+NAME_PROPERTIES = {
+    "AWS::Lambda::Function": ["FunctionName"],
+    "AWS::Logs::LogGroup": ["LogGroupName"],
+    "AWS::Logs::LogStream": ["LogStreamName"],
+    "AWS::Logs::SubscriptionFilter": ["FilterName"],
+    "AWS::S3::Bucket": ["BucketName"],
+    "AWS::KMS::Alias": ["AliasName"],
+    "AWS::SNS::Topic": ["TopicName"],
+    "AWS::IAM::Role": ["RoleName"],
+    "AWS::IAM::Policy": ["PolicyName"],
+    "AWS::KinesisFirehose::DeliveryStream": ["DeliveryStreamName"],
+    "AWS::CloudWatch::Alarm": ["AlarmName"],
+    "AWS::CloudWatch::CompositeAlarm": ["AlarmName"],
+    "AWS::CloudWatch::Dashboard": ["DashboardName"],
+    "AWS::ApiGatewayV2::Api": ["Name"],
+    "AWS::Athena::WorkGroup": ["Name"],
+    "AWS::Glue::Database": ["DatabaseInput.Name"],
+    "AWS::Glue::Table": ["TableInput.Name"],
+}
+RESERVED_PATHS = ("alias/", "/aws/lambda/")
+
+
+def _lookup(properties: dict[str, Any], dotted: str) -> Any:
+    value: Any = properties
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def test_one_stack_named_prod_serverless_in_us_east_1(synthesized: Synthesized) -> None:
+    from main import REGION, STACK_NAME, build_app
+    from tests.conftest import cdk_json_context
+
+    app = build_app(cdk_json_context())
+    stacks = [child for child in app.node.children if child.node.id == STACK_NAME]
+    assert [stack.node.id for stack in stacks] == ["ProdServerlessStack"]
+    assert REGION == "us-east-1"
+    assert stacks[0].region == "us-east-1"  # type: ignore[attr-defined]
+
+
+def test_every_logical_id_starts_with_prod(synthesized: Synthesized) -> None:
+    template = synthesized.template
+    ids = [*template["Resources"], *template.get("Outputs", {}), *template.get("Conditions", {})]
+    assert ids, "template has no resources"
+    assert [logical_id for logical_id in ids if not logical_id.startswith("Prod")] == []
+    assert "CDKMetadata" not in template["Resources"]
+
+
+def test_every_physical_name_set_starts_with_prod(synthesized: Synthesized) -> None:
+    checked = []
+    for logical_id, resource in synthesized.resources.items():
+        for dotted in NAME_PROPERTIES.get(resource["Type"], []):
+            name = _lookup(resource.get("Properties", {}), dotted)
+            if not isinstance(name, str):
+                continue  # unset (CloudFormation generates ProdServerlessStack-…) or a reference
+            bare = next((name[len(path) :] for path in RESERVED_PATHS if name.startswith(path)), name)
+            checked.append(name)
+            assert bare.lower().startswith("prod"), f"{logical_id}.{dotted} = {name!r}"
+    assert "alias/ProdServerless/log-archive" in checked
+    assert "prod_serverless_logs" in checked
+
+
+def test_no_physical_name_blocks_replacement_of_stateful_resources(synthesized: Synthesized) -> None:
+    for kind, prop in (
+        ("AWS::S3::Bucket", "BucketName"),
+        ("AWS::Logs::LogGroup", "LogGroupName"),
+        ("AWS::Lambda::Function", "FunctionName"),
+    ):
+        for logical_id, resource in synthesized.of_type(kind).items():
+            assert prop not in resource.get("Properties", {}), logical_id
+
+
+def test_no_cdk_helper_functions_or_custom_resources(synthesized: Synthesized) -> None:
+    kinds = {resource["Type"] for resource in synthesized.resources.values()}
+    assert not any(kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource" for kind in kinds)
+    assert list(synthesized.of_type("AWS::Lambda::Function")) == ["ProdFunction481DA47F"]
+
+
+def test_stateful_logical_ids_are_pinned(synthesized: Synthesized) -> None:
+    """Renaming these constructs would replace the resource and orphan its data."""
+    for logical_id in (
+        "ProdLogArchiveKey38D0B7C1",
+        "ProdLogArchiveBucket17CCD0FA",
+        "ProdLogArchiveAccessLogsBucketC5010829",
+        "ProdFunctionLogGroup42B7F98C",
+        "ProdApiAccessLogGroupE71D7629",
+        "ProdLogArchiveDeliveryLogGroup206EB4D3",
+        "ProdMonitoringTopicKey4AD2195B",
+    ):
+        assert logical_id in synthesized.resources
+
+
+def test_outputs_api_url_bucket_function_topic(template: Any) -> None:
+    outputs = template.to_json()["Outputs"]
+    assert set(outputs) == {"ProdApiUrl", "ProdLogBucketName", "ProdFunctionName", "ProdAlarmTopicArn"}
+    assert outputs["ProdLogBucketName"]["Value"] == {"Ref": "ProdLogArchiveBucket17CCD0FA"}
+    assert outputs["ProdFunctionName"]["Value"] == {"Ref": "ProdFunction481DA47F"}
+    assert outputs["ProdAlarmTopicArn"]["Value"] == {"Ref": "ProdMonitoringAlarmTopic23682C3B"}
+    assert "ProdApiHttpApi61C9E028" in json.dumps(outputs["ProdApiUrl"]["Value"])
+
+
+def test_api_route_proxies_to_the_function_with_payload_2(template: Any) -> None:
+    template.resource_count_is("AWS::ApiGatewayV2::Api", 1)
+    template.has_resource_properties("AWS::ApiGatewayV2::Api", {"ProtocolType": "HTTP"})
+    template.resource_count_is("AWS::ApiGatewayV2::Route", 1)
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Route",
+        {
+            "RouteKey": "GET /",
+            "Target": {"Fn::Join": ["", ["integrations/", {"Ref": "ProdApiHttpApiGETFunctionIntegration4D75D903"}]]},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Integration",
+        {
+            "IntegrationType": "AWS_PROXY",
+            "PayloadFormatVersion": "2.0",
+            "IntegrationUri": {"Fn::GetAtt": ["ProdFunction481DA47F", "Arn"]},
+        },
+    )
+
+
+def test_only_this_api_may_invoke_the_function(template: Any) -> None:
+    template.resource_count_is("AWS::Lambda::Permission", 1)
+    template.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {
+            "Action": "lambda:InvokeFunction",
+            "Principal": "apigateway.amazonaws.com",
+            "FunctionName": {"Fn::GetAtt": ["ProdFunction481DA47F", "Arn"]},
+            "SourceArn": {
+                "Fn::Join": [
+                    "",
+                    [
+                        "arn:aws:execute-api:us-east-1:",
+                        {"Ref": "AWS::AccountId"},
+                        ":",
+                        {"Ref": "ProdApiHttpApi61C9E028"},
+                        "/*/*/",
+                    ],
+                ]
+            },
+        },
+    )
+
+
+def test_both_log_groups_feed_the_archive(template: Any) -> None:
+    template.has_resource_properties(
+        "AWS::Logs::SubscriptionFilter",
+        {
+            "LogGroupName": {"Ref": "ProdApiAccessLogGroupE71D7629"},
+            "DestinationArn": {"Fn::GetAtt": ["ProdLogArchiveApiStream908EE00E", "Arn"]},
+            "FilterPattern": "",
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Logs::SubscriptionFilter",
+        {
+            "LogGroupName": {"Ref": "ProdFunctionLogGroup42B7F98C"},
+            "DestinationArn": {"Fn::GetAtt": ["ProdLogArchiveFunctionStream0B1B317D", "Arn"]},
+            "FilterPattern": "",
+        },
+    )
+    template.resource_count_is("AWS::Logs::SubscriptionFilter", 2)
+
+
+def test_firehose_error_log_group_is_never_subscribed(synthesized: Synthesized) -> None:
+    groups = [
+        filter_["Properties"]["LogGroupName"]
+        for filter_ in synthesized.of_type("AWS::Logs::SubscriptionFilter").values()
+    ]
+    assert {"Ref": "ProdLogArchiveDeliveryLogGroup206EB4D3"} not in groups
+
+
+def test_log_groups_and_bucket_use_the_archive_key(template: Any) -> None:
+    key = {"Fn::GetAtt": ["ProdLogArchiveKey38D0B7C1", "Arn"]}
+    template.all_resources_properties("AWS::Logs::LogGroup", {"KmsKeyId": key})
+    template.has_resource_properties(
+        "AWS::KinesisFirehose::DeliveryStream",
+        {"DeliveryStreamEncryptionConfigurationInput": {"KeyType": "CUSTOMER_MANAGED_CMK", "KeyARN": key}},
+    )
+    template.has_resource_properties(
+        "AWS::Glue::Table", Match.object_like({"TableInput": Match.object_like({"TableType": "EXTERNAL_TABLE"})})
+    )
