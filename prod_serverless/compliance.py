@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aws_cdk import Acknowledgment, App, CfnElement, Stack, Validations
-from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, ServerlessChecks
 from constructs import IConstruct
 
 # Packs whose rules must hold with zero unacknowledged findings.
-PACKS = ("AwsSolutions", "Serverless")
+PACKS = ("AwsSolutions", "Serverless", "NIST.800.53.R5", "HIPAA.Security")
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,9 @@ class AcknowledgedFinding:
 
 def add_compliance_checks(app: App) -> None:
     """Run the rule packs as policy-validation plugins: synth fails on any unacknowledged finding."""
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
+    Validations.of(app).add_plugins(
+        AwsSolutionsChecks(app), ServerlessChecks(app), NIST80053R5Checks(app), HIPAASecurityChecks(app)
+    )
 
 
 def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:

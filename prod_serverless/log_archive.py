@@ -12,7 +12,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_logs_destinations as log_destinations
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -44,7 +43,7 @@ class LogArchive(Construct):
         stack = Stack.of(self)
         self._settings = settings
         self.streams: dict[str, firehose.CfnDeliveryStream] = {}
-        self.subscriptions: dict[str, logs.SubscriptionFilter] = {}
+        self.subscriptions: dict[str, logs.CfnSubscriptionFilter] = {}
 
         self.key = kms.Key(
             self,
@@ -135,6 +134,20 @@ class LogArchive(Construct):
             ],
         )
 
+        for pack in ("NIST.800.53.R5", "HIPAA.Security"):
+            for bucket in (self.bucket, self.access_logs_bucket):
+                acknowledge(
+                    bucket,
+                    f"{pack}-S3BucketReplicationEnabled",
+                    "Single-region reference: versioning and RETAIN guard deletion; CRR needs a second-region "
+                    "bucket and key outside this one stack.",
+                )
+            acknowledge(
+                self.access_logs_bucket,
+                f"{pack}-S3DefaultEncryptionKMS",
+                "S3 server access logs can only be delivered to an SSE-S3 bucket, not an SSE-KMS one.",
+            )
+
         # Firehose's own errors: never subscribed into the pipeline, or a failure would loop.
         self.delivery_log_group = encrypted_log_group(
             self,
@@ -154,6 +167,19 @@ class LogArchive(Construct):
                 },
             ),
         )
+        self._subscription_policy: iam.ManagedPolicy | None = None
+
+    @property
+    def subscription_policy(self) -> iam.ManagedPolicy:
+        """What CloudWatch Logs may do: put records to the streams added so far (made with the first)."""
+        if self._subscription_policy is None:
+            self._subscription_policy = iam.ManagedPolicy(
+                self,
+                "SubscriptionPolicy",
+                description="CloudWatch Logs to Firehose: put records to the Prod log archive streams",
+                roles=[self.subscription_role],
+            )
+        return self._subscription_policy
 
     def add_source(self, source: str, log_group: logs.ILogGroup) -> firehose.CfnDeliveryStream:
         """Stream every event of `log_group` into `<source>/…` of the bucket."""
@@ -175,9 +201,10 @@ class LogArchive(Construct):
             ),
         )
         object_arns = [f"{bucket_arn}/{source}/*", f"{bucket_arn}/{ERRORS_PREFIX}{source}/*"]
-        policy = iam.Policy(
+        policy = iam.ManagedPolicy(
             self,
             f"{name}DeliveryPolicy",
+            description=f"Firehose to S3 for the {source} logs: own prefixes, archive key, own error stream",
             roles=[role],
             statements=[
                 iam.PolicyStatement(
@@ -265,14 +292,24 @@ class LogArchive(Construct):
         # Firehose checks its access to the bucket on creation: the policy must be attached first.
         stream.node.add_dependency(policy)
 
-        delivery_stream = firehose.DeliveryStream.from_delivery_stream_arn(self, f"{name}StreamRef", stream.attr_arn)
-        subscription = logs.SubscriptionFilter(
+        self.subscription_policy.add_statements(
+            iam.PolicyStatement(
+                sid=f"PutRecordsTo{name}Stream",
+                actions=["firehose:PutRecord", "firehose:PutRecordBatch"],
+                resources=[stream.attr_arn],
+            )
+        )
+        # L1: the L2 Firehose destination would grant through an inline policy (IAMNoInlinePolicy).
+        subscription = logs.CfnSubscriptionFilter(
             self,
             f"{name}Subscription",
-            log_group=log_group,
-            destination=log_destinations.FirehoseDestination(delivery_stream, role=self.subscription_role),
-            filter_pattern=logs.FilterPattern.all_events(),
+            log_group_name=log_group.log_group_name,
+            destination_arn=stream.attr_arn,
+            filter_pattern="",  # every event
+            role_arn=self.subscription_role.role_arn,
         )
+        # CloudWatch Logs test-writes to the stream on creation: the role must already be allowed.
+        subscription.node.add_dependency(self.subscription_policy)
         self.streams[source] = stream
         self.subscriptions[source] = subscription
         return stream

@@ -24,7 +24,7 @@ def statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     found = []
     for logical_id, resource in template["Resources"].items():
         properties = resource.get("Properties", {})
-        if resource["Type"] == "AWS::IAM::Policy":
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
             found += [(logical_id, s) for s in properties["PolicyDocument"]["Statement"]]
         if resource["Type"] == "AWS::IAM::Role":
             for policy in properties.get("Policies", []):

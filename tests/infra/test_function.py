@@ -69,7 +69,11 @@ def test_native_json_logs_to_its_own_log_group_at_the_configured_level(function_
     )
 
 
-def test_role_is_its_own_with_no_managed_policy(function_template: Template) -> None:
+def test_tracing_is_active(function_template: Template) -> None:
+    function_template.has_resource_properties("AWS::Lambda::Function", {"TracingConfig": {"Mode": "Active"}})
+
+
+def test_role_is_its_own_with_no_aws_managed_policy(function_template: Template) -> None:
     function_template.resource_count_is("AWS::IAM::Role", 1)
     (role,) = function_template.find_resources("AWS::IAM::Role").values()
     assert "ManagedPolicyArns" not in role["Properties"]
@@ -80,14 +84,15 @@ def test_role_is_its_own_with_no_managed_policy(function_template: Template) -> 
 
 def test_role_writes_only_its_own_log_group_and_xray(function_template: Template) -> None:
     (group_id,) = function_template.find_resources("AWS::Logs::LogGroup")
-    (policy,) = function_template.find_resources("AWS::IAM::Policy").values()
+    (policy,) = function_template.find_resources("AWS::IAM::ManagedPolicy").values()
+    assert policy["Properties"]["Roles"] == [{"Ref": next(iter(function_template.find_resources("AWS::IAM::Role")))}]
     statements: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
-    by_sid = {statement.get("Sid", "XRay"): statement for statement in statements}
+    by_sid = {statement["Sid"]: statement for statement in statements}
     assert sorted(by_sid["WriteOwnLogGroup"]["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
     # The LogGroup Arn attribute is "arn:…:log-group:NAME:*": this group's streams and nothing else.
     assert by_sid["WriteOwnLogGroup"]["Resource"] == {"Fn::GetAtt": [group_id, "Arn"]}
-    assert sorted(by_sid["XRay"]["Action"]) == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
-    assert by_sid["XRay"]["Resource"] == "*"
+    assert sorted(by_sid["SendTraces"]["Action"]) == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+    assert by_sid["SendTraces"]["Resource"] == "*"
     assert len(statements) == 2
 
 

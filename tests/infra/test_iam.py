@@ -53,10 +53,13 @@ def test_resource_star_only_for_xray(synthesized: Synthesized) -> None:
     assert _role_of_policy(synthesized, holder).startswith("ProdFunctionRole")
 
 
-def test_no_managed_policies(synthesized: Synthesized) -> None:
-    assert synthesized.of_type("AWS::IAM::ManagedPolicy") == {}
+def test_no_aws_managed_policies_and_no_inline_ones(synthesized: Synthesized) -> None:
     for logical_id, role in synthesized.of_type("AWS::IAM::Role").items():
         assert "ManagedPolicyArns" not in role["Properties"], logical_id
+        assert "Policies" not in role["Properties"], logical_id
+    # Customer-managed policies only (NIST 800-53 / HIPAA IAMNoInlinePolicy).
+    assert synthesized.of_type("AWS::IAM::Policy") == {}
+    assert len(synthesized.of_type("AWS::IAM::ManagedPolicy")) == 4
 
 
 def test_every_role_has_exactly_the_actions_it_uses(synthesized: Synthesized) -> None:
@@ -94,3 +97,20 @@ def test_service_roles_trust_only_their_service_for_this_account(synthesized: Sy
             assert statement["Condition"] == {"StringEquals": {"sts:ExternalId": {"Ref": "AWS::AccountId"}}}
         else:
             assert service == "lambda.amazonaws.com"
+
+
+def test_key_policies_give_kms_star_to_the_account_root_only_and_condition_every_service(
+    synthesized: Synthesized,
+) -> None:
+    keys = synthesized.of_type("AWS::KMS::Key")
+    assert len(keys) == 2
+    root = {"AWS": {"Fn::Join": ["", ["arn:aws:iam::", {"Ref": "AWS::AccountId"}, ":root"]]}}
+    for logical_id, key in keys.items():
+        for statement in key["Properties"]["KeyPolicy"]["Statement"]:
+            actions = as_list(statement["Action"])
+            if "kms:*" in actions:
+                assert statement["Principal"] == root, logical_id
+                continue
+            assert not [a for a in actions if "*" in a], (logical_id, actions)
+            assert "Service" in statement["Principal"], logical_id
+            assert statement.get("Condition"), f"{logical_id}: {statement['Principal']} has no condition"

@@ -13,7 +13,7 @@ from aws_cdk.assertions import Match, Template
 from prod_serverless.log_archive import LogArchive, data_prefix, error_prefix
 from prod_serverless.settings import Settings
 from tests.conftest import Synthesized
-from tests.infra.helpers import template_of
+from tests.infra.helpers import as_list, template_of
 
 BUCKET = "ProdLogArchiveBucket17CCD0FA"
 KEY = "ProdLogArchiveKey38D0B7C1"
@@ -194,7 +194,7 @@ def test_delivery_role_writes_only_its_prefixes_of_the_one_bucket_with_the_one_k
     name = source.capitalize()
     (policy,) = [
         body
-        for logical_id, body in synthesized.of_type("AWS::IAM::Policy").items()
+        for logical_id, body in synthesized.of_type("AWS::IAM::ManagedPolicy").items()
         if logical_id.startswith(f"ProdLogArchive{name}DeliveryPolicy")
     ]
     by_sid = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
@@ -220,12 +220,14 @@ def test_delivery_role_writes_only_its_prefixes_of_the_one_bucket_with_the_one_k
 def test_subscription_role_puts_records_to_the_archive_streams_only(synthesized: Synthesized) -> None:
     (policy,) = [
         body
-        for logical_id, body in synthesized.of_type("AWS::IAM::Policy").items()
-        if logical_id.startswith("ProdLogArchiveSubscriptionRole")
+        for logical_id, body in synthesized.of_type("AWS::IAM::ManagedPolicy").items()
+        if logical_id.startswith("ProdLogArchiveSubscriptionPolicy")
     ]
-    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert sorted(statement["Action"]) == ["firehose:PutRecord", "firehose:PutRecordBatch"]
-    assert statement["Resource"] == [{"Fn::GetAtt": [stream, "Arn"]} for stream in STREAMS.values()]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert all(sorted(s["Action"]) == ["firehose:PutRecord", "firehose:PutRecordBatch"] for s in statements)
+    resources = [resource for s in statements for resource in as_list(s["Resource"])]
+    assert _sorted(resources) == _sorted([{"Fn::GetAtt": [stream, "Arn"]} for stream in STREAMS.values()])
+    assert policy["Properties"]["Roles"] == [{"Ref": "ProdLogArchiveSubscriptionRoleC3DCA03F"}]
 
 
 def test_adding_a_source_twice_is_refused() -> None:
