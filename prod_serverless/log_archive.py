@@ -7,6 +7,8 @@ time-partitioned prefix of its source. Nothing in the request path writes to S3.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
@@ -79,16 +81,10 @@ class LogArchive(Construct):
         )
 
         # S3 server access logs cannot be delivered to an SSE-KMS bucket, hence SSE-S3 here.
-        self.access_logs_bucket = s3.Bucket(
+        self.access_logs_bucket = _hardened_bucket(
             self,
             "AccessLogsBucket",
             encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=RemovalPolicy.RETAIN,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="ExpireAccessLogs",
@@ -98,18 +94,12 @@ class LogArchive(Construct):
             ],
         )
 
-        self.bucket = s3.Bucket(
+        self.bucket = _hardened_bucket(
             self,
             "Bucket",
             encryption=s3.BucketEncryption.KMS,
             encryption_key=self.key,
             bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=RemovalPolicy.RETAIN,
             server_access_logs_bucket=self.access_logs_bucket,
             server_access_logs_prefix="log-archive/",
             lifecycle_rules=[
@@ -313,6 +303,21 @@ class LogArchive(Construct):
         self.streams[source] = stream
         self.subscriptions[source] = subscription
         return stream
+
+
+def _hardened_bucket(scope: Construct, construct_id: str, **props: Any) -> s3.Bucket:
+    """What every bucket here shares: private, TLS 1.2+ only, versioned, owner-enforced, retained."""
+    return s3.Bucket(
+        scope,
+        construct_id,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        minimum_tls_version=1.2,
+        versioned=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        removal_policy=RemovalPolicy.RETAIN,
+        **props,
+    )
 
 
 def _processor(kind: str, **parameters: str) -> firehose.CfnDeliveryStream.ProcessorProperty:

@@ -1,0 +1,143 @@
+"""The local server answers like the HTTP API: routes from the template, 404s, 500 mapping, event shape."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.handler import handler
+from tests.conftest import load_event
+from tools.events import build_event
+from tools.local_server import LocalApi, access_log_format_from_template, routes_from_template, serve
+
+
+class Recorder:
+    """Wraps the real handler and keeps the events it was given."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.fail = False
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        self.events.append(event)
+        if self.fail:
+            raise RuntimeError("boom")
+        return handler(event, context)
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def server(template_file: Path, recorder: Recorder) -> Iterator[LocalApi]:
+    api = serve(0, template_file, recorder)
+    api.access_log = io.StringIO()
+    thread = threading.Thread(target=api.serve_forever, daemon=True)
+    thread.start()
+    yield api
+    api.shutdown()
+    api.server_close()
+
+
+def _get(url: str, method: str = "GET", headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+    request = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read())
+
+
+def test_routes_come_from_the_synthesized_template(template_file: Path) -> None:
+    assert routes_from_template(template_file) == frozenset({"GET /"})
+
+
+def test_binds_loopback_only(server: LocalApi) -> None:
+    assert server.server_address[0] == "127.0.0.1"
+
+
+def test_get_root_reaches_the_handler(server: LocalApi) -> None:
+    status, headers, body = _get(server.url + "/")
+    assert status == 200
+    assert body["message"] == "Hello from Prod"
+    assert body["requestId"]
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/nope"), ("POST", "/"), ("DELETE", "/")])
+def test_unknown_routes_and_methods_are_http_api_404s(
+    server: LocalApi, recorder: Recorder, method: str, path: str
+) -> None:
+    status, _, body = _get(server.url + path, method=method)
+    assert (status, body) == (404, {"message": "Not Found"})
+    assert recorder.events == []
+
+
+def test_a_handler_exception_is_http_api_500(server: LocalApi, recorder: Recorder) -> None:
+    recorder.fail = True
+    status, _, body = _get(server.url + "/")
+    assert (status, body) == (500, {"message": "Internal Server Error"})
+
+
+def test_event_is_a_payload_2_event(server: LocalApi, recorder: Recorder) -> None:
+    _get(server.url + "/?page=2&tag=a&tag=b", headers={"X-Custom": "Yes", "Cookie": "a=1; b=2", "User-Agent": "t/1"})
+    (event,) = recorder.events
+    assert event["version"] == "2.0"
+    assert event["rawPath"] == "/"
+    assert event["rawQueryString"] == "page=2&tag=a&tag=b"
+    assert event["queryStringParameters"] == {"page": "2", "tag": "a,b"}
+    assert event["cookies"] == ["a=1", "b=2"]
+    assert event["headers"]["x-custom"] == "Yes"
+    assert all(name == name.lower() for name in event["headers"])
+    http = event["requestContext"]["http"]
+    assert (http["method"], http["path"], http["sourceIp"], http["userAgent"]) == ("GET", "/", "127.0.0.1", "t/1")
+    assert event["requestContext"]["requestId"]
+    assert event["requestContext"]["timeEpoch"] > 0
+
+
+def test_each_request_is_logged_in_the_stages_access_log_format(server: LocalApi, template_file: Path) -> None:
+    _get(server.url + "/", headers={"User-Agent": "t/1"})
+    _get(server.url + "/missing")
+    assert isinstance(server.access_log, io.StringIO)
+    lines = [json.loads(line) for line in server.access_log.getvalue().splitlines()]
+    assert [(line["routeKey"], line["status"]) for line in lines] == [("GET /", "200"), ("-", "404")]
+    assert set(lines[0]) == set(access_log_format_from_template(template_file))
+    assert (lines[0]["sourceIp"], lines[0]["httpMethod"], lines[0]["userAgent"]) == ("127.0.0.1", "GET", "t/1")
+    assert lines[0]["integrationLatency"] != "-"
+    assert lines[1]["integrationLatency"] == "-"
+
+
+def test_serves_concurrent_requests(server: LocalApi) -> None:
+    def one(_: int) -> int:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=5)
+        connection.request("GET", "/")
+        status = connection.getresponse().status
+        connection.close()
+        return status
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(one, range(32))) == [200] * 32
+
+
+def test_event_builder_matches_the_sample_event_shape() -> None:
+    sample = load_event("http_api_get_root.json")
+    built = build_event(
+        method="GET", raw_path="/", raw_query_string="", headers=sample["headers"].items(), source_ip="205.255.255.176"
+    )
+    assert set(built) == set(sample)
+    assert set(built["requestContext"]) == set(sample["requestContext"])
+    assert set(built["requestContext"]["http"]) == set(sample["requestContext"]["http"])
+    assert built["headers"] == sample["headers"]
+    assert handler(built, type("Context", (), {"aws_request_id": "x"})())["statusCode"] == 200

@@ -1,0 +1,1 @@
+"""Developer tools that never deploy: local server, benchmark, smoke test."""

@@ -1,0 +1,181 @@
+"""`make bench`: the handler's cold import, memory and warm latency beside the boto3 + S3-per-request
+baseline, and the local server under a bounded load. Printed, not asserted: timings are noisy."""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CANDIDATES = {
+    "handler (this stack)": (ROOT / "service", "handler"),
+    "baseline (boto3 + S3)": (ROOT / "tools", "baseline_handler"),
+}
+TARGETS = {"cold_import_ms": 10.0, "rss_mb": 16.0, "warm_p50_us": 20.0}
+FAKE_AWS = {"AWS_ACCESS_KEY_ID": "AKIDBENCH", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+_PROBE = """
+import json, sys, time
+sys.path.insert(0, {path!r})
+started = time.perf_counter()
+import {module}
+elapsed = time.perf_counter() - started
+rss_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS:"))
+print(json.dumps({{"import_ms": elapsed * 1000, "rss_mb": rss_kb / 1024}}))
+"""
+
+
+def cold_import(path: Path, module: str, runs: int) -> dict[str, float]:
+    """Median import time and memory (RSS) after import, each in a fresh interpreter."""
+    results = []
+    for _ in range(runs):
+        output = subprocess.run(  # noqa: S603 - our own interpreter and probe
+            [sys.executable, "-c", _PROBE.format(path=str(path), module=module)],
+            env={**os.environ, **FAKE_AWS},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        results.append(json.loads(output))
+    return {
+        "cold_import_ms": statistics.median(r["import_ms"] for r in results),
+        "rss_mb": statistics.median(r["rss_mb"] for r in results),
+    }
+
+
+def _percentiles(samples_ns: list[int]) -> tuple[float, float]:
+    ordered = sorted(samples_ns)
+    return ordered[len(ordered) // 2] / 1000, ordered[int(len(ordered) * 0.99)] / 1000
+
+
+def warm_latency(handler: Callable[[Any, Any], Any], event: dict[str, Any], calls: int) -> dict[str, float]:
+    """p50/p99 of one invocation, in µs, with the log line written in Lambda's JSON format."""
+    from tools.events import LambdaContext
+
+    context = LambdaContext()
+    for _ in range(min(200, calls)):
+        handler(event, context)
+    samples = []
+    for _ in range(calls):
+        started = time.perf_counter_ns()
+        handler(event, context)
+        samples.append(time.perf_counter_ns() - started)
+    p50, p99 = _percentiles(samples)
+    return {"warm_p50_us": p50, "warm_p99_us": p99}
+
+
+def _stub_network() -> None:
+    """Every botocore HTTP call answers 200 at once: the baseline pays only its own work."""
+    from botocore.awsrequest import AWSResponse
+    from botocore.httpsession import URLLib3Session
+
+    class _Raw:
+        def stream(self, **_: Any) -> Any:
+            yield b""
+
+    def send(self: Any, request: Any) -> AWSResponse:
+        return AWSResponse(request.url, 200, {"ETag": '"bench"'}, _Raw())
+
+    URLLib3Session.send = send
+
+
+def server_load(template: Path, clients: int, requests_per_client: int) -> dict[str, float]:
+    """Throughput and latency of the local server: `clients` keep-alive connections in parallel."""
+    from service.handler import handler
+    from tools.local_server import serve
+
+    server = serve(0, template, handler)
+    server.access_log = open(os.devnull, "w")  # noqa: SIM115 - closed with the server below
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+    latencies: list[int] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        connection = http.client.HTTPConnection(str(host), port, timeout=10)
+        mine = []
+        for _ in range(requests_per_client):
+            started = time.perf_counter_ns()
+            connection.request("GET", "/")
+            response = connection.getresponse()
+            response.read()
+            mine.append(time.perf_counter_ns() - started)
+            if response.status != 200:
+                raise RuntimeError(f"local server answered {response.status}")
+        connection.close()
+        with lock:
+            latencies.extend(mine)
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=client) for _ in range(clients)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - started
+    server.shutdown()
+    server.server_close()
+    server.access_log.close()
+    p50, p99 = _percentiles(latencies)
+    return {"requests": len(latencies), "rps": len(latencies) / elapsed, "p50_ms": p50 / 1000, "p99_ms": p99 / 1000}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--template", type=Path, default=ROOT / "cdk.out/ProdServerlessStack.template.json")
+    parser.add_argument("--runs", type=int, default=15, help="fresh interpreters per cold-import measurement")
+    parser.add_argument("--calls", type=int, default=20000, help="warm invocations of this stack's handler")
+    parser.add_argument("--baseline-calls", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--requests", type=int, default=500, help="requests per client against the local server")
+    args = parser.parse_args(argv)
+
+    os.environ.update(FAKE_AWS)
+    from tools.lambda_logging import install
+
+    install(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
+    event = json.loads((ROOT / "tests/events/http_api_get_root.json").read_text())
+
+    rows: dict[str, dict[str, float]] = {}
+    for name, (path, module) in CANDIDATES.items():
+        rows[name] = cold_import(path, module, args.runs)
+    from service.handler import handler
+
+    rows["handler (this stack)"].update(warm_latency(handler, event, args.calls))
+    _stub_network()
+    from tools.baseline_handler import handler as baseline
+
+    rows["baseline (boto3 + S3)"].update(warm_latency(baseline, event, args.baseline_calls))
+
+    ours, theirs = rows["handler (this stack)"], rows["baseline (boto3 + S3)"]
+    print(f"{'metric':<22}{'target':>10}{'handler':>12}{'baseline':>12}{'baseline/handler':>18}  met")
+    for metric in ("cold_import_ms", "rss_mb", "warm_p50_us", "warm_p99_us"):
+        target = TARGETS.get(metric)
+        met = "" if target is None else ("yes" if ours[metric] <= target else "NO")
+        print(
+            f"{metric:<22}{'' if target is None else f'<= {target:g}':>10}{ours[metric]:>12.2f}"
+            f"{theirs[metric]:>12.2f}{theirs[metric] / ours[metric]:>17.1f}x  {met}"
+        )
+    if args.template.exists():
+        load = server_load(args.template, args.clients, args.requests)
+        print(
+            f"\nlocal server, {args.clients} keep-alive clients x {args.requests} GET /: "
+            f"{load['rps']:.0f} req/s, p50 {load['p50_ms']:.2f} ms, p99 {load['p99_ms']:.2f} ms"
+        )
+    else:
+        print(f"\n{args.template} not found: run `make synth` for the local server numbers")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
