@@ -194,3 +194,18 @@ def test_log_groups_and_bucket_use_the_archive_key(template: Any) -> None:
     template.has_resource_properties(
         "AWS::Glue::Table", Match.object_like({"TableInput": Match.object_like({"TableType": "EXTERNAL_TABLE"})})
     )
+
+
+def test_every_log_group_is_encrypted_retained_and_kept_for_the_configured_days(
+    synthesized: Synthesized, tmp_path_factory: Any
+) -> None:
+    from tests.conftest import synthesize
+
+    groups = synthesized.of_type("AWS::Logs::LogGroup")
+    assert len(groups) == 3
+    for logical_id, group in groups.items():
+        assert group["DeletionPolicy"] == "Retain", logical_id
+        assert group["Properties"]["RetentionInDays"] == 30, logical_id
+        assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["ProdLogArchiveKey38D0B7C1", "Arn"]}, logical_id
+    longer = synthesize(tmp_path_factory.mktemp("retention"), {"logRetentionDays": "90"})
+    assert {g["Properties"]["RetentionInDays"] for g in longer.of_type("AWS::Logs::LogGroup").values()} == {90}
