@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import App, CfnOutput, Environment, Stack
+from aws_cdk import App, CfnOutput, DefaultStackSynthesizer, Environment, Stack
 from constructs import Construct
 
 from prod_serverless.api import HttpEndpoint
@@ -64,6 +64,9 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
         env=Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=REGION),
         description="Prod serverless API: HTTP API + Lambda, encrypted log archive, alarms",
         analytics_reporting=False,  # CDKMetadata would be the one resource without the Prod prefix
+        # The BootstrapVersion parameter and rule would be the only unprefixed logical IDs; the CLI still
+        # checks the bootstrap version from the cloud assembly (requiresBootstrapStackVersion) on deploy.
+        synthesizer=DefaultStackSynthesizer(generate_bootstrap_version_rule=False),
         termination_protection=True,
     )
     add_compliance_checks(app)

@@ -52,7 +52,8 @@ def test_one_stack_named_prod_serverless_in_us_east_1(synthesized: Synthesized) 
 
 def test_every_logical_id_starts_with_prod(synthesized: Synthesized) -> None:
     template = synthesized.template
-    ids = [*template["Resources"], *template.get("Outputs", {}), *template.get("Conditions", {})]
+    sections = ("Resources", "Outputs", "Conditions", "Parameters", "Rules", "Mappings")
+    ids = [logical_id for section in sections for logical_id in template.get(section, {})]
     assert ids, "template has no resources"
     assert [logical_id for logical_id in ids if not logical_id.startswith("Prod")] == []
     assert "CDKMetadata" not in template["Resources"]
