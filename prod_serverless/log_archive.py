@@ -176,11 +176,78 @@ class LogArchive(Construct):
         if source in self.streams:
             raise ValueError(f"log archive source {source!r} is already added")
         name = source.capitalize()
-        stack = Stack.of(self)
-        bucket_arn = self.bucket.bucket_arn
-
         delivery_log_stream = logs.LogStream(self, f"{name}DeliveryLogStream", log_group=self.delivery_log_group)
 
+        role, policy = self._delivery_role(source, delivery_log_stream)
+
+        # L1: the L2 S3 destination would grant read/write on the whole bucket, not this source's prefixes.
+        stream = firehose.CfnDeliveryStream(
+            self,
+            f"{name}Stream",
+            delivery_stream_type="DirectPut",
+            delivery_stream_encryption_configuration_input=firehose.CfnDeliveryStream.DeliveryStreamEncryptionConfigurationInputProperty(
+                key_type="CUSTOMER_MANAGED_CMK", key_arn=self.key.key_arn
+            ),
+            extended_s3_destination_configuration=firehose.CfnDeliveryStream.ExtendedS3DestinationConfigurationProperty(
+                bucket_arn=self.bucket.bucket_arn,
+                role_arn=role.role_arn,
+                prefix=data_prefix(source),
+                error_output_prefix=error_prefix(source),
+                compression_format="GZIP",
+                buffering_hints=firehose.CfnDeliveryStream.BufferingHintsProperty(
+                    interval_in_seconds=self._settings.firehose_buffer_seconds,
+                    size_in_m_bs=self._settings.firehose_buffer_mib,
+                ),
+                encryption_configuration=firehose.CfnDeliveryStream.EncryptionConfigurationProperty(
+                    kms_encryption_config=firehose.CfnDeliveryStream.KMSEncryptionConfigProperty(
+                        awskms_key_arn=self.key.key_arn
+                    )
+                ),
+                cloud_watch_logging_options=firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty(
+                    enabled=True,
+                    log_group_name=self.delivery_log_group.log_group_name,
+                    log_stream_name=delivery_log_stream.log_stream_name,
+                ),
+                processing_configuration=firehose.CfnDeliveryStream.ProcessingConfigurationProperty(
+                    enabled=True,
+                    processors=[
+                        _processor("Decompression", CompressionFormat="GZIP"),
+                        _processor("CloudWatchLogProcessing", DataMessageExtraction="true"),
+                        _processor("AppendDelimiterToRecord"),
+                    ],
+                ),
+            ),
+        )
+        # Firehose checks its access to the bucket on creation: the policy must be attached first.
+        stream.node.add_dependency(policy)
+
+        self.subscription_policy.add_statements(
+            iam.PolicyStatement(
+                sid=f"PutRecordsTo{name}Stream",
+                actions=["firehose:PutRecord", "firehose:PutRecordBatch"],
+                resources=[stream.attr_arn],
+            )
+        )
+        # L1: the L2 Firehose destination would grant through an inline policy (IAMNoInlinePolicy).
+        subscription = logs.CfnSubscriptionFilter(
+            self,
+            f"{name}Subscription",
+            log_group_name=log_group.log_group_name,
+            destination_arn=stream.attr_arn,
+            filter_pattern="",  # every event
+            role_arn=self.subscription_role.role_arn,
+        )
+        # CloudWatch Logs test-writes to the stream on creation: the role must already be allowed.
+        subscription.node.add_dependency(self.subscription_policy)
+        self.streams[source] = stream
+        self.subscriptions[source] = subscription
+        return stream
+
+    def _delivery_role(self, source: str, delivery_log_stream: logs.LogStream) -> tuple[iam.Role, iam.ManagedPolicy]:
+        """Firehose's role for one source: its two prefixes of the one bucket, the one key, its error stream."""
+        name = source.capitalize()
+        stack = Stack.of(self)
+        bucket_arn = self.bucket.bucket_arn
         role = iam.Role(
             self,
             f"{name}DeliveryRole",
@@ -241,68 +308,7 @@ class LogArchive(Construct):
                 f"AwsSolutions-IAM5[Resource::{arn_token(self.bucket)}/{object_arn}]",
                 "Firehose names each object at delivery time; the wildcard is confined to this source's prefix.",
             )
-
-        stream = firehose.CfnDeliveryStream(
-            self,
-            f"{name}Stream",
-            delivery_stream_type="DirectPut",
-            delivery_stream_encryption_configuration_input=firehose.CfnDeliveryStream.DeliveryStreamEncryptionConfigurationInputProperty(
-                key_type="CUSTOMER_MANAGED_CMK", key_arn=self.key.key_arn
-            ),
-            extended_s3_destination_configuration=firehose.CfnDeliveryStream.ExtendedS3DestinationConfigurationProperty(
-                bucket_arn=bucket_arn,
-                role_arn=role.role_arn,
-                prefix=data_prefix(source),
-                error_output_prefix=error_prefix(source),
-                compression_format="GZIP",
-                buffering_hints=firehose.CfnDeliveryStream.BufferingHintsProperty(
-                    interval_in_seconds=self._settings.firehose_buffer_seconds,
-                    size_in_m_bs=self._settings.firehose_buffer_mib,
-                ),
-                encryption_configuration=firehose.CfnDeliveryStream.EncryptionConfigurationProperty(
-                    kms_encryption_config=firehose.CfnDeliveryStream.KMSEncryptionConfigProperty(
-                        awskms_key_arn=self.key.key_arn
-                    )
-                ),
-                cloud_watch_logging_options=firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty(
-                    enabled=True,
-                    log_group_name=self.delivery_log_group.log_group_name,
-                    log_stream_name=delivery_log_stream.log_stream_name,
-                ),
-                processing_configuration=firehose.CfnDeliveryStream.ProcessingConfigurationProperty(
-                    enabled=True,
-                    processors=[
-                        _processor("Decompression", CompressionFormat="GZIP"),
-                        _processor("CloudWatchLogProcessing", DataMessageExtraction="true"),
-                        _processor("AppendDelimiterToRecord"),
-                    ],
-                ),
-            ),
-        )
-        # Firehose checks its access to the bucket on creation: the policy must be attached first.
-        stream.node.add_dependency(policy)
-
-        self.subscription_policy.add_statements(
-            iam.PolicyStatement(
-                sid=f"PutRecordsTo{name}Stream",
-                actions=["firehose:PutRecord", "firehose:PutRecordBatch"],
-                resources=[stream.attr_arn],
-            )
-        )
-        # L1: the L2 Firehose destination would grant through an inline policy (IAMNoInlinePolicy).
-        subscription = logs.CfnSubscriptionFilter(
-            self,
-            f"{name}Subscription",
-            log_group_name=log_group.log_group_name,
-            destination_arn=stream.attr_arn,
-            filter_pattern="",  # every event
-            role_arn=self.subscription_role.role_arn,
-        )
-        # CloudWatch Logs test-writes to the stream on creation: the role must already be allowed.
-        subscription.node.add_dependency(self.subscription_policy)
-        self.streams[source] = stream
-        self.subscriptions[source] = subscription
-        return stream
+        return role, policy
 
 
 def _hardened_bucket(scope: Construct, construct_id: str, **props: Any) -> s3.Bucket:
