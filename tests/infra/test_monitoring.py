@@ -161,3 +161,23 @@ def test_dashboard_shows_api_function_delivery_and_alarm_states(synthesized: Syn
         '"type":"alarm"',
     ):
         assert fragment in body, fragment
+
+
+def test_thresholds_come_from_configuration(tmp_path_factory: pytest.TempPathFactory) -> None:
+    tuned = synthesize(
+        tmp_path_factory.mktemp("thresholds"),
+        {
+            "api5xxThreshold": "3",
+            "api4xxRatePercent": "10",
+            "apiLatencyP99Ms": "500",
+            "functionThrottlesThreshold": "2",
+            "firehoseFreshnessSeconds": "1200",
+        },
+    )
+    thresholds = {name: alarm["Threshold"] for name, alarm in _alarms(tuned).items()}
+    assert thresholds["Api5xx"] == 3
+    assert thresholds["Api4xxRate"] == 10
+    assert thresholds["ApiLatency"] == 500
+    assert thresholds["FunctionThrottles"] == 2
+    assert thresholds["ApiDeliveryFreshness"] == thresholds["FunctionDeliveryFreshness"] == 1200
+    assert thresholds["FunctionErrors"] == 1  # the required alarm is not configurable
