@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from aws_cdk import Acknowledgment, App, CfnElement, Stack, Validations
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, ServerlessChecks
 from constructs import IConstruct
 
 # Packs whose rules must hold with zero unacknowledged findings.
 PACKS = ("AwsSolutions", "Serverless", "NIST.800.53.R5", "HIPAA.Security")
-
-
-@dataclass(frozen=True)
-class AcknowledgedFinding:
-    """One accepted finding: where, which rule, and why."""
-
-    path: str
-    rule: str
-    reason: str
 
 
 def add_compliance_checks(app: App) -> None:
@@ -36,7 +25,6 @@ def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
     if len(reason.strip()) < 20:
         raise ValueError(f"acknowledgment of {rule} on {scope.node.path} needs a specific reason")
     Validations.of(scope).acknowledge(Acknowledgment(id=f"{pack}::{rule}", reason=reason))
-    _ACKNOWLEDGMENTS.append(AcknowledgedFinding(path=scope.node.path, rule=rule, reason=reason))
 
 
 def arn_token(scope: IConstruct) -> str:
@@ -45,11 +33,3 @@ def arn_token(scope: IConstruct) -> str:
     if not isinstance(element, CfnElement):
         raise TypeError(f"{scope.node.path} has no CloudFormation resource")
     return f"<{Stack.of(scope).get_logical_id(element)}.Arn>"
-
-
-def acknowledgments() -> tuple[AcknowledgedFinding, ...]:
-    """Every acknowledgment made so far in this process, in order."""
-    return tuple(_ACKNOWLEDGMENTS)
-
-
-_ACKNOWLEDGMENTS: list[AcknowledgedFinding] = []
