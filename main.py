@@ -43,7 +43,7 @@ class ProdServerlessStack(Stack):
                 function_timeout=TIMEOUT,
                 api_id=api.http_api.api_id,
                 delivery_streams={source: stream.ref for source, stream in archive.streams.items()},
-                subscribed_log_groups={"api": api.access_log_group, "function": service.log_group},
+                subscribed_log_groups=dict(archive.sources),
             ),
         )
 

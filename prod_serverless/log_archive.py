@@ -45,7 +45,7 @@ class LogArchive(Construct):
         stack = Stack.of(self)
         self._settings = settings
         self.streams: dict[str, firehose.CfnDeliveryStream] = {}
-        self.subscriptions: dict[str, logs.CfnSubscriptionFilter] = {}
+        self.sources: dict[str, logs.ILogGroup] = {}  # source -> the log group streamed into it
 
         self.key = kms.Key(
             self,
@@ -240,7 +240,7 @@ class LogArchive(Construct):
         # CloudWatch Logs test-writes to the stream on creation: the role must already be allowed.
         subscription.node.add_dependency(self.subscription_policy)
         self.streams[source] = stream
-        self.subscriptions[source] = subscription
+        self.sources[source] = log_group
         return stream
 
     def _delivery_role(self, source: str, delivery_log_stream: logs.LogStream) -> tuple[iam.Role, iam.ManagedPolicy]:
