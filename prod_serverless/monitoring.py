@@ -154,8 +154,7 @@ class Monitoring(Construct):
             alarm_description="Prod service unhealthy: any API or function alarm is in ALARM.",
             alarm_rule=cloudwatch.AlarmRule.any_of(*health_alarms),
         )
-        self.service_unhealthy.add_alarm_action(cloudwatch_actions.SnsAction(self._topic))
-        self.service_unhealthy.add_ok_action(cloudwatch_actions.SnsAction(self._topic))
+        self._notify(self.service_unhealthy)
 
         self.dashboard = self._dashboard(service, api)
 
@@ -234,10 +233,15 @@ class Monitoring(Construct):
             datapoints_to_alarm=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self._topic))
-        alarm.add_ok_action(cloudwatch_actions.SnsAction(self._topic))
+        self._notify(alarm)
         self.alarms[name] = alarm
         return alarm
+
+    def _notify(self, alarm: cloudwatch.AlarmBase) -> None:
+        """Both state changes reach the topic: ALARM to act, OK to stand down."""
+        action = cloudwatch_actions.SnsAction(self._topic)
+        alarm.add_alarm_action(action)
+        alarm.add_ok_action(action)
 
     def _dashboard(self, service: MonitoredService, api: dict[str, str]) -> cloudwatch.Dashboard:
         function = {"FunctionName": service.function.function_name}
