@@ -10,7 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from prod_serverless.compliance import acknowledge
+from prod_serverless.compliance import FRAMEWORK_PACKS, acknowledge
 from prod_serverless.log_groups import encrypted_log_group
 from prod_serverless.settings import Settings
 
@@ -99,13 +99,13 @@ class ServiceFunction(Construct):
         if not isinstance(policy_resource, iam.CfnManagedPolicy):
             raise TypeError("iam.ManagedPolicy without a CfnManagedPolicy")
         function_resource.add_override("DependsOn", [policy_resource.logical_id])
-        for pack in ("Serverless", "NIST.800.53.R5", "HIPAA.Security"):
+        for pack in ("Serverless", *FRAMEWORK_PACKS):
             acknowledge(
                 self.function,
                 f"{pack}-LambdaDLQ",
                 "Invoked synchronously by API Gateway only; a DLQ applies to asynchronous invocations alone.",
             )
-        for pack in ("NIST.800.53.R5", "HIPAA.Security"):
+        for pack in FRAMEWORK_PACKS:
             acknowledge(
                 self.function,
                 f"{pack}-LambdaInsideVPC",

@@ -17,7 +17,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from prod_serverless.compliance import acknowledge, arn_token
+from prod_serverless.compliance import FRAMEWORK_PACKS, acknowledge, arn_token
 from prod_serverless.log_groups import encrypted_log_group
 from prod_serverless.settings import Settings
 
@@ -124,7 +124,7 @@ class LogArchive(Construct):
             ],
         )
 
-        for pack in ("NIST.800.53.R5", "HIPAA.Security"):
+        for pack in FRAMEWORK_PACKS:
             for bucket in (self.bucket, self.access_logs_bucket):
                 acknowledge(
                     bucket,
