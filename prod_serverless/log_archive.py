@@ -146,6 +146,8 @@ class LogArchive(Construct):
             key=self.key,
         )
 
+        # Assumable only by CloudWatch Logs acting for this account and region (confused-deputy guard);
+        # the wildcard is the log group, which the subscription filter names at run time.
         self.subscription_role = iam.Role(
             self,
             "SubscriptionRole",
