@@ -12,7 +12,7 @@ TEMPLATE := cdk.out/ProdServerlessStack.template.json
 PORT ?= 3000
 URL ?=
 
-.PHONY: help synth test lint typecheck cfn-lint unit bootstrap deploy diff destroy serve bench smoke lock clean
+.PHONY: help synth test lint typecheck unit bootstrap deploy diff destroy serve bench smoke lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,13 +40,10 @@ lint: deps ## ruff format check and lint
 typecheck: deps ## mypy (strict) over infra, handler and tools
 	$(BIN)/mypy
 
-cfn-lint: synth ## cfn-lint on the synthesized template: zero errors, zero warnings
-	$(BIN)/cfn-lint $(TEMPLATE)
+unit: deps ## pytest: infra (cdk-nag and cfn-lint included), handler, tools
+	$(BIN)/pytest
 
-unit: deps ## pytest: infra, handler, tools
-	$(BIN)/pytest -n 2
-
-test: lint typecheck cfn-lint unit ## The whole check (CI runs this)
+test: lint typecheck unit ## The whole check (CI runs this)
 
 bootstrap: deps ## Once per account/region: cdk bootstrap aws://ACCOUNT/us-east-1
 	$(CDK) bootstrap

@@ -44,7 +44,7 @@ def recorder() -> Recorder:
 def server(template_file: Path, recorder: Recorder) -> Iterator[LocalApi]:
     api = serve(0, template_file, recorder)
     api.access_log = io.StringIO()
-    thread = threading.Thread(target=api.serve_forever, daemon=True)
+    thread = threading.Thread(target=api.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     yield api
     api.shutdown()

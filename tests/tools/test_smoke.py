@@ -17,7 +17,7 @@ from tools.local_server import LocalApi, serve
 def local_api(template_file: Path) -> Iterator[LocalApi]:
     api = serve(0, template_file)
     api.access_log = io.StringIO()
-    threading.Thread(target=api.serve_forever, daemon=True).start()
+    threading.Thread(target=api.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
     yield api
     api.shutdown()
     api.server_close()

@@ -1,0 +1,31 @@
+"""The tooling stays honest: mypy follows every aws_cdk module the project imports."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ("main.py", "prod_serverless", "service", "tools", "tests", "hooks")
+
+
+def _project_files() -> list[Path]:
+    files: list[Path] = []
+    for name in SOURCES:
+        path = ROOT / name
+        files += [path] if path.is_file() else sorted(path.rglob("*.py"))
+    return files
+
+
+def test_mypy_follows_every_aws_cdk_module_the_project_imports() -> None:
+    imported: set[str] = set()
+    for path in _project_files():
+        text = path.read_text()
+        imported |= {f"aws_cdk.{name}" for name in re.findall(r"^from aws_cdk import (\w+) as", text, re.MULTILINE)}
+        imported |= set(re.findall(r"^from (aws_cdk(?:\.\w+)?|cdk_nag|cdklabs[\w.]*) import", text, re.MULTILINE))
+    overrides = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]["overrides"]
+    followed = {
+        module for override in overrides if override.get("follow_imports") == "normal" for module in override["module"]
+    }
+    assert imported - followed == set(), "add these to the follow_imports = 'normal' list in pyproject.toml"
