@@ -12,7 +12,7 @@ TEMPLATE := cdk.out/ProdServerlessStack.template.json
 PORT ?= 3000
 URL ?=
 
-.PHONY: help synth test lint typecheck unit bootstrap deploy diff destroy serve bench smoke lock clean
+.PHONY: help synth test lint typecheck unit docs bootstrap deploy diff destroy serve bench smoke lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ unit: deps ## pytest: infra (cdk-nag and cfn-lint included), handler, tools
 	$(BIN)/pytest
 
 test: lint typecheck unit ## The whole check (CI runs this)
+
+docs: deps ## Write the README's generated tables (configuration, alarms, inventory, exceptions) from the code
+	$(BIN)/python -m tools.docs
 
 bootstrap: deps ## Once per account/region: cdk bootstrap aws://ACCOUNT/us-east-1
 	$(CDK) bootstrap

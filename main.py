@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import App, CfnOutput, DefaultStackSynthesizer, Environment, Stack
 from constructs import Construct
 
+from prod_serverless.alarms import alarm_specs
 from prod_serverless.api import HttpEndpoint
 from prod_serverless.compliance import add_compliance_checks
 from prod_serverless.function import TIMEOUT, ServiceFunction
@@ -20,6 +23,7 @@ from prod_serverless.settings import Settings, SettingsError
 
 STACK_NAME = "ProdServerlessStack"
 REGION = "us-east-1"
+CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
 
 
 class ProdServerlessStack(Stack):
@@ -37,14 +41,14 @@ class ProdServerlessStack(Stack):
         monitoring = Monitoring(
             self,
             "ProdMonitoring",
-            settings=settings,
+            specs=alarm_specs(settings, sources=tuple(archive.sources), timeout_ms=int(TIMEOUT.to_milliseconds())),
             service=MonitoredService(
-                function=service.function,
-                function_timeout=TIMEOUT,
+                function_name=service.function.function_name,
                 api_id=api.http_api.api_id,
                 delivery_streams={source: stream.ref for source, stream in archive.streams.items()},
-                subscribed_log_groups=dict(archive.sources),
+                log_groups={source: group.log_group_name for source, group in archive.sources.items()},
             ),
+            alarm_email=settings.alarm_email,
         )
 
         CfnOutput(self, "ProdApiUrl", value=api.url, description="Invoke URL of GET /")
@@ -53,10 +57,20 @@ class ProdServerlessStack(Stack):
         CfnOutput(self, "ProdAlarmTopicArn", value=monitoring.topic.topic_arn, description="Alarm notifications")
 
 
+def cdk_json_context() -> dict[str, Any]:
+    """The feature flags and context of cdk.json, which the CLI passes to the app on every run."""
+    context: dict[str, Any] = json.loads(CDK_JSON.read_text())["context"]
+    return context
+
+
 def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = None) -> App:
-    """The whole app: settings from context, the stack, the compliance checks."""
-    app = App(context=dict(context or {}), outdir=outdir)
-    settings = Settings.from_context(app.node.try_get_context)
+    """The whole app: settings from context, the stack, the compliance checks.
+
+    cdk.json's context is the base, so `python main.py` (tests, debuggers) builds what `cdk synth` builds;
+    the CLI's own context (`-c key=value`) still takes precedence over it.
+    """
+    app = App(context={**cdk_json_context(), **(context or {})}, outdir=outdir)
+    settings = Settings.from_context(app.node.get_all_context())
     ProdServerlessStack(
         app,
         STACK_NAME,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import jsii
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration, Fn
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_integrations as integrations
@@ -19,6 +19,7 @@ from prod_serverless.log_groups import encrypted_log_group
 from prod_serverless.settings import Settings
 
 ROUTE_PATH = "/"
+VENDED_LOGS_PREFIX = "/aws/vendedlogs/"
 # One JSON object per request. Every value is quoted so the line stays valid JSON even when a
 # variable is empty ("-"); Athena's OpenX SerDe still reads the numeric ones into int columns.
 ACCESS_LOG_FIELDS = {
@@ -39,6 +40,20 @@ ACCESS_LOG_FIELDS = {
     "errorMessage": "$context.error.message",
     "userAgent": "$context.identity.userAgent",
 }
+
+
+def access_log_group_name() -> str:
+    """`/aws/vendedlogs/ProdServerlessApiAccess-<stack UUID>`: works near the account's resource-policy limit.
+
+    API Gateway delivers access logs through CloudWatch Logs' account-wide resource policy, which is limited
+    to 5,120 characters; near the limit, creating the stage fails with "Insufficient permissions to enable
+    logging" unless the group is under /aws/vendedlogs/ (CloudWatch Logs "Enabling logging from certain AWS
+    services", API Gateway "Configure logging for HTTP APIs"). The UUID of the stack id keeps the name free
+    when the stack is created again beside the retained group of a deleted one; it never changes for the
+    life of a stack, so this group cannot be replaced in place (a new construct id would be needed).
+    """
+    stack_uuid = Fn.select(2, Fn.split("/", Aws.STACK_ID))
+    return Fn.join("", [f"{VENDED_LOGS_PREFIX}ProdServerlessApiAccess-", stack_uuid])
 
 
 def access_log_format() -> str:
@@ -82,6 +97,7 @@ class HttpEndpoint(Construct):
             "AccessLogGroup",
             retention_days=settings.log_retention_days,
             key=log_key,
+            name=access_log_group_name(),
         )
 
         cors = None

@@ -79,7 +79,7 @@ class ServiceFunction(Construct):
             timeout=TIMEOUT,
             role=self.role,
             environment={
-                "ENVIRONMENT_NAME": settings.environment_name,
+                "ENVIRONMENT_NAME": settings.environment_label,
                 "APP_VERSION": settings.app_version,
                 "LOG_LEVEL": settings.log_level,
             },

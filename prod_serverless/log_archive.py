@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from prod_serverless.compliance import FRAMEWORK_PACKS, acknowledge, arn_token
+from prod_serverless.keys import KEEP, customer_managed_key
 from prod_serverless.log_groups import encrypted_log_group
 from prod_serverless.settings import Settings
 
@@ -47,13 +47,11 @@ class LogArchive(Construct):
         self.streams: dict[str, firehose.CfnDeliveryStream] = {}
         self.sources: dict[str, logs.ILogGroup] = {}  # source -> the log group streamed into it
 
-        self.key = kms.Key(
+        self.key = customer_managed_key(
             self,
             "Key",
             description="Prod log archive: CloudWatch Logs groups, Firehose streams, S3 objects, Athena results",
             alias="alias/ProdServerless/log-archive",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
         )
         # CloudWatch Logs may use the key only for log groups of this account in this region.
         self.key.add_to_resource_policy(
@@ -314,7 +312,7 @@ class LogArchive(Construct):
 
 
 def _hardened_bucket(scope: Construct, construct_id: str, **props: Any) -> s3.Bucket:
-    """What every bucket here shares: private, TLS 1.2+ only, versioned, owner-enforced, retained."""
+    """What every bucket here shares: private, TLS 1.2+ only, versioned, owner-enforced, kept."""
     return s3.Bucket(
         scope,
         construct_id,
@@ -323,7 +321,7 @@ def _hardened_bucket(scope: Construct, construct_id: str, **props: Any) -> s3.Bu
         minimum_tls_version=1.2,
         versioned=True,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        removal_policy=RemovalPolicy.RETAIN,
+        removal_policy=KEEP,
         **props,
     )
 

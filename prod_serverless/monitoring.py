@@ -1,195 +1,104 @@
-"""Alarms on the metrics each service really publishes, an encrypted notification topic, a dashboard.
-
-HTTP APIs publish `4xx`, `5xx`, `Count`, `Latency`, `IntegrationLatency` in `AWS/ApiGateway` with the
-dimension `ApiId`; the REST API names (`5XXError`, `ApiName`) would never fire here.
-"""
+"""Alarms built from the spec table (alarms.py), an encrypted notification topic, and a dashboard."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from prod_serverless import metrics
+from prod_serverless.alarms import AlarmSpec
 from prod_serverless.compliance import acknowledge
-from prod_serverless.settings import Settings
+from prod_serverless.keys import customer_managed_key
 
-ONE_MINUTE = Duration.minutes(1)
-FIVE_MINUTES = Duration.minutes(5)
-# p99 duration alarm at 80% of the timeout: the function is close to being cut off.
-DURATION_ALARM_FRACTION = 0.8
+DASHBOARD_WIDTH = 24
+COMPARISONS = {
+    "GreaterThanOrEqualToThreshold": cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    "GreaterThanThreshold": cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    "LessThanThreshold": cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+}
+MISSING_DATA = {
+    "notBreaching": cloudwatch.TreatMissingData.NOT_BREACHING,
+    "breaching": cloudwatch.TreatMissingData.BREACHING,
+    "missing": cloudwatch.TreatMissingData.MISSING,
+}
 
 
 @dataclass(frozen=True)
 class MonitoredService:
-    """What the monitoring watches, passed in by the stack."""
+    """The dimension values of what the alarms watch, passed in by the stack."""
 
-    function: lambda_.IFunction
-    function_timeout: Duration
+    function_name: str
     api_id: str
-    delivery_streams: dict[str, str]  # source -> delivery stream name
-    subscribed_log_groups: dict[str, logs.ILogGroup]  # source -> log group with a subscription
+    delivery_streams: Mapping[str, str]  # source -> delivery stream name
+    log_groups: Mapping[str, str]  # source -> name of the log group subscribed into the archive
+
+    def dimensions(self, source: str | None) -> dict[str, str]:
+        """Every dimension value the stack's metrics are published with, for one archived source."""
+        values = {"FunctionName": self.function_name, "ApiId": self.api_id}
+        if source is not None:
+            values |= {"DeliveryStreamName": self.delivery_streams[source], "LogGroupName": self.log_groups[source]}
+        return values
 
 
 class Monitoring(Construct):
     """Every alarm notifies the topic on ALARM and OK; a composite alarm sums up service health."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, service: MonitoredService) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        specs: Sequence[AlarmSpec],
+        service: MonitoredService,
+        alarm_email: str | None,
+    ) -> None:
         super().__init__(scope, construct_id)
-        self._topic = self._notification_topic(settings)
-        self.alarms: dict[str, cloudwatch.Alarm] = {}
+        self._service = service
+        self.topic = self._notification_topic(alarm_email)
+        self._action = cloudwatch_actions.SnsAction(self.topic)
+        self.specs = tuple(specs)
+        self.alarms: dict[str, cloudwatch.IAlarm] = {spec.name: self._alarm(spec) for spec in self.specs}
 
-        function_name = service.function.function_name
-        timeout_ms = service.function_timeout.to_milliseconds()
-
-        # Lambda
-        self._alarm(
-            "FunctionErrors",
-            _metric("AWS/Lambda", "Errors", {"FunctionName": function_name}, "Sum", ONE_MINUTE),
-            threshold=1,
-            description="The API function raised or timed out at least once in a minute.",
-        )
-        self._alarm(
-            "FunctionThrottles",
-            _metric("AWS/Lambda", "Throttles", {"FunctionName": function_name}, "Sum", ONE_MINUTE),
-            threshold=settings.function_throttles_threshold,
-            description="Requests were refused for lack of concurrency.",
-        )
-        self._alarm(
-            "FunctionDuration",
-            _metric("AWS/Lambda", "Duration", {"FunctionName": function_name}, "p99", FIVE_MINUTES),
-            threshold=round(timeout_ms * DURATION_ALARM_FRACTION),
-            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            description=f"p99 duration above {DURATION_ALARM_FRACTION:.0%} of the {timeout_ms} ms timeout.",
-        )
-
-        # HTTP API
-        api = {"ApiId": service.api_id}
-        self._alarm(
-            "Api5xx",
-            _metric("AWS/ApiGateway", "5xx", api, "Sum", ONE_MINUTE),
-            threshold=settings.api_5xx_threshold,
-            description="The API answered with server errors.",
-        )
-        self._alarm(
-            "Api4xxRate",
-            cloudwatch.MathExpression(
-                expression="IF(requests > 0, 100 * clientErrors / requests, 0)",
-                using_metrics={
-                    "clientErrors": _metric("AWS/ApiGateway", "4xx", api, "Sum", FIVE_MINUTES),
-                    "requests": _metric("AWS/ApiGateway", "Count", api, "Sum", FIVE_MINUTES),
-                },
-                label="4xx rate (%)",
-                period=FIVE_MINUTES,
-            ),
-            threshold=settings.api_4xx_rate_percent,
-            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            description=f"More than {settings.api_4xx_rate_percent}% of requests got a 4xx answer.",
-        )
-        self._alarm(
-            "ApiLatency",
-            _metric("AWS/ApiGateway", "Latency", api, "p99", FIVE_MINUTES),
-            threshold=settings.api_latency_p99_ms,
-            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            description=f"p99 API latency above {settings.api_latency_p99_ms} ms.",
-        )
-
-        # Log delivery: Firehose to S3, and CloudWatch Logs to Firehose.
-        for source, stream_name in service.delivery_streams.items():
-            name = source.capitalize()
-            stream = {"DeliveryStreamName": stream_name}
-            self._alarm(
-                f"{name}DeliveryFreshness",
-                _metric("AWS/Firehose", "DeliveryToS3.DataFreshness", stream, "Maximum", FIVE_MINUTES),
-                threshold=settings.firehose_freshness_seconds,
-                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                description=f"{source} logs wait longer than {settings.firehose_freshness_seconds} s to reach S3.",
-            )
-            self._alarm(
-                f"{name}DeliverySuccess",
-                _metric("AWS/Firehose", "DeliveryToS3.Success", stream, "Minimum", FIVE_MINUTES),
-                threshold=1,
-                comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                description=f"Firehose failed to put {source} logs into S3.",
-            )
-        for source, log_group in service.subscribed_log_groups.items():
-            name = source.capitalize()
-            group = {"LogGroupName": log_group.log_group_name}
-            self._alarm(
-                f"{name}SubscriptionErrors",
-                _metric("AWS/Logs", "DeliveryErrors", group, "Sum", FIVE_MINUTES),
-                threshold=1,
-                description=f"CloudWatch Logs could not forward {source} logs to Firehose.",
-            )
-            # Throttled deliveries are retried for 24 hours and then dropped: this is the warning.
-            self._alarm(
-                f"{name}SubscriptionThrottling",
-                _metric("AWS/Logs", "DeliveryThrottling", group, "Sum", FIVE_MINUTES),
-                threshold=1,
-                description=f"Forwarding of {source} logs to Firehose is throttled; logs drop after 24 h.",
-            )
-
-        health_alarms = [
-            self.alarms[name]
-            for name in (
-                "FunctionErrors",
-                "FunctionThrottles",
-                "FunctionDuration",
-                "Api5xx",
-                "Api4xxRate",
-                "ApiLatency",
-            )
-        ]
+        health = [self.alarms[spec.name] for spec in self.specs if spec.service_health]
         self.service_unhealthy = cloudwatch.CompositeAlarm(
             self,
             "ServiceUnhealthyAlarm",
-            alarm_description="Prod service unhealthy: any API or function alarm is in ALARM.",
-            alarm_rule=cloudwatch.AlarmRule.any_of(*health_alarms),
+            alarm_description="Prod service unhealthy: at least one API or function alarm is in ALARM. "
+            "First: the member alarm's own description.",
+            alarm_rule=cloudwatch.AlarmRule.any_of(*health),
         )
         self._notify(self.service_unhealthy)
+        self.dashboard = self._dashboard()
 
-        self.dashboard = self._dashboard(service, api)
-
-    @property
-    def topic(self) -> sns.ITopic:
-        """Where every alarm and OK notification goes."""
-        return self._topic
-
-    def _notification_topic(self, settings: Settings) -> sns.Topic:
+    def _notification_topic(self, alarm_email: str | None) -> sns.Topic:
         stack = Stack.of(self)
-        key = kms.Key(
+        key = customer_managed_key(
             self,
             "TopicKey",
             description="Prod alarm notifications (SNS topic encryption)",
             alias="alias/ProdServerless/alarm-topic",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
         )
-        # CloudWatch publishes to the encrypted topic; SNS calls KMS on its behalf.
+        # Exactly the statement the SNS "Key management" page gives for AWS services that publish to an
+        # encrypted topic ("Enable compatibility between event sources from AWS services and encrypted
+        # topics"): no condition, because none is documented as supported for this caller; a kms:ViaService
+        # condition would fail every alarm action. Which alarms may publish is scoped by the topic policy.
         key.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsThroughSns",
+                sid="AllowCloudWatchAlarmsToPublishToTheEncryptedTopic",
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
                 resources=["*"],
-                conditions={"StringEquals": {"kms:ViaService": f"sns.{stack.region}.amazonaws.com"}},
             )
         )
-        topic = sns.Topic(
-            self,
-            "AlarmTopic",
-            display_name="Prod serverless alarms",
-            master_key=key,
-            enforce_ssl=True,
-        )
+        topic = sns.Topic(self, "AlarmTopic", display_name="Prod serverless alarms", master_key=key, enforce_ssl=True)
         topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowThisAccountsAlarmsToPublish",
@@ -204,118 +113,119 @@ class Monitoring(Construct):
                 },
             )
         )
-        if settings.alarm_email:
-            email = topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
+        if alarm_email:
+            email = topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
             acknowledge(
                 email,
                 "Serverless-SNSRedrivePolicy",
                 "Email endpoint: SNS retries delivery itself; a DLQ of alarm e-mails would be a queue nobody reads.",
             )
+        else:
+            Annotations.of(self).add_warning_v2(
+                "prod:no-alarm-recipient",
+                "No alarm recipient: alarms will reach no one. Set one with "
+                'make deploy CONTEXT="alarmEmail=ops@example.com", or subscribe to the ProdAlarmTopicArn output.',
+            )
         return topic
 
-    def _alarm(
-        self,
-        name: str,
-        metric: cloudwatch.IMetric,
-        *,
-        threshold: float,
-        description: str,
-        comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-    ) -> cloudwatch.Alarm:
+    def _alarm(self, spec: AlarmSpec) -> cloudwatch.IAlarm:
+        description = f"Prod: {spec.runbook[0].upper()}{spec.runbook[1:]}"
+        if spec.insights:
+            return self._insights_alarm(spec, description)
         alarm = cloudwatch.Alarm(
             self,
-            f"{name}Alarm",
-            alarm_description=f"Prod: {description}",
-            metric=metric,
-            threshold=threshold,
-            comparison_operator=comparison,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            spec.construct_id,
+            alarm_description=description,
+            metric=self._metric(spec),
+            threshold=spec.threshold,
+            comparison_operator=COMPARISONS[spec.comparison],
+            evaluation_periods=spec.evaluation_periods,
+            datapoints_to_alarm=spec.datapoints_to_alarm,
+            treat_missing_data=MISSING_DATA[spec.treat_missing_data],
         )
         self._notify(alarm)
-        self.alarms[name] = alarm
         return alarm
+
+    def _metric(self, spec: AlarmSpec) -> cloudwatch.IMetric:
+        period = Duration.minutes(spec.period_minutes)
+        dimensions = self._service.dimensions(spec.source)
+        if spec.expression is None:
+            return metrics.metric(spec.watch, dimensions, spec.statistic, period)
+        return cloudwatch.MathExpression(
+            expression=spec.expression,
+            using_metrics={
+                name: metrics.metric(watch, dimensions, spec.statistic, period) for name, watch in spec.watches
+            },
+            label=spec.name,
+            period=period,
+        )
+
+    def _insights_alarm(self, spec: AlarmSpec, description: str) -> cloudwatch.IAlarm:
+        """An alarm on a Metrics Insights query: CloudFormation's Metrics property, as the L2 has none."""
+        query = metrics.insights_query(spec.watch, self._service.dimensions(spec.source), spec.statistic.upper())
+        alarm = cloudwatch.CfnAlarm(
+            self,
+            spec.construct_id,
+            alarm_description=description,
+            metrics=[
+                cloudwatch.CfnAlarm.MetricDataQueryProperty(
+                    id="q", expression=query, period=spec.period_minutes * 60, return_data=True
+                )
+            ],
+            threshold=spec.threshold,
+            comparison_operator=spec.comparison,
+            evaluation_periods=spec.evaluation_periods,
+            datapoints_to_alarm=spec.datapoints_to_alarm,
+            treat_missing_data=spec.treat_missing_data,
+            alarm_actions=[self.topic.topic_arn],
+            ok_actions=[self.topic.topic_arn],
+        )
+        return cloudwatch.Alarm.from_alarm_arn(self, f"{spec.name}Imported", alarm.attr_arn)
 
     def _notify(self, alarm: cloudwatch.AlarmBase) -> None:
         """Both state changes reach the topic: ALARM to act, OK to stand down."""
-        action = cloudwatch_actions.SnsAction(self._topic)
-        alarm.add_alarm_action(action)
-        alarm.add_ok_action(action)
+        alarm.add_alarm_action(self._action)
+        alarm.add_ok_action(self._action)
 
-    def _dashboard(self, service: MonitoredService, api: dict[str, str]) -> cloudwatch.Dashboard:
-        function = {"FunctionName": service.function.function_name}
+    def _dashboard(self) -> cloudwatch.Dashboard:
+        """Alarm states first, then every alarm's graph with its threshold, then context graphs."""
         dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
         dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(
-                title="Alarms", alarms=[*self.alarms.values(), self.service_unhealthy], width=24, height=4
+                title="Alarms", alarms=[*self.alarms.values(), self.service_unhealthy], width=DASHBOARD_WIDTH, height=4
             )
         )
+        # An alarm widget draws the alarm's own metric and its threshold line.
         dashboard.add_widgets(
-            _graph("API requests", [_metric("AWS/ApiGateway", "Count", api, "Sum", ONE_MINUTE)]),
-            _graph(
-                "API errors",
-                [
-                    _metric("AWS/ApiGateway", "4xx", api, "Sum", ONE_MINUTE),
-                    _metric("AWS/ApiGateway", "5xx", api, "Sum", ONE_MINUTE),
-                ],
-            ),
+            *(cloudwatch.AlarmWidget(alarm=alarm, title=name, width=6, height=5) for name, alarm in self.alarms.items())
+        )
+        minute = Duration.minutes(1)
+        base = self._service.dimensions(None)
+        dashboard.add_widgets(
+            _graph("API requests", [metrics.metric(metrics.API_COUNT, base, "Sum", minute)]),
             _graph(
                 "API latency (ms)",
-                [_metric("AWS/ApiGateway", "Latency", api, stat, ONE_MINUTE) for stat in ("p50", "p90", "p99")],
+                [metrics.metric(metrics.API_LATENCY, base, stat, minute) for stat in ("p50", "p90", "p99")],
             ),
-        )
-        dashboard.add_widgets(
             _graph(
-                "Function invocations, errors, throttles",
+                "Function invocations and concurrency",
                 [
-                    _metric("AWS/Lambda", name, function, "Sum", ONE_MINUTE)
-                    for name in ("Invocations", "Errors", "Throttles")
+                    metrics.metric(metrics.LAMBDA_INVOCATIONS, base, "Sum", minute),
+                    metrics.metric(metrics.LAMBDA_CONCURRENCY, base, "Maximum", minute),
                 ],
             ),
             _graph(
-                "Function duration (ms)",
-                [_metric("AWS/Lambda", "Duration", function, stat, ONE_MINUTE) for stat in ("p50", "p90", "p99")],
-            ),
-            _graph(
-                "Function concurrency",
-                [_metric("AWS/Lambda", "ConcurrentExecutions", function, "Maximum", ONE_MINUTE)],
-            ),
-        )
-        dashboard.add_widgets(
-            _graph(
-                "Log delivery to S3: records",
+                "Log records delivered to S3",
                 [
-                    _metric("AWS/Firehose", "DeliveryToS3.Records", {"DeliveryStreamName": name}, "Sum", FIVE_MINUTES)
-                    for name in service.delivery_streams.values()
-                ],
-                width=12,
-            ),
-            _graph(
-                "Log delivery to S3: freshness (s)",
-                [
-                    _metric(
-                        "AWS/Firehose",
-                        "DeliveryToS3.DataFreshness",
-                        {"DeliveryStreamName": name},
-                        "Maximum",
-                        FIVE_MINUTES,
+                    metrics.metric(
+                        metrics.DELIVERY_RECORDS, self._service.dimensions(source), "Sum", Duration.minutes(5)
                     )
-                    for name in service.delivery_streams.values()
+                    for source in self._service.delivery_streams
                 ],
-                width=12,
             ),
         )
         return dashboard
 
 
-def _metric(
-    namespace: str, name: str, dimensions: dict[str, str], statistic: str, period: Duration
-) -> cloudwatch.Metric:
-    return cloudwatch.Metric(
-        namespace=namespace, metric_name=name, dimensions_map=dimensions, statistic=statistic, period=period
-    )
-
-
-def _graph(title: str, metrics: list[cloudwatch.Metric], width: int = 8) -> cloudwatch.GraphWidget:
-    return cloudwatch.GraphWidget(title=title, left=list(metrics), width=width, height=6)
+def _graph(title: str, shown: list[cloudwatch.Metric]) -> cloudwatch.GraphWidget:
+    return cloudwatch.GraphWidget(title=title, left=list(shown), width=6, height=6)

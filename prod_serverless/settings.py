@@ -1,11 +1,18 @@
-"""Typed, validated configuration for the stack, read once from CDK context at the app entry."""
+"""Typed, validated configuration, read once from CDK context at the app entry.
+
+`SETTINGS` is the table of every context key: the field it fills, what it accepts, what it sets.
+`Settings.from_context` and the README's configuration table (`make docs`) are both built from it,
+so a key cannot be documented one way and parsed another.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (
@@ -19,14 +26,14 @@ ORIGIN_PATTERN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 class SettingsError(ValueError):
-    """A context value is missing its allowed form; the message names the key and what it accepts."""
+    """A context value is not in its allowed form; the message names the key and what it accepts."""
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything the stack can be configured with; defaults are the production values."""
 
-    environment_name: str = "prod"
+    environment_label: str = "prod"
     app_version: str = "1.0.0"
     log_level: str = "INFO"
     log_retention_days: int = 30
@@ -51,51 +58,234 @@ class Settings:
     cors_allowed_origins: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
-    def from_context(cls, get: Callable[[str], Any]) -> Settings:
-        """Build settings from a context getter such as ``app.node.try_get_context``."""
-        defaults = cls()
-        settings = cls(
-            environment_name=_text(get, "environmentName", defaults.environment_name, r"^[a-z][a-z0-9-]{0,15}$"),
-            app_version=_text(get, "appVersion", defaults.app_version, r"^[0-9A-Za-z.+-]{1,32}$"),
-            log_level=_choice(get, "logLevel", defaults.log_level, LOG_LEVELS),
-            log_retention_days=_choice(get, "logRetentionDays", defaults.log_retention_days, LOG_RETENTION_DAYS),
-            firehose_buffer_seconds=_integer(get, "firehoseBufferSeconds", defaults.firehose_buffer_seconds, 0, 900),
-            firehose_buffer_mib=_integer(get, "firehoseBufferMiB", defaults.firehose_buffer_mib, 1, 128),
-            archive_infrequent_access_days=_integer(
-                get, "archiveInfrequentAccessDays", defaults.archive_infrequent_access_days, 30, 3650
-            ),
-            archive_expiration_days=_integer(get, "archiveExpirationDays", defaults.archive_expiration_days, 31, 36500),
-            archive_noncurrent_expiration_days=_integer(
-                get, "archiveNoncurrentExpirationDays", defaults.archive_noncurrent_expiration_days, 1, 3650
-            ),
-            athena_results_expiration_days=_integer(
-                get, "athenaResultsExpirationDays", defaults.athena_results_expiration_days, 1, 90
-            ),
-            alarm_email=_email(get, "alarmEmail"),
-            api_5xx_threshold=_integer(get, "api5xxThreshold", defaults.api_5xx_threshold, 1, 100000),
-            api_4xx_rate_percent=_integer(get, "api4xxRatePercent", defaults.api_4xx_rate_percent, 1, 100),
-            api_latency_p99_ms=_integer(get, "apiLatencyP99Ms", defaults.api_latency_p99_ms, 50, 30000),
-            function_throttles_threshold=_integer(
-                get, "functionThrottlesThreshold", defaults.function_throttles_threshold, 1, 100000
-            ),
-            firehose_freshness_seconds=_integer(
-                get, "firehoseFreshnessSeconds", defaults.firehose_freshness_seconds, 60, 86400
-            ),
-            throttle_rate_limit=_integer(get, "throttleRateLimit", defaults.throttle_rate_limit, 1, 10000),
-            throttle_burst_limit=_integer(get, "throttleBurstLimit", defaults.throttle_burst_limit, 1, 5000),
-            reserved_concurrency=_optional_integer(get, "reservedConcurrency", 1, 1000),
-            cors_allowed_origins=_origins(get, "corsAllowedOrigins"),
-        )
-        _check_relations(settings)
+    def from_context(cls, context: Mapping[str, Any]) -> Settings:
+        """Build settings from the app's whole context; any key that is not a setting is an error."""
+        _refuse_unknown_keys(context)
+        values = {spec.field: spec.read(context) for spec in SETTINGS if spec.key in context}
+        settings = cls(**values)
+        for check in RELATIONS:
+            check(settings)
         return settings
 
 
-def _check_relations(settings: Settings) -> None:
+class Kind(Protocol):
+    """How one kind of value is parsed, and how the README says what it accepts."""
+
+    @property
+    def allowed(self) -> str: ...
+
+    def parse(self, key: str, value: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class WholeNumber:
+    low: int
+    high: int
+    also: str = ""  # a relation to another key, for the README
+
+    @property
+    def allowed(self) -> str:
+        return f"{self.low}-{self.high}{self.also}"
+
+    def parse(self, key: str, value: Any) -> int:
+        # bool is an int subclass; "true" is never a count.
+        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.isdigit())):
+            raise SettingsError(
+                f"context key '{key}' must be a whole number from {self.low} to {self.high}; got {value!r}"
+            )
+        number = int(value)
+        if not self.low <= number <= self.high:
+            raise SettingsError(
+                f"context key '{key}' must be a whole number from {self.low} to {self.high}; got {number}"
+            )
+        return number
+
+
+@dataclass(frozen=True)
+class OneOf:
+    values: tuple[Any, ...]
+    shown: str = ""  # README text when the list is long
+
+    @property
+    def allowed(self) -> str:
+        return self.shown or ", ".join(f"`{value}`" for value in self.values)
+
+    def parse(self, key: str, value: Any) -> Any:
+        kind = type(self.values[0])
+        try:
+            candidate = kind(value.upper() if isinstance(value, str) and kind is str else value)
+        except (TypeError, ValueError):
+            candidate = None
+        if isinstance(value, bool) or candidate not in self.values:
+            raise SettingsError(f"context key '{key}' must be one of {', '.join(map(str, self.values))}; got {value!r}")
+        return candidate
+
+
+@dataclass(frozen=True)
+class Matching:
+    pattern: str
+
+    @property
+    def allowed(self) -> str:
+        return f"`{self.pattern}`"
+
+    def parse(self, key: str, value: Any) -> str:
+        if not isinstance(value, str) or not re.fullmatch(self.pattern, value):
+            raise SettingsError(f"context key '{key}' must match {self.pattern}; got {value!r}")
+        return value
+
+
+class EmailAddress:
+    allowed = "one e-mail address"
+
+    def parse(self, key: str, value: Any) -> str:
+        if not isinstance(value, str) or not EMAIL_PATTERN.fullmatch(value):
+            raise SettingsError(f"context key '{key}' must be one email address such as ops@example.com; got {value!r}")
+        return value
+
+
+class Origins:
+    allowed = "comma-separated exact origins; `*` refused"
+
+    def parse(self, key: str, value: Any) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise SettingsError(f"context key '{key}' must be a comma-separated list of origins; got {value!r}")
+        origins = tuple(str(item).strip() for item in items if str(item).strip())
+        for origin in origins:
+            if "*" in origin:
+                raise SettingsError(
+                    f"context key '{key}' must list exact origins such as https://app.example.com; "
+                    f"a wildcard ('*') would let any site call the API from a browser; got {origin!r}"
+                )
+            if not ORIGIN_PATTERN.fullmatch(origin):
+                raise SettingsError(
+                    f"context key '{key}' must list exact origins of the form scheme://host[:port] "
+                    f"such as https://app.example.com; got {origin!r}"
+                )
+        return origins
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One context key: the Settings field it fills, what it accepts, and what it sets (for the README)."""
+
+    key: str
+    field: str
+    kind: Kind
+    meaning: str
+
+    @property
+    def default(self) -> Any:
+        spec = next(f for f in dataclasses.fields(Settings) if f.name == self.field)
+        return spec.default_factory() if spec.default_factory is not dataclasses.MISSING else spec.default
+
+    def read(self, context: Mapping[str, Any]) -> Any:
+        value = context[self.key]
+        value = value.strip() if isinstance(value, str) else value
+        if value is None or value == "":
+            raise SettingsError(
+                f"context key '{self.key}' is empty; give {self.kind.allowed.replace('`', '')}, or leave the key out "
+                f"for the default"
+            )
+        return self.kind.parse(self.key, value)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "environmentLabel",
+        "environment_label",
+        Matching(r"[a-z][a-z0-9-]{0,15}"),
+        "the label the function reports as `environment` (`ENVIRONMENT_NAME`); a label only — the stack is one "
+        "copy per account and region",
+    ),
+    Setting("appVersion", "app_version", Matching(r"[0-9A-Za-z.+-]{1,32}"), "`APP_VERSION` of the function"),
+    Setting("logLevel", "log_level", OneOf(LOG_LEVELS), "Lambda application log level and `LOG_LEVEL`"),
+    Setting(
+        "logRetentionDays",
+        "log_retention_days",
+        OneOf(LOG_RETENTION_DAYS, "CloudWatch Logs retention values"),
+        "retention of every log group",
+    ),
+    Setting("firehoseBufferSeconds", "firehose_buffer_seconds", WholeNumber(0, 900), "Firehose buffering interval"),
+    Setting("firehoseBufferMiB", "firehose_buffer_mib", WholeNumber(1, 128), "Firehose buffering size"),
+    Setting(
+        "archiveInfrequentAccessDays",
+        "archive_infrequent_access_days",
+        WholeNumber(30, 3650),
+        "transition of archived logs to S3 Standard-IA",
+    ),
+    Setting(
+        "archiveExpirationDays",
+        "archive_expiration_days",
+        WholeNumber(31, 36500, ", > transition"),
+        "expiry of archived logs",
+    ),
+    Setting(
+        "archiveNoncurrentExpirationDays",
+        "archive_noncurrent_expiration_days",
+        WholeNumber(1, 3650),
+        "expiry of noncurrent object versions",
+    ),
+    Setting(
+        "athenaResultsExpirationDays",
+        "athena_results_expiration_days",
+        WholeNumber(1, 90),
+        "expiry of Athena query results",
+    ),
+    Setting("alarmEmail", "alarm_email", EmailAddress(), "e-mail subscription to the alarm topic"),
+    Setting("api5xxThreshold", "api_5xx_threshold", WholeNumber(1, 100000), "5xx per minute that alarm"),
+    Setting(
+        "api4xxRatePercent", "api_4xx_rate_percent", WholeNumber(1, 100), "4xx share of requests (5 min) that alarms"
+    ),
+    Setting("apiLatencyP99Ms", "api_latency_p99_ms", WholeNumber(50, 30000), "API p99 latency (5 min) that alarms"),
+    Setting(
+        "functionThrottlesThreshold",
+        "function_throttles_threshold",
+        WholeNumber(1, 100000),
+        "throttles per minute that alarm",
+    ),
+    Setting(
+        "firehoseFreshnessSeconds",
+        "firehose_freshness_seconds",
+        WholeNumber(60, 86400, ", > buffer interval"),
+        "age of the oldest undelivered log record that alarms",
+    ),
+    Setting(
+        "throttleRateLimit", "throttle_rate_limit", WholeNumber(1, 10000), "stage steady-state requests per second"
+    ),
+    Setting("throttleBurstLimit", "throttle_burst_limit", WholeNumber(1, 5000), "stage burst"),
+    Setting(
+        "reservedConcurrency",
+        "reserved_concurrency",
+        WholeNumber(1, 1000),
+        "opt-in reserved concurrency (new accounts have a quota of 10)",
+    ),
+    Setting("corsAllowedOrigins", "cors_allowed_origins", Origins(), "CORS on the HTTP API (off when unset)"),
+)
+SETTING_KEYS = tuple(spec.key for spec in SETTINGS)
+
+
+def _refuse_unknown_keys(context: Mapping[str, Any]) -> None:
+    """A mistyped key must stop synth: silently ignored, it would deploy something the user did not ask for."""
+    for key in context:
+        # The CDK's own keys: feature flags (@aws-cdk/...), aws:cdk:… switches, lookup cache entries.
+        if key.startswith("@") or ":" in key or key in SETTING_KEYS:
+            continue
+        close = difflib.get_close_matches(key, SETTING_KEYS, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise SettingsError(f"unknown context key '{key}': {hint}valid keys are {', '.join(SETTING_KEYS)}")
+
+
+def _expiry_after_transition(settings: Settings) -> None:
     if settings.archive_expiration_days <= settings.archive_infrequent_access_days:
         raise SettingsError(
             f"context key 'archiveExpirationDays' must be greater than 'archiveInfrequentAccessDays' "
             f"({settings.archive_infrequent_access_days}); got {settings.archive_expiration_days}"
         )
+
+
+def _freshness_after_buffer(settings: Settings) -> None:
     if settings.firehose_freshness_seconds <= settings.firehose_buffer_seconds:
         raise SettingsError(
             f"context key 'firehoseFreshnessSeconds' must be greater than 'firehoseBufferSeconds' "
@@ -104,81 +294,4 @@ def _check_relations(settings: Settings) -> None:
         )
 
 
-def _raw(get: Callable[[str], Any], key: str) -> Any:
-    value = get(key)
-    return value.strip() if isinstance(value, str) else value
-
-
-def _integer(get: Callable[[str], Any], key: str, default: int, low: int, high: int) -> int:
-    value = _raw(get, key)
-    if value is None or value == "":
-        return default
-    # bool is an int subclass; "true" is never a count.
-    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.isdigit())):
-        raise SettingsError(f"context key '{key}' must be a whole number from {low} to {high}; got {value!r}")
-    number = int(value)
-    if not low <= number <= high:
-        raise SettingsError(f"context key '{key}' must be a whole number from {low} to {high}; got {number}")
-    return number
-
-
-def _optional_integer(get: Callable[[str], Any], key: str, low: int, high: int) -> int | None:
-    value = _raw(get, key)
-    if value is None or value == "":
-        return None
-    return _integer(lambda _key: value, key, low, low, high)
-
-
-def _choice(get: Callable[[str], Any], key: str, default: Any, allowed: Collection[Any]) -> Any:
-    value = _raw(get, key)
-    if value is None or value == "":
-        return default
-    kind = type(next(iter(allowed)))
-    try:
-        candidate = kind(value.upper() if isinstance(value, str) and kind is str else value)
-    except (TypeError, ValueError):
-        candidate = None
-    if isinstance(value, bool) or candidate not in allowed:
-        shown = ", ".join(str(item) for item in allowed)
-        raise SettingsError(f"context key '{key}' must be one of {shown}; got {value!r}")
-    return candidate
-
-
-def _text(get: Callable[[str], Any], key: str, default: str, pattern: str) -> str:
-    value = _raw(get, key)
-    if value is None or value == "":
-        return default
-    if not isinstance(value, str) or not re.fullmatch(pattern, value):
-        raise SettingsError(f"context key '{key}' must match {pattern}; got {value!r}")
-    return value
-
-
-def _email(get: Callable[[str], Any], key: str) -> str | None:
-    value = _raw(get, key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or not EMAIL_PATTERN.fullmatch(value):
-        raise SettingsError(f"context key '{key}' must be one email address such as ops@example.com; got {value!r}")
-    return value
-
-
-def _origins(get: Callable[[str], Any], key: str) -> tuple[str, ...]:
-    value = _raw(get, key)
-    if value is None or value == "":
-        return ()
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, list | tuple):
-        raise SettingsError(f"context key '{key}' must be a comma-separated list of origins; got {value!r}")
-    origins = tuple(str(item).strip() for item in items if str(item).strip())
-    for origin in origins:
-        if origin == "*" or "*" in origin:
-            raise SettingsError(
-                f"context key '{key}' must list exact origins such as https://app.example.com; "
-                f"a wildcard ('*') would let any site call the API from a browser; got {origin!r}"
-            )
-        if not ORIGIN_PATTERN.fullmatch(origin):
-            raise SettingsError(
-                f"context key '{key}' must list exact origins of the form scheme://host[:port] "
-                f"such as https://app.example.com; got {origin!r}"
-            )
-    return origins
+RELATIONS = (_expiry_after_transition, _freshness_after_buffer)

@@ -18,18 +18,13 @@ EVENTS = Path(__file__).resolve().parent / "events"
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
-def cdk_json_context() -> dict[str, Any]:
-    """The feature flags and context the CLI would pass, read from cdk.json."""
-    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
-    return context
-
-
 @dataclass(frozen=True)
 class Synthesized:
-    """A synthesized app: the stack template and cdk-nag's validation report."""
+    """A synthesized app: the stack template, the validation report, and the stack construct itself."""
 
     template: dict[str, Any]
     report: dict[str, Any]
+    stack: Any
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -38,6 +33,16 @@ class Synthesized:
 
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
         return {name: body for name, body in self.resources.items() if body["Type"] == kind}
+
+    @property
+    def warnings(self) -> list[str]:
+        """The rule names of the construct annotations (warnings) synth reported, e.g. "Annotation::prod:…"."""
+        return [
+            violation["ruleName"]
+            for report in self.report["pluginReports"]
+            if report["pluginName"] == "Construct Annotations"
+            for violation in report["violations"]
+        ]
 
     def one(self, kind: str, prefix: str = "") -> tuple[str, dict[str, Any]]:
         found = {name: body for name, body in self.of_type(kind).items() if name.startswith(prefix)}
@@ -49,11 +54,11 @@ def synthesize(outdir: Path, extra_context: Mapping[str, Any] | None = None) -> 
     """Build and synthesize the real app (cdk-nag included) with cdk.json's context plus `extra_context`."""
     from main import STACK_NAME, build_app
 
-    app = build_app({**cdk_json_context(), **(extra_context or {})}, outdir=str(outdir))
+    app = build_app(extra_context, outdir=str(outdir))
     assembly = app.synth()
     template = assembly.get_stack_by_name(STACK_NAME).template
     report = json.loads((outdir / "validation-report.json").read_text())
-    return Synthesized(template=template, report=report)
+    return Synthesized(template=template, report=report, stack=app.node.find_child(STACK_NAME))
 
 
 @pytest.fixture(scope="session")

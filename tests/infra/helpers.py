@@ -8,7 +8,7 @@ from typing import Any
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
 
-from tests.conftest import cdk_json_context
+from main import cdk_json_context
 
 
 def template_of(build: Callable[[Stack], Any]) -> Template:
@@ -30,6 +30,10 @@ def statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             for policy in properties.get("Policies", []):
                 found += [(logical_id, s) for s in policy["PolicyDocument"]["Statement"]]
     return found
+
+
+# Kept on every update and delete; deleted only when the operation that created it rolls back.
+KEPT = {"DeletionPolicy": "RetainExceptOnCreate", "UpdateReplacePolicy": "Retain"}
 
 
 def as_list(value: Any) -> list[Any]:

@@ -12,8 +12,17 @@ from aws_cdk.assertions import Template
 
 from prod_serverless.api import HttpEndpoint, access_log_format
 from prod_serverless.settings import Settings
-from tests.infra.helpers import template_of
+from tests.infra.helpers import KEPT, template_of
 
+VENDED_LOGS_NAME = {
+    "Fn::Join": [
+        "",
+        [
+            "/aws/vendedlogs/ProdServerlessApiAccess-",
+            {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]},
+        ],
+    ]
+}
 REQUIRED_ACCESS_LOG_VARIABLES = {
     "$context.requestId",
     "$context.identity.sourceIp",
@@ -63,8 +72,26 @@ def test_default_stage_writes_access_logs_to_its_own_encrypted_retained_group(en
         },
     )
     group = endpoint.find_resources("AWS::Logs::LogGroup")[group_id]
-    assert group["Properties"] == {"RetentionInDays": 30, "KmsKeyId": {"Fn::GetAtt": [key_id, "Arn"]}}
-    assert group["DeletionPolicy"] == "Retain"
+    assert group["Properties"] == {
+        "LogGroupName": VENDED_LOGS_NAME,
+        "RetentionInDays": 30,
+        "KmsKeyId": {"Fn::GetAtt": [key_id, "Arn"]},
+    }
+    assert {key: group[key] for key in KEPT} == KEPT
+
+
+def test_access_log_group_is_a_vended_logs_group_named_after_the_stack_id() -> None:
+    """Under /aws/vendedlogs/ stage creation works near the account's resource-policy limit; the stack UUID
+    keeps a re-created stack from colliding with the retained group of a deleted one."""
+    assert VENDED_LOGS_NAME == {
+        "Fn::Join": [
+            "",
+            [
+                "/aws/vendedlogs/ProdServerlessApiAccess-",
+                {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]},
+            ],
+        ]
+    }
 
 
 def test_stage_throttling_defaults_and_configuration(endpoint: Template) -> None:

@@ -11,7 +11,7 @@ from aws_cdk.assertions import Match, Template
 
 from prod_serverless.function import ServiceFunction
 from prod_serverless.settings import Settings
-from tests.infra.helpers import template_of
+from tests.infra.helpers import KEPT, template_of
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_native_json_logs_to_its_own_log_group_at_the_configured_level(function_
     )
     function_template.has_resource(
         "AWS::Logs::LogGroup",
-        {"Properties": {"RetentionInDays": 30, "KmsKeyId": Match.any_value()}, "DeletionPolicy": "Retain"},
+        {"Properties": {"RetentionInDays": 30, "KmsKeyId": Match.any_value()}, **KEPT},
     )
 
 

@@ -13,7 +13,7 @@ from aws_cdk.assertions import Match, Template
 from prod_serverless.log_archive import LogArchive, data_prefix, error_prefix
 from prod_serverless.settings import Settings
 from tests.conftest import Synthesized
-from tests.infra.helpers import as_list, template_of
+from tests.infra.helpers import KEPT, as_list, template_of
 
 BUCKET = "ProdLogArchiveBucket17CCD0FA"
 KEY = "ProdLogArchiveKey38D0B7C1"
@@ -29,7 +29,7 @@ def _sorted(items: list[Any]) -> list[Any]:
 def test_key_rotates_and_outlives_the_stack(template: Template) -> None:
     template.has_resource(
         "AWS::KMS::Key",
-        {"Properties": Match.object_like({"EnableKeyRotation": True}), "DeletionPolicy": "Retain"},
+        {"Properties": Match.object_like({"EnableKeyRotation": True}), **KEPT},
     )
     template.has_resource_properties(
         "AWS::KMS::Alias", {"AliasName": "alias/ProdServerless/log-archive", "TargetKeyId": KEY_ARN}
@@ -69,7 +69,7 @@ def test_bucket_is_encrypted_with_this_stacks_key_and_bucket_key(template: Templ
 def test_bucket_is_private_versioned_owner_enforced_logged_and_retained(synthesized: Synthesized) -> None:
     bucket = synthesized.resources[BUCKET]
     properties = bucket["Properties"]
-    assert bucket["DeletionPolicy"] == "Retain" and bucket["UpdateReplacePolicy"] == "Retain"
+    assert {key: bucket[key] for key in KEPT} == KEPT
     assert properties["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True,
         "BlockPublicPolicy": True,

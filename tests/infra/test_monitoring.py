@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -16,40 +17,35 @@ STREAMS = {
     "Function": {"Ref": "ProdLogArchiveFunctionStream0B1B317D"},
 }
 GROUPS = {"Api": {"Ref": "ProdApiAccessLogGroupE71D7629"}, "Function": {"Ref": "ProdFunctionLogGroup42B7F98C"}}
+HEALTH = ("FunctionErrors", "FunctionThrottles", "FunctionDuration", "Api5xx", "Api4xxRate", "ApiLatency")
 
-# name -> (namespace, metric, dimensions, statistic or extended statistic, period, comparison, threshold)
+# name -> (namespace, metric, dimensions, statistic, period, comparison, threshold, datapoints/evaluation periods)
 GTE, GT, LT = "GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold"
-EXPECTED_ALARMS: dict[str, tuple[str, str, dict[str, Any], str, int, str, float]] = {
-    "FunctionErrors": ("AWS/Lambda", "Errors", {"FunctionName": FUNCTION}, "Sum", 60, GTE, 1),
-    "FunctionThrottles": ("AWS/Lambda", "Throttles", {"FunctionName": FUNCTION}, "Sum", 60, GTE, 1),
-    "FunctionDuration": ("AWS/Lambda", "Duration", {"FunctionName": FUNCTION}, "p99", 300, GT, 12000),
-    "Api5xx": ("AWS/ApiGateway", "5xx", {"ApiId": API}, "Sum", 60, GTE, 1),
-    "ApiLatency": ("AWS/ApiGateway", "Latency", {"ApiId": API}, "p99", 300, GT, 2000),
+EXPECTED_ALARMS: dict[str, tuple[str, str, dict[str, Any], str, int, str, float, tuple[int, int]]] = {
+    "FunctionErrors": ("AWS/Lambda", "Errors", {"FunctionName": FUNCTION}, "Sum", 60, GTE, 1, (1, 1)),
+    "FunctionThrottles": ("AWS/Lambda", "Throttles", {"FunctionName": FUNCTION}, "Sum", 60, GTE, 1, (1, 1)),
+    "FunctionDuration": ("AWS/Lambda", "Duration", {"FunctionName": FUNCTION}, "p99", 300, GT, 12000, (1, 1)),
+    "Api5xx": ("AWS/ApiGateway", "5xx", {"ApiId": API}, "Sum", 60, GTE, 1, (1, 1)),
+    "ApiLatency": ("AWS/ApiGateway", "Latency", {"ApiId": API}, "p99", 300, GT, 2000, (1, 1)),
     **{
         f"{name}DeliveryFreshness": (
-            "AWS/Firehose", "DeliveryToS3.DataFreshness", {"DeliveryStreamName": ref}, "Maximum", 300, GT, 900
+            "AWS/Firehose", "DeliveryToS3.DataFreshness", {"DeliveryStreamName": ref}, "Maximum", 300, GT, 900, (1, 1)
         )
         for name, ref in STREAMS.items()
     },
+    # Sustained failure only: three 5-minute periods in a row with failed puts.
     **{
         f"{name}DeliverySuccess": (
-            "AWS/Firehose", "DeliveryToS3.Success", {"DeliveryStreamName": ref}, "Minimum", 300, LT, 1
+            "AWS/Firehose", "DeliveryToS3.Success", {"DeliveryStreamName": ref}, "Average", 300, LT, 1, (3, 3)
         )
         for name, ref in STREAMS.items()
     },
-    **{
-        f"{name}SubscriptionErrors": (
-            "AWS/Logs", "DeliveryErrors", {"LogGroupName": ref}, "Sum", 300, GTE, 1
-        )
-        for name, ref in GROUPS.items()
-    },
-    **{
-        f"{name}SubscriptionThrottling": (
-            "AWS/Logs", "DeliveryThrottling", {"LogGroupName": ref}, "Sum", 300, GTE, 1
-        )
-        for name, ref in GROUPS.items()
-    },
 }  # fmt: skip
+INSIGHTS_ALARMS = {
+    f"{name}Subscription{kind}": (metric, group)
+    for name, group in GROUPS.items()
+    for kind, metric in (("Errors", "DeliveryErrors"), ("Throttling", "DeliveryThrottling"))
+}
 
 
 def _alarms(synthesized: Synthesized) -> dict[str, dict[str, Any]]:
@@ -61,12 +57,12 @@ def _alarms(synthesized: Synthesized) -> dict[str, dict[str, Any]]:
 
 
 def test_the_alarm_set_is_exactly_the_expected_one(synthesized: Synthesized) -> None:
-    assert set(_alarms(synthesized)) == {*EXPECTED_ALARMS, "Api4xxRate"}
+    assert set(_alarms(synthesized)) == {*EXPECTED_ALARMS, *INSIGHTS_ALARMS, "Api4xxRate"}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_ALARMS))
 def test_alarm_watches_a_published_metric_of_this_stack(synthesized: Synthesized, name: str) -> None:
-    namespace, metric, dimensions, statistic, period, comparison, threshold = EXPECTED_ALARMS[name]
+    namespace, metric, dimensions, statistic, period, comparison, threshold, window = EXPECTED_ALARMS[name]
     alarm = _alarms(synthesized)[name]
     assert alarm["Namespace"] == namespace
     assert alarm["MetricName"] == metric
@@ -76,7 +72,26 @@ def test_alarm_watches_a_published_metric_of_this_stack(synthesized: Synthesized
     assert alarm["Period"] == period
     assert alarm["ComparisonOperator"] == comparison
     assert alarm["Threshold"] == threshold
-    assert alarm["EvaluationPeriods"] == 1
+    assert (alarm["DatapointsToAlarm"], alarm["EvaluationPeriods"]) == window
+
+
+@pytest.mark.parametrize("name", sorted(INSIGHTS_ALARMS))
+def test_subscription_alarms_query_every_dimension_set_of_their_log_group(synthesized: Synthesized, name: str) -> None:
+    """CloudWatch Logs documents three dimensions for these metrics; a query by LogGroupName sees any of them."""
+    metric, group = INSIGHTS_ALARMS[name]
+    alarm = _alarms(synthesized)[name]
+    assert "MetricName" not in alarm and "Dimensions" not in alarm
+    assert alarm["Metrics"] == [
+        {
+            "Id": "q",
+            "Expression": {
+                "Fn::Join": ["", [f'SELECT SUM("{metric}") FROM "AWS/Logs" WHERE LogGroupName = \'', group, "'"]]
+            },
+            "Period": 300,
+            "ReturnData": True,
+        }
+    ]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == (GTE, 1)
 
 
 def test_api_4xx_rate_is_metric_math_over_4xx_and_count(synthesized: Synthesized) -> None:
@@ -97,69 +112,89 @@ def test_api_4xx_rate_is_metric_math_over_4xx_and_count(synthesized: Synthesized
 
 def test_every_alarm_notifies_on_alarm_and_ok_and_ignores_missing_data(synthesized: Synthesized) -> None:
     alarms = _alarms(synthesized)
-    assert alarms
+    assert len(alarms) == len(EXPECTED_ALARMS) + len(INSIGHTS_ALARMS) + 1
     for name, alarm in alarms.items():
         assert alarm["AlarmActions"] == [TOPIC], name
         assert alarm["OKActions"] == [TOPIC], name
         assert alarm["TreatMissingData"] == "notBreaching", name
+        assert alarm["AlarmDescription"].startswith("Prod: ") and "First: " in alarm["AlarmDescription"], name
 
 
-def test_composite_alarm_covers_the_api_and_function_alarms(synthesized: Synthesized) -> None:
+def test_composite_alarm_fires_when_any_api_or_function_alarm_fires(synthesized: Synthesized) -> None:
     (composite,) = synthesized.of_type("AWS::CloudWatch::CompositeAlarm").values()
     properties = composite["Properties"]
-    rule = str(properties["AlarmRule"])
-    for name in ("FunctionErrors", "FunctionThrottles", "FunctionDuration", "Api5xx", "Api4xxRate", "ApiLatency"):
-        assert f"ProdMonitoring{name}Alarm" in rule, name
+    parts = properties["AlarmRule"]["Fn::Join"][1]
+    alarm_refs = [part["Fn::GetAtt"][0] for part in parts if isinstance(part, dict)]
+    assert sorted(alarm_refs) == sorted(
+        next(i for i in synthesized.of_type("AWS::CloudWatch::Alarm") if i.startswith(f"ProdMonitoring{name}Alarm"))
+        for name in HEALTH
+    )
+    glue = [part for part in parts if isinstance(part, str)]
+    # "(ALARM(\"arn1\") OR ALARM(\"arn2\") OR …)": every join is OR, never AND or NOT.
+    assert glue[0] == '(ALARM("' and glue[-1] == '"))'
+    assert set(glue[1:-1]) == {'") OR ALARM("'}
     assert properties["AlarmActions"] == [TOPIC] and properties["OKActions"] == [TOPIC]
 
 
-def test_topic_is_encrypted_tls_only_and_alarms_may_publish(synthesized: Synthesized) -> None:
+def test_topic_is_encrypted_tls_only_and_only_this_accounts_alarms_may_publish(synthesized: Synthesized) -> None:
     (topic,) = synthesized.of_type("AWS::SNS::Topic").values()
     assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": ["ProdMonitoringTopicKey4AD2195B", "Arn"]}
     (policy,) = synthesized.of_type("AWS::SNS::TopicPolicy").values()
-    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"] if "Sid" in s}
-    deny = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
-    assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    allow = statements["AllowThisAccountsAlarmsToPublish"]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    (allow,) = [s for s in statements if s.get("Sid") == "AllowThisAccountsAlarmsToPublish"]
     assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert allow["Action"] == "sns:Publish"
-    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert allow["Condition"] == {
+        "ArnLike": {
+            "aws:SourceArn": {
+                "Fn::Join": ["", ["arn:aws:cloudwatch:us-east-1:", {"Ref": "AWS::AccountId"}, ":alarm:*"]]
+            }
+        },
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+    }
 
 
-def test_topic_key_lets_cloudwatch_use_it_only_through_sns(synthesized: Synthesized) -> None:
+def test_topic_key_gives_cloudwatch_exactly_the_documented_sns_statement(synthesized: Synthesized) -> None:
+    """SNS "Key management": kms:GenerateDataKey* and kms:Decrypt for the service, with no condition."""
     key = synthesized.resources["ProdMonitoringTopicKey4AD2195B"]
     assert key["Properties"]["EnableKeyRotation"] is True
     (statement,) = [
-        s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "AllowCloudWatchAlarmsThroughSns"
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
     ]
-    assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
-    assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
-    assert statement["Condition"] == {"StringEquals": {"kms:ViaService": "sns.us-east-1.amazonaws.com"}}
+    assert statement == {
+        "Sid": "AllowCloudWatchAlarmsToPublishToTheEncryptedTopic",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Resource": "*",
+    }
 
 
-def test_no_email_subscription_without_alarm_email(synthesized: Synthesized) -> None:
+def test_without_alarm_email_there_is_no_subscription_and_synth_warns(synthesized: Synthesized) -> None:
     assert synthesized.of_type("AWS::SNS::Subscription") == {}
+    assert "Annotation::prod:no-alarm-recipient" in synthesized.warnings
 
 
-def test_alarm_email_adds_an_email_subscription(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_alarm_email_adds_an_email_subscription_and_no_warning(tmp_path_factory: pytest.TempPathFactory) -> None:
     with_email = synthesize(tmp_path_factory.mktemp("email"), {"alarmEmail": "ops@example.com"})
     (subscription,) = with_email.of_type("AWS::SNS::Subscription").values()
     assert subscription["Properties"] == {"Protocol": "email", "Endpoint": "ops@example.com", "TopicArn": TOPIC}
+    assert "Annotation::prod:no-alarm-recipient" not in with_email.warnings
+    thresholds = {name: alarm["Threshold"] for name, alarm in _alarms(with_email).items()}
+    assert thresholds["FunctionErrors"] == 1  # the required alarm is not configurable
 
 
-def test_dashboard_shows_api_function_delivery_and_alarm_states(synthesized: Synthesized) -> None:
+def test_dashboard_shows_every_alarm_with_its_threshold_and_the_service_graphs(synthesized: Synthesized) -> None:
     (dashboard,) = synthesized.of_type("AWS::CloudWatch::Dashboard").values()
-    body = str(dashboard["Properties"]["DashboardBody"])
-    for fragment in (
-        '"AWS/ApiGateway","Count"',
-        '"AWS/ApiGateway","4xx"',
-        '"AWS/ApiGateway","5xx"',
-        '"stat":"p90"',
-        '"AWS/Lambda","Invocations"',
-        '"AWS/Lambda","ConcurrentExecutions"',
-        '"AWS/Firehose","DeliveryToS3.DataFreshness"',
-        '"type":"alarm"',
-    ):
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for logical_id in synthesized.of_type("AWS::CloudWatch::Alarm"):
+        # An alarm widget draws the alarm's metric and threshold line.
+        assert body.count(f'"Fn::GetAtt": ["{logical_id}", "Arn"]') >= 2, logical_id
+    for fragment in ('\\"AWS/ApiGateway\\",\\"Count\\"', '\\"stat\\":\\"p90\\"', '\\"AWS/Lambda\\",\\"Invocations\\"'):
         assert fragment in body, fragment
 
 
@@ -180,4 +215,3 @@ def test_thresholds_come_from_configuration(tmp_path_factory: pytest.TempPathFac
     assert thresholds["ApiLatency"] == 500
     assert thresholds["FunctionThrottles"] == 2
     assert thresholds["ApiDeliveryFreshness"] == thresholds["FunctionDeliveryFreshness"] == 1200
-    assert thresholds["FunctionErrors"] == 1  # the required alarm is not configurable

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from prod_serverless.settings import Settings, SettingsError
+from prod_serverless.settings import SETTINGS, Settings, SettingsError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def settings_from(**context: Any) -> Settings:
-    return Settings.from_context(context.get)
+    return Settings.from_context(context)
 
 
 def test_defaults_are_the_production_values() -> None:
@@ -22,6 +28,13 @@ def test_defaults_are_the_production_values() -> None:
     assert settings.alarm_email is None
 
 
+def test_every_settings_field_has_exactly_one_context_key() -> None:
+    fields = [f.name for f in dataclasses.fields(Settings)]
+    assert sorted(spec.field for spec in SETTINGS) == sorted(fields)
+    keys = [spec.key for spec in SETTINGS]
+    assert len(keys) == len(set(keys))
+
+
 def test_command_line_strings_are_parsed() -> None:
     settings = settings_from(
         logRetentionDays="90",
@@ -29,7 +42,7 @@ def test_command_line_strings_are_parsed() -> None:
         logLevel="debug",
         reservedConcurrency="5",
         corsAllowedOrigins="https://a.example.com, https://b.example.com:8443",
-        alarmEmail="ops@example.com",
+        alarmEmail=" ops@example.com ",
     )
     assert settings.log_retention_days == 90
     assert settings.firehose_buffer_seconds == 60
@@ -58,12 +71,42 @@ def test_command_line_strings_are_parsed() -> None:
         ("corsAllowedOrigins", "*", "'corsAllowedOrigins' must list exact origins"),
         ("corsAllowedOrigins", "https://*.example.com", "wildcard"),
         ("corsAllowedOrigins", "example.com", "scheme://host"),
-        ("environmentName", "Prod Env", "'environmentName' must match"),
+        ("environmentLabel", "Prod Env", "'environmentLabel' must match"),
     ],
 )
 def test_bad_values_stop_with_the_key_and_allowed_values(key: str, value: Any, message: str) -> None:
     with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace("*", r"\*")):
         settings_from(**{key: value})
+
+
+@pytest.mark.parametrize("key", ["alarmEmail", "reservedConcurrency", "logLevel", "corsAllowedOrigins"])
+@pytest.mark.parametrize("empty", ["", "  ", None])
+def test_an_empty_value_is_an_error_naming_the_key(key: str, empty: Any) -> None:
+    with pytest.raises(SettingsError, match=f"context key '{key}' is empty; give .*, or leave the key out"):
+        settings_from(**{key: empty})
+
+
+@pytest.mark.parametrize(
+    ("typo", "suggestion"),
+    [("alarmEmal", "alarmEmail"), ("logleve", "logLevel"), ("environmentName", "environmentLabel")],
+)
+def test_an_unknown_key_is_refused_with_the_closest_valid_name(typo: str, suggestion: str) -> None:
+    with pytest.raises(SettingsError, match=f"unknown context key '{typo}': did you mean '{suggestion}'\\?"):
+        settings_from(**{typo: "x"})
+
+
+def test_an_unknown_key_without_a_close_match_lists_the_valid_keys() -> None:
+    with pytest.raises(SettingsError, match="unknown context key 'zzz': valid keys are environmentLabel, "):
+        settings_from(zzz="1")
+
+
+def test_the_cdks_own_context_keys_are_left_alone() -> None:
+    context = {
+        "@aws-cdk/core:enablePartitionLiterals": True,
+        "aws:cdk:enable-path-metadata": True,
+        "availability-zones:account=123456789012:region=us-east-1": ["us-east-1a"],
+    }
+    assert Settings.from_context(context) == Settings()
 
 
 def test_expiry_must_follow_the_transition() -> None:
@@ -78,24 +121,21 @@ def test_freshness_alarm_must_exceed_the_buffer_interval() -> None:
         settings_from(firehoseBufferSeconds="600", firehoseFreshnessSeconds="300")
 
 
-def test_synth_stops_with_a_clear_message_on_bad_context(tmp_path: Any) -> None:
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    result = subprocess.run(
-        [sys.executable, "main.py"],
-        cwd=root,
-        env={
-            "PATH": str(Path(sys.executable).parent),
-            "CDK_CONTEXT_JSON": '{"alarmEmail": "nope"}',
-            "CDK_OUTDIR": str(tmp_path),
-        },
-        capture_output=True,
-        text=True,
-        check=False,
+def _run_app(tmp_path: Path, context_json: str | None) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": str(Path(sys.executable).parent), "CDK_OUTDIR": str(tmp_path)}
+    if context_json is not None:
+        env["CDK_CONTEXT_JSON"] = context_json
+    return subprocess.run(
+        [sys.executable, "main.py"], cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120
     )
+
+
+def test_synth_stops_with_one_line_on_bad_context_and_a_typo(tmp_path: Path) -> None:
+    """As the CLI runs the app: bad values and unknown keys end in one line, never a traceback."""
+    result = _run_app(tmp_path, '{"alarmEmail": "nope", "alarmEmal": "ops@example.com"}')
     assert result.returncode == 1
-    assert "Configuration error: context key 'alarmEmail' must be one email address" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Configuration error: unknown context key 'alarmEmal': did you mean 'alarmEmail'? "
+        "valid keys are " + ", ".join(spec.key for spec in SETTINGS)
+    )
     assert "Traceback" not in result.stderr

@@ -8,6 +8,7 @@ from typing import Any
 from aws_cdk.assertions import Match
 
 from tests.conftest import Synthesized
+from tests.infra.helpers import KEPT
 
 # Properties that carry a physical name, by resource type.
 NAME_PROPERTIES = {
@@ -41,9 +42,8 @@ def _lookup(properties: dict[str, Any], dotted: str) -> Any:
 
 def test_one_stack_named_prod_serverless_in_us_east_1(synthesized: Synthesized) -> None:
     from main import REGION, STACK_NAME, build_app
-    from tests.conftest import cdk_json_context
 
-    app = build_app(cdk_json_context())
+    app = build_app()
     stacks = [child for child in app.node.children if child.node.id == STACK_NAME]
     assert [stack.node.id for stack in stacks] == ["ProdServerlessStack"]
     assert REGION == "us-east-1"
@@ -73,14 +73,20 @@ def test_every_physical_name_set_starts_with_prod(synthesized: Synthesized) -> N
     assert "prod_serverless_logs" in checked
 
 
-def test_no_physical_name_blocks_replacement_of_stateful_resources(synthesized: Synthesized) -> None:
+def test_no_physical_name_blocks_re_creating_stateful_resources(synthesized: Synthesized) -> None:
+    """No fixed names: the only one, the vended-logs group, carries the stack id's UUID (test_api)."""
+    named = []
     for kind, prop in (
         ("AWS::S3::Bucket", "BucketName"),
         ("AWS::Logs::LogGroup", "LogGroupName"),
         ("AWS::Lambda::Function", "FunctionName"),
     ):
         for logical_id, resource in synthesized.of_type(kind).items():
-            assert prop not in resource.get("Properties", {}), logical_id
+            name = resource.get("Properties", {}).get(prop)
+            if name is not None:
+                assert {"Ref": "AWS::StackId"} in name["Fn::Join"][1][1]["Fn::Select"][1]["Fn::Split"], logical_id
+                named.append(logical_id)
+    assert named == ["ProdApiAccessLogGroupE71D7629"]
 
 
 def test_no_cdk_helper_functions_or_custom_resources(synthesized: Synthesized) -> None:
@@ -205,8 +211,18 @@ def test_every_log_group_is_encrypted_retained_and_kept_for_the_configured_days(
     groups = synthesized.of_type("AWS::Logs::LogGroup")
     assert len(groups) == 3
     for logical_id, group in groups.items():
-        assert group["DeletionPolicy"] == "Retain", logical_id
+        assert {key: group[key] for key in KEPT} == KEPT, logical_id
         assert group["Properties"]["RetentionInDays"] == 30, logical_id
         assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["ProdLogArchiveKey38D0B7C1", "Arn"]}, logical_id
     longer = synthesize(tmp_path_factory.mktemp("retention"), {"logRetentionDays": "90"})
     assert {g["Properties"]["RetentionInDays"] for g in longer.of_type("AWS::Logs::LogGroup").values()} == {90}
+
+
+def test_the_app_reads_cdk_json_itself_so_python_main_py_builds_what_the_cli_builds() -> None:
+    from main import build_app, cdk_json_context
+
+    app = build_app()
+    flags = cdk_json_context()
+    assert flags, "cdk.json has no context"
+    for flag, value in flags.items():
+        assert app.node.try_get_context(flag) == value, flag

@@ -1,0 +1,202 @@
+"""The alarms, as a table of small specs: `Monitoring` builds them and `make docs` writes the README's table.
+
+A spec says what is watched, when it fires, how missing data counts, and what to do first; thresholds
+come from the settings, so the same table describes the stack as configured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from prod_serverless import metrics
+from prod_serverless.metrics import Watch
+from prod_serverless.settings import Settings
+
+GTE = "GreaterThanOrEqualToThreshold"
+GT = "GreaterThanThreshold"
+LT = "LessThanThreshold"
+SYMBOLS = {GTE: "≥", GT: ">", LT: "<"}
+# p99 duration alarm at 80% of the timeout: the function is close to being cut off.
+DURATION_ALARM_FRACTION = 0.8
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """One alarm. `watches` holds one metric, or the named inputs of `expression`."""
+
+    name: str
+    watches: tuple[tuple[str, Watch], ...]
+    statistic: str
+    period_minutes: int
+    comparison: str
+    threshold: float
+    runbook: str  # what to do first, written into the alarm description
+    threshold_key: str | None = None  # the context key that sets the threshold, if any
+    expression: str | None = None  # metric math over the named watches
+    insights: bool = False  # a Metrics Insights query (metrics.insights_query) instead of one metric
+    evaluation_periods: int = 1
+    datapoints_to_alarm: int = 1
+    treat_missing_data: str = "notBreaching"
+    source: str | None = None  # the archived log source this alarm is about, if any
+    service_health: bool = False  # part of the composite "service unhealthy" alarm
+    note: str = field(default="", compare=False)  # why it is built this way, for the README
+
+    @property
+    def construct_id(self) -> str:
+        return f"{self.name}Alarm"
+
+    @property
+    def watch(self) -> Watch:
+        (only,) = self.watches
+        return only[1]
+
+    def describe(self) -> str:
+        """What it watches, as the README says it."""
+        if self.expression:
+            inputs = "; ".join(f"{name} = {watch.describe()}" for name, watch in self.watches)
+            return f"`{self.expression}` with {inputs}"
+        return self.watch.describe() + (", by a Metrics Insights query" if self.insights else "")
+
+    def condition(self) -> str:
+        """When it fires, as the README says it."""
+        value = f"`{self.threshold_key}` (default {self.threshold:g})" if self.threshold_key else f"{self.threshold:g}"
+        window = f"{self.datapoints_to_alarm} of {self.evaluation_periods} periods"
+        return f"{SYMBOLS[self.comparison]} {value}, {window}"
+
+
+def alarm_specs(settings: Settings, sources: Sequence[str], timeout_ms: int) -> tuple[AlarmSpec, ...]:
+    """Every alarm of the stack: the function, the API, and each archived source's delivery path."""
+    duration_threshold = round(timeout_ms * DURATION_ALARM_FRACTION)
+    specs = [
+        AlarmSpec(
+            "FunctionErrors",
+            (("m", metrics.LAMBDA_ERRORS),),
+            "Sum",
+            1,
+            GTE,
+            1,
+            "the API function raised or timed out. First: Logs Insights on the function's log group, "
+            "level = 'ERROR' in the alarm window; if a release went out in that window, roll it back.",
+            service_health=True,
+        ),
+        AlarmSpec(
+            "FunctionThrottles",
+            (("m", metrics.LAMBDA_THROTTLES),),
+            "Sum",
+            1,
+            GTE,
+            settings.function_throttles_threshold,
+            "requests were refused for lack of concurrency. First: compare ConcurrentExecutions with the "
+            "account's concurrency quota and reservedConcurrency.",
+            threshold_key="functionThrottlesThreshold",
+            service_health=True,
+        ),
+        AlarmSpec(
+            "FunctionDuration",
+            (("m", metrics.LAMBDA_DURATION),),
+            "p99",
+            5,
+            GT,
+            duration_threshold,
+            f"p99 duration is above {DURATION_ALARM_FRACTION:.0%} of the {timeout_ms} ms timeout. First: the "
+            "REPORT lines' durationMs and initDurationMs in the function's log group.",
+            service_health=True,
+            note=f"{DURATION_ALARM_FRACTION:.0%} of the timeout",
+        ),
+        AlarmSpec(
+            "Api5xx",
+            (("m", metrics.API_5XX),),
+            "Sum",
+            1,
+            GTE,
+            settings.api_5xx_threshold,
+            "the API answered with server errors. First: the access log's status, integrationError and "
+            "errorMessage for those requests (README query 1), then FunctionErrors.",
+            threshold_key="api5xxThreshold",
+            service_health=True,
+        ),
+        AlarmSpec(
+            "Api4xxRate",
+            (("clientErrors", metrics.API_4XX), ("requests", metrics.API_COUNT)),
+            "Sum",
+            5,
+            GT,
+            settings.api_4xx_rate_percent,
+            f"more than {settings.api_4xx_rate_percent}% of requests got a 4xx answer. First: the access log's "
+            "path and sourceIp of the 4xx lines: a client bug, a scan, or throttling (429).",
+            threshold_key="api4xxRatePercent",
+            expression="IF(requests > 0, 100 * clientErrors / requests, 0)",
+            service_health=True,
+            note="a rate, so a traffic spike alone does not fire it",
+        ),
+        AlarmSpec(
+            "ApiLatency",
+            (("m", metrics.API_LATENCY),),
+            "p99",
+            5,
+            GT,
+            settings.api_latency_p99_ms,
+            f"p99 API latency is above {settings.api_latency_p99_ms} ms. First: integrationLatency against "
+            "responseLatency in the access log (README query 2): the function or API Gateway.",
+            threshold_key="apiLatencyP99Ms",
+            service_health=True,
+        ),
+    ]
+    for source in sources:
+        name = source.capitalize()
+        specs += [
+            AlarmSpec(
+                f"{name}DeliveryFreshness",
+                (("m", metrics.DELIVERY_FRESHNESS),),
+                "Maximum",
+                5,
+                GT,
+                settings.firehose_freshness_seconds,
+                f"{source} logs wait too long to reach S3: this is the log-loss signal. First: the Firehose "
+                "error log group (ProdLogArchive/DeliveryLogGroup) and the errors/ prefix of the archive.",
+                threshold_key="firehoseFreshnessSeconds",
+                source=source,
+            ),
+            AlarmSpec(
+                f"{name}DeliverySuccess",
+                (("m", metrics.DELIVERY_SUCCESS),),
+                "Average",
+                5,
+                LT,
+                1,
+                f"Firehose has failed to put {source} logs into S3 for 15 minutes. First: the Firehose error "
+                "log group; a KMS or S3 access denial there means a changed key or bucket policy.",
+                evaluation_periods=3,
+                datapoints_to_alarm=3,
+                source=source,
+                note="sustained failure only: Firehose retries a failed put; freshness is the loss signal",
+            ),
+            AlarmSpec(
+                f"{name}SubscriptionErrors",
+                (("m", metrics.SUBSCRIPTION_ERRORS),),
+                "Sum",
+                5,
+                GTE,
+                1,
+                f"CloudWatch Logs could not forward {source} logs to Firehose. First: the subscription role's "
+                "policy and the stream's state (DescribeDeliveryStream).",
+                insights=True,
+                source=source,
+                note="by LogGroupName alone: right whichever documented dimension set is published",
+            ),
+            AlarmSpec(
+                f"{name}SubscriptionThrottling",
+                (("m", metrics.SUBSCRIPTION_THROTTLING),),
+                "Sum",
+                5,
+                GTE,
+                1,
+                f"forwarding of {source} logs to Firehose is throttled; throttled deliveries are dropped after "
+                "24 hours. First: the stream's throughput quota (Firehose Service Quotas).",
+                insights=True,
+                source=source,
+                note="by LogGroupName alone: right whichever documented dimension set is published",
+            ),
+        ]
+    return tuple(specs)

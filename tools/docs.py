@@ -1,0 +1,153 @@
+"""`make docs`: write the README's generated tables from the code, so the two cannot drift.
+
+Each table sits between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->` in README.md:
+- `configuration`: the context keys (prod_serverless.settings.SETTINGS);
+- `alarms`: the alarm specs as configured by default (prod_serverless.alarms);
+- `inventory`: the stack's constructs and the CloudFormation resources each one holds;
+- `exceptions`: every acknowledged rule-pack finding with its reason, from the synthesized validation report.
+`make test` renders them again and fails when README.md differs (tests/tools/test_docs.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+MARKER = re.compile(r"(<!-- generated:(?P<name>[a-z-]+) -->\n)(?P<body>.*?)(<!-- /generated:(?P=name) -->)", re.DOTALL)
+
+
+def _table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
+    head = list(header)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def configuration_table() -> str:
+    """Every context key: its default, what it accepts, what it sets."""
+    from prod_serverless.settings import SETTINGS
+
+    def shown(value: Any) -> str:
+        if value is None or value == ():
+            return "none"
+        return f"`{value}`"
+
+    return _table(
+        ("Context key", "Default", "Allowed", "What it sets"),
+        ((f"`{s.key}`", shown(s.default), s.kind.allowed, s.meaning) for s in SETTINGS),
+    )
+
+
+def alarm_table(specs: Iterable[Any]) -> str:
+    """Every alarm spec: what it watches, when it fires, and what to do first; then the composite."""
+    specs = tuple(specs)
+    rows = [
+        (
+            spec.name,
+            spec.describe(),
+            f"{spec.statistic} / {spec.period_minutes} min",
+            spec.condition() + (f" ({spec.note})" if spec.note else ""),
+            spec.runbook.split("First: ", 1)[-1],
+        )
+        for spec in specs
+    ]
+    members = ", ".join(spec.name for spec in specs if spec.service_health)
+    rows.append(
+        ("ServiceUnhealthy (composite)", f"any of {members}", "", "any member in ALARM", "the member's own row")
+    )
+    return _table(("Alarm", "Watches (namespace, dimensions)", "Statistic / period", "Fires when", "First"), rows)
+
+
+def inventory_table(stack: Any) -> str:
+    """Each construct the stack composes, what it is for (its docstring), and the resources it holds."""
+    from aws_cdk import CfnOutput, CfnResource
+
+    rows = []
+    for child in stack.node.children:
+        if isinstance(child, CfnOutput | CfnResource) or not type(child).__doc__:
+            continue
+        kinds = Counter(
+            resource.cfn_resource_type for resource in child.node.find_all() if isinstance(resource, CfnResource)
+        )
+        held = ", ".join(
+            f"{kind.removeprefix('AWS::')}" + (f" x{n}" if n > 1 else "") for kind, n in sorted(kinds.items())
+        )
+        purpose = (type(child).__doc__ or "").strip().splitlines()[0]
+        rows.append((f"`{child.node.id}`", f"`{type(child).__name__}`", purpose, held))
+    return _table(("Construct", "Class", "What it is", "CloudFormation resources"), rows)
+
+
+def exceptions_table(report: Mapping[str, Any], packs: Iterable[str]) -> str:
+    """Every acknowledged finding of the rule packs, as the validation report records it."""
+    rows = set()
+    wanted = set(packs)
+    for plugin in report["pluginReports"]:
+        if plugin["pluginName"] not in wanted:
+            continue
+        for finding in plugin["suppressedViolations"]:
+            path = finding["acknowledgedAt"].removeprefix("ProdServerlessStack/")
+            rows.add((f"`{finding['ruleName']}`", f"`{path}`", finding["reason"]))
+    return _table(("Rule", "Construct", "Reason"), sorted(rows))
+
+
+def render(stack: Any, report: Mapping[str, Any], specs: Iterable[Any]) -> dict[str, str]:
+    """Every generated README section, by name."""
+    from prod_serverless.compliance import PACKS
+
+    return {
+        "configuration": configuration_table(),
+        "alarms": alarm_table(specs),
+        "inventory": inventory_table(stack),
+        "exceptions": exceptions_table(report, PACKS),
+    }
+
+
+def update(readme: str, sections: Mapping[str, str]) -> str:
+    """README text with every generated section replaced; a section without its markers is an error."""
+    missing = set(sections) - {match["name"] for match in MARKER.finditer(readme)}
+    if missing:
+        raise KeyError(f"README.md has no markers for {sorted(missing)}")
+    replace: Callable[[re.Match[str]], str] = lambda m: m[1] + sections.get(m["name"], m["body"]) + m[4]  # noqa: E731
+    return MARKER.sub(replace, readme)
+
+
+def build() -> dict[str, str]:
+    """Synthesize the app as `make synth` does (in a scratch directory) and render every section."""
+    import json
+
+    from main import STACK_NAME, build_app
+
+    with tempfile.TemporaryDirectory() as outdir:
+        app = build_app(outdir=outdir)
+        app.synth()
+        report = json.loads((Path(outdir) / "validation-report.json").read_text())
+        stack = app.node.find_child(STACK_NAME)
+        return render(stack, report, stack.node.find_child("ProdMonitoring").specs)  # type: ignore[attr-defined]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--check", action="store_true", help="exit 1 if README.md is stale, write nothing")
+    args = parser.parse_args(argv)
+    current = README.read_text()
+    fresh = update(current, build())
+    if args.check:
+        if fresh != current:
+            print("README.md is stale: run `make docs`", file=sys.stderr)
+            return 1
+        return 0
+    README.write_text(fresh)
+    print("README.md: generated sections written" if fresh != current else "README.md: already up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
