@@ -1,4 +1,4 @@
-# One front door. `make synth` and `make test` need only python3 (3.11+), make and git.
+# One front door. Every target needs only python3 (3.11+), make and git; the first run installs the rest.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -9,16 +9,24 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 CDK := $(CURDIR)/node_modules/.bin/cdk
 TEMPLATE := cdk.out/ProdServerlessStack.template.json
+STACK := ProdServerlessStack
 PORT ?= 3000
 URL ?=
+CONFIRM ?=
+# Configuration for synth, diff and deploy: CONTEXT="alarmEmail=ops@example.com logLevel=DEBUG"
+CONTEXT ?=
+CDK_CONTEXT := $(foreach pair,$(CONTEXT),-c $(pair))
 
-.PHONY: help synth test lint typecheck unit docs bootstrap deploy diff destroy serve bench smoke lock clean
+.PHONY: help deps synth test lint typecheck unit docs bootstrap diff deploy verify destroy serve bench smoke lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@echo '  Pass configuration as CONTEXT="key=value key=value" (see README, Configuration).'
 
 $(VENV)/.installed: requirements.lock
 	@python3 -c 'import sys; sys.exit(sys.version_info < (3, 11) and "python3 3.11 or newer is required")'
+	@echo "First run: installing pinned Python packages and Node 24 into .venv, the CDK CLI into node_modules"
+	@echo "           (about 1 GB from PyPI and npm, 1-2 minutes; later runs reuse them)"
 	python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 	touch $@
@@ -30,37 +38,44 @@ node_modules/.installed: package-lock.json $(VENV)/.installed
 deps: $(VENV)/.installed node_modules/.installed
 
 synth: deps ## Install pinned tools (first run) and write cdk.out/ProdServerlessStack.template.json
-	$(CDK) synth --quiet
-	@echo "wrote $(TEMPLATE)"
+	$(CDK) synth --quiet $(CDK_CONTEXT)
+	@echo "wrote $(TEMPLATE) and cdk.out/validation-report.json (rule packs, acknowledgments)"
 
 lint: deps ## ruff format check and lint
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 
-typecheck: deps ## mypy (strict) over infra, handler and tools
+typecheck: deps ## mypy (strict) over infra, handlers and tools
 	$(BIN)/mypy
 
-unit: deps ## pytest: infra (cdk-nag and cfn-lint included), handler, tools
+unit: deps ## pytest: infra (rule packs and cfn-lint included), handlers, tools
 	$(BIN)/pytest
 
 test: lint typecheck unit ## The whole check (CI runs this)
 
-docs: deps ## Write the README's generated tables (configuration, alarms, inventory, exceptions) from the code
+docs: deps ## Write the README's generated sections (tables, queries) from the code
 	$(BIN)/python -m tools.docs
 
-bootstrap: deps ## Once per account/region: cdk bootstrap aws://ACCOUNT/us-east-1
+bootstrap: deps ## Once per account and region: cdk bootstrap (needs AWS credentials)
+	$(BIN)/python -m tools.preflight bootstrap
 	$(CDK) bootstrap
 
 diff: deps ## Show what a deploy would change (needs AWS credentials)
-	$(CDK) diff ProdServerlessStack
+	$(BIN)/python -m tools.preflight diff
+	$(CDK) diff $(STACK) $(CDK_CONTEXT)
 
-deploy: deps ## Deploy to the account of your AWS credentials (us-east-1)
-	$(CDK) deploy ProdServerlessStack --require-approval broadening
+deploy: deps ## Deploy to the account of your AWS credentials (us-east-1); retry after a failed first create
+	$(BIN)/python -m tools.preflight deploy
+	$(CDK) deploy $(STACK) --require-approval broadening $(CDK_CONTEXT)
 
-destroy: deps ## Delete the stack; the bucket, keys and log groups are retained by design
-	$(CDK) destroy ProdServerlessStack
+verify: deps ## After deploy: prove the whole path in the account (API, S3, Athena, alarm action, metrics)
+	$(BIN)/python -m tools.verify
 
-serve: synth ## Local HTTP API on 127.0.0.1:$(PORT), no Docker, no AWS
+destroy: deps ## Delete the stack (make destroy CONFIRM=ProdServerlessStack); keys, buckets, log groups stay
+	$(BIN)/python -m tools.preflight destroy --confirm "$(CONFIRM)"
+	$(CDK) destroy $(STACK) --force
+
+serve: synth ## Local HTTP API on 127.0.0.1:3000 (PORT=8080 to change); no Docker, no AWS
 	$(BIN)/python -m tools.local_server --port $(PORT) --template $(TEMPLATE)
 
 bench: synth ## Handler cold/warm numbers beside the boto3 baseline, and local server throughput

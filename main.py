@@ -53,6 +53,7 @@ class ProdServerlessStack(Stack):
 
         CfnOutput(self, "ProdApiUrl", value=api.url, description="Invoke URL of GET /")
         CfnOutput(self, "ProdLogBucketName", value=archive.bucket.bucket_name, description="Log archive bucket")
+        CfnOutput(self, "ProdLogArchiveKeyArn", value=archive.key.key_arn, description="Key of the log archive")
         CfnOutput(self, "ProdFunctionName", value=service.function.function_name, description="API function")
         CfnOutput(self, "ProdAlarmTopicArn", value=monitoring.topic.topic_arn, description="Alarm notifications")
 

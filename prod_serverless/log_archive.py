@@ -213,6 +213,11 @@ class LogArchive(Construct):
                     processors=[
                         _processor("Decompression", CompressionFormat="GZIP"),
                         _processor("CloudWatchLogProcessing", DataMessageExtraction="true"),
+                        # Firehose's "Message extraction" page shows one message per line within a record
+                        # but does not say whether a record ends with a newline. Without this delimiter
+                        # the last line of one record could run into the first of the next and both would
+                        # be unreadable; with it, the worst case is a blank line, which Athena reads as a
+                        # NULL row that every README query skips (log_catalog.py).
                         _processor("AppendDelimiterToRecord"),
                     ],
                 ),

@@ -98,6 +98,15 @@ def exceptions_table(report: Mapping[str, Any], packs: Iterable[str]) -> str:
     return _table(("Rule", "Construct", "Reason"), sorted(rows))
 
 
+def queries_section() -> str:
+    """The README's Athena queries, shown with example parameters."""
+    from prod_serverless.queries import EXAMPLE, QUERIES
+
+    return "".join(
+        f"**{query.title}** (`{query.name}`):\n\n```sql\n{query.render(**EXAMPLE)}\n```\n\n" for query in QUERIES
+    )
+
+
 def render(stack: Any, report: Mapping[str, Any], specs: Iterable[Any]) -> dict[str, str]:
     """Every generated README section, by name."""
     from prod_serverless.compliance import PACKS
@@ -107,6 +116,7 @@ def render(stack: Any, report: Mapping[str, Any], specs: Iterable[Any]) -> dict[
         "alarms": alarm_table(specs),
         "inventory": inventory_table(stack),
         "exceptions": exceptions_table(report, PACKS),
+        "queries": queries_section(),
     }
 
 

@@ -10,7 +10,8 @@ import time
 import urllib.error
 import urllib.request
 
-STACK_NAME = "ProdServerlessStack"
+from tools.aws import STACK_NAME, AwsUnavailableError, session, stack_outputs
+
 OUTPUT_KEY = "ProdApiUrl"
 EXPECTED_HEADERS = {
     "content-type": "application/json",
@@ -26,17 +27,14 @@ class SmokeError(Exception):
 def url_from_stack() -> str:
     """The stack's ProdApiUrl output, read with the caller's AWS credentials."""
     try:
-        import boto3
-    except ImportError as error:  # pragma: no cover - boto3 is a dev dependency
-        raise SmokeError("no URL given and boto3 is not installed: pass URL=https://...") from error
-    session = boto3.Session(region_name="us-east-1")
-    if session.get_credentials() is None:
-        raise SmokeError("no URL given and no AWS credentials found: pass URL=https://... or configure credentials")
-    stacks = session.client("cloudformation").describe_stacks(StackName=STACK_NAME)["Stacks"]
-    for output in stacks[0].get("Outputs", []):
-        if output.get("OutputKey") == OUTPUT_KEY:
-            return str(output["OutputValue"])
-    raise SmokeError(f"stack {STACK_NAME} has no {OUTPUT_KEY} output")
+        outputs = stack_outputs(session())
+    except AwsUnavailableError as error:
+        raise SmokeError(
+            f"no URL given, and the stack's URL cannot be read: {error}; or pass URL=https://..."
+        ) from error
+    if OUTPUT_KEY not in outputs:
+        raise SmokeError(f"stack {STACK_NAME} has no {OUTPUT_KEY} output")
+    return outputs[OUTPUT_KEY]
 
 
 def check_once(url: str, timeout: float = 10.0) -> tuple[float, str]:

@@ -111,7 +111,14 @@ def test_stateful_logical_ids_are_pinned(synthesized: Synthesized) -> None:
 
 def test_outputs_api_url_bucket_function_topic(template: Any) -> None:
     outputs = template.to_json()["Outputs"]
-    assert set(outputs) == {"ProdApiUrl", "ProdLogBucketName", "ProdFunctionName", "ProdAlarmTopicArn"}
+    assert set(outputs) == {
+        "ProdApiUrl",
+        "ProdLogBucketName",
+        "ProdLogArchiveKeyArn",
+        "ProdFunctionName",
+        "ProdAlarmTopicArn",
+    }
+    assert outputs["ProdLogArchiveKeyArn"]["Value"] == {"Fn::GetAtt": ["ProdLogArchiveKey38D0B7C1", "Arn"]}
     assert outputs["ProdLogBucketName"]["Value"] == {"Ref": "ProdLogArchiveBucket17CCD0FA"}
     assert outputs["ProdFunctionName"]["Value"] == {"Ref": "ProdFunction481DA47F"}
     assert outputs["ProdAlarmTopicArn"]["Value"] == {"Ref": "ProdMonitoringAlarmTopic23682C3B"}

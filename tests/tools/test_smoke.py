@@ -33,21 +33,27 @@ def test_smoke_fails_on_a_wrong_answer(local_api: LocalApi, capsys: pytest.Captu
     assert "answered 404" in capsys.readouterr().err
 
 
-def test_without_url_or_credentials_the_error_says_what_to_do(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    for name in (
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_PROFILE",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+@pytest.mark.usefixtures("no_aws_credentials")
+def test_without_url_or_credentials_the_error_says_what_to_do(capsys: pytest.CaptureFixture[str]) -> None:
     assert smoke.main([]) == 1
-    assert "no URL given and no AWS credentials found: pass URL=https://..." in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "smoke: FAIL: no URL given, and the stack's URL cannot be read: no AWS credentials found: set AWS_PROFILE "
+        "(or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or run `aws sso login`; or pass URL=https://...\n"
+    )
+
+
+def test_a_missing_profile_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "nonexistent")
+    assert smoke.main([]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "AWS profile 'nonexistent' is not configured" in line
+
+
+@pytest.mark.usefixtures("no_aws_credentials")
+def test_unreachable_aws_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    assert smoke.main([]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "cannot reach http://127.0.0.1:9/: check the network, proxy or VPN" in line

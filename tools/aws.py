@@ -1,0 +1,97 @@
+"""AWS access for the tools (smoke, verify, deploy preflight): one session, and every failure as one line.
+
+A missing profile, absent credentials, an unreachable endpoint or an access denial each become an
+`AwsUnavailableError` whose message says what to do; the tools print it and exit non-zero, never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+STACK_NAME = "ProdServerlessStack"
+REGION = "us-east-1"
+# A tool waits for a person: fail fast when AWS is unreachable instead of retrying for a minute.
+CLIENT_CONFIG = {"connect_timeout": 5, "read_timeout": 30, "retries": {"max_attempts": 2, "mode": "standard"}}
+
+
+class AwsUnavailableError(Exception):
+    """AWS cannot be used as asked; the message is one line that says why and what to do."""
+
+
+def session() -> Any:
+    """A boto3 session in us-east-1 with credentials, or AwsUnavailableError saying how to get some."""
+    import boto3
+    from botocore.exceptions import ProfileNotFound
+
+    try:
+        aws = boto3.Session(region_name=REGION)
+        credentials = aws.get_credentials()
+    except ProfileNotFound as error:
+        raise AwsUnavailableError(
+            f"AWS profile {error.kwargs.get('profile')!r} is not configured: check AWS_PROFILE or run `aws configure`"
+        ) from error
+    if credentials is None:
+        raise AwsUnavailableError(
+            "no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), "
+            "or run `aws sso login`"
+        )
+    return aws
+
+
+def client(aws: Any, service: str) -> Any:
+    """A client with short timeouts and few retries (CLIENT_CONFIG)."""
+    from botocore.config import Config
+
+    return aws.client(service, config=Config(**CLIENT_CONFIG))
+
+
+@contextmanager
+def one_line_errors(action: str) -> Iterator[None]:
+    """Turn botocore's exceptions raised while doing `action` into AwsUnavailableError."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ProfileNotFound,
+    )
+
+    try:
+        yield
+    except AwsUnavailableError:
+        raise
+    except ProfileNotFound as error:
+        raise AwsUnavailableError(f"{action}: AWS profile {error.kwargs.get('profile')!r} is not configured") from error
+    except NoCredentialsError as error:
+        raise AwsUnavailableError(
+            f"{action}: no AWS credentials found: set AWS_PROFILE or run `aws sso login`"
+        ) from error
+    except EndpointConnectionError as error:
+        raise AwsUnavailableError(
+            f"{action}: cannot reach {error.kwargs.get('endpoint_url', 'AWS')}: check the network, proxy or VPN"
+        ) from error
+    except ClientError as error:
+        detail = error.response.get("Error", {})
+        code, message = detail.get("Code", "Error"), detail.get("Message", "")
+        if code in ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException"):
+            raise AwsUnavailableError(f"{action}: the AWS credentials are not valid ({code}): refresh them") from error
+        raise AwsUnavailableError(f"{action}: {code}: {message}") from error
+    except BotoCoreError as error:
+        raise AwsUnavailableError(f"{action}: {error}") from error
+
+
+def stack_outputs(aws: Any) -> dict[str, str]:
+    """The stack's outputs, or AwsUnavailableError when the stack is not deployed here."""
+    with one_line_errors(f"reading stack {STACK_NAME} in {REGION}"):
+        cloudformation = client(aws, "cloudformation")
+        try:
+            stacks = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"]
+        except cloudformation.exceptions.ClientError as error:
+            if "does not exist" in str(error):
+                raise AwsUnavailableError(
+                    f"stack {STACK_NAME} is not deployed in this account's {REGION}: run `make deploy` first"
+                ) from error
+            raise
+    return {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}

@@ -1,0 +1,121 @@
+"""Run by `make deploy`, `make diff`, `make destroy` and `make bootstrap` before the CDK CLI.
+
+- Proves the AWS credentials work (STS GetCallerIdentity), so a missing profile or an unreachable
+  endpoint is one line here instead of the CLI's "Unable to resolve AWS account", printed twice.
+- deploy: a stack whose first create failed (ROLLBACK_COMPLETE or ROLLBACK_FAILED) is deleted and
+  created again by the CDK CLI, but the CLI turns termination protection on before it executes the
+  change set, so that delete would be refused. Here protection is turned off for such a stack only,
+  after saying why; the retry then re-creates it, protection included. A stack that is busy, or whose
+  update rollback failed, stops the deploy with what to do.
+- destroy: needs `CONFIRM=ProdServerlessStack`; then turns termination protection off and lists what
+  the stack keeps (keys, buckets, log groups) and how to find them afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from tools.aws import REGION, STACK_NAME, AwsUnavailableError, client, one_line_errors, session
+
+# The CDK CLI deletes and re-creates a stack in these states (toolkit-lib StackStatus.isCreationFailure).
+CREATE_FAILED = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED")
+KEPT_TYPES = ("AWS::KMS::Key", "AWS::S3::Bucket", "AWS::Logs::LogGroup")
+LEFTOVERS = (
+    "aws resourcegroupstaggingapi get-resources --region us-east-1 "
+    "--tag-filters Key=aws:cloudformation:stack-name,Values=ProdServerlessStack"
+)
+
+
+class PreflightError(Exception):
+    """The CLI must not run; the message says why and what to do."""
+
+
+def stack_status(cloudformation: Any) -> dict[str, Any] | None:
+    """The stack's description, or None when it does not exist (or was deleted)."""
+    try:
+        stacks = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"]
+    except cloudformation.exceptions.ClientError as error:
+        if "does not exist" in str(error):
+            return None
+        raise
+    return stacks[0] if stacks else None
+
+
+def before_deploy(cloudformation: Any, say: Any) -> None:
+    stack = stack_status(cloudformation)
+    if stack is None:
+        say(f"preflight: {STACK_NAME} does not exist yet in {REGION}: this deploy creates it")
+        return
+    status = stack["StackStatus"]
+    if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
+        raise PreflightError(f"{STACK_NAME} is {status}: wait until it finishes, then run `make deploy` again")
+    if status == "UPDATE_ROLLBACK_FAILED":
+        raise PreflightError(
+            f"{STACK_NAME} is UPDATE_ROLLBACK_FAILED: fix the cause shown in its events, then run "
+            f"`aws cloudformation continue-update-rollback --stack-name {STACK_NAME} --region {REGION}`"
+        )
+    if status in CREATE_FAILED:
+        left = [
+            f"{r['LogicalResourceId']} ({r['ResourceType']})"
+            for r in cloudformation.describe_stack_resources(StackName=STACK_NAME)["StackResources"]
+            if r.get("ResourceStatus") == "DELETE_FAILED"
+        ]
+        say(
+            f"preflight: the first create of {STACK_NAME} failed ({status}: {stack.get('StackStatusReason', '')}); "
+            "the CDK CLI will delete it and create it again, so termination protection is turned off for that"
+        )
+        if left:
+            say(f"preflight: CloudFormation could not delete {', '.join(left)}: see README 'When a deploy fails'")
+        if stack.get("EnableTerminationProtection"):
+            cloudformation.update_termination_protection(StackName=STACK_NAME, EnableTerminationProtection=False)
+
+
+def before_destroy(cloudformation: Any, confirm: str, say: Any) -> None:
+    if confirm != STACK_NAME:
+        raise PreflightError(
+            f"make destroy deletes the production stack: run `make destroy CONFIRM={STACK_NAME}` to confirm"
+        )
+    stack = stack_status(cloudformation)
+    if stack is None:
+        raise PreflightError(f"{STACK_NAME} does not exist in {REGION}: nothing to destroy")
+    kept = [
+        f"{r['LogicalResourceId']} {r.get('PhysicalResourceId', '')}"
+        for r in cloudformation.describe_stack_resources(StackName=STACK_NAME)["StackResources"]
+        if r["ResourceType"] in KEPT_TYPES
+    ]
+    if stack.get("EnableTerminationProtection"):
+        cloudformation.update_termination_protection(StackName=STACK_NAME, EnableTerminationProtection=False)
+        say("preflight: termination protection turned off for this destroy")
+    say(f"preflight: these stay after the stack is gone (logs are evidence): {'; '.join(kept)}")
+    say(f"preflight: list them later with: {LEFTOVERS}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("action", choices=("deploy", "diff", "destroy", "bootstrap"))
+    parser.add_argument("--confirm", default="", help="the stack name, for destroy")
+    args = parser.parse_args(argv)
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    try:
+        aws = session()
+        with one_line_errors("calling AWS"):
+            identity = client(aws, "sts").get_caller_identity()
+            say(f"preflight: account {identity['Account']} as {identity['Arn']}, region {REGION}")
+            cloudformation = client(aws, "cloudformation")
+            if args.action == "deploy":
+                before_deploy(cloudformation, say)
+            elif args.action == "destroy":
+                before_destroy(cloudformation, args.confirm, say)
+    except (AwsUnavailableError, PreflightError) as error:
+        say(f"make {args.action}: {error}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
