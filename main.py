@@ -37,7 +37,14 @@ class ProdServerlessStack(Stack):
         api = HttpEndpoint(self, "ProdApi", settings=settings, function=service.function, log_key=archive.key)
         archive.add_source("api", api.access_log_group)
         archive.add_source("function", service.log_group)
-        LogCatalog(self, "ProdLogCatalog", bucket=archive.bucket, key=archive.key)
+        catalog = LogCatalog(
+            self,
+            "ProdLogCatalog",
+            bucket=archive.bucket,
+            key=archive.key,
+            access_logs_bucket=archive.access_logs_bucket,
+            results_expiration_days=settings.athena_results_expiration_days,
+        )
         monitoring = Monitoring(
             self,
             "ProdMonitoring",
@@ -56,6 +63,12 @@ class ProdServerlessStack(Stack):
         CfnOutput(self, "ProdLogArchiveKeyArn", value=archive.key.key_arn, description="Key of the log archive")
         CfnOutput(self, "ProdFunctionName", value=service.function.function_name, description="API function")
         CfnOutput(self, "ProdAlarmTopicArn", value=monitoring.topic.topic_arn, description="Alarm notifications")
+        CfnOutput(
+            self,
+            "ProdLogReaderPolicyArn",
+            value=catalog.reader_policy.managed_policy_arn,
+            description="Attach to the roles that query the logs (make verify needs it too)",
+        )
 
 
 def cdk_json_context() -> dict[str, Any]:
@@ -64,11 +77,14 @@ def cdk_json_context() -> dict[str, Any]:
     return context
 
 
-def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = None) -> App:
+def build_app(
+    context: Mapping[str, Any] | None = None, outdir: str | None = None, *, control_tower: bool = True
+) -> App:
     """The whole app: settings from context, the stack, the compliance checks.
 
     cdk.json's context is the base, so `python main.py` (tests, debuggers) builds what `cdk synth` builds;
-    the CLI's own context (`-c key=value`) still takes precedence over it.
+    the CLI's own context (`-c key=value`) still takes precedence over it. `control_tower=False` skips the
+    Control Tower rules, which take seconds per synth: tests of a second configuration use it.
     """
     app = App(context={**cdk_json_context(), **(context or {})}, outdir=outdir)
     settings = Settings.from_context(app.node.get_all_context())
@@ -84,7 +100,7 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
         synthesizer=DefaultStackSynthesizer(generate_bootstrap_version_rule=False),
         termination_protection=True,
     )
-    add_compliance_checks(app)
+    add_compliance_checks(app, control_tower=control_tower)
     return app
 
 
@@ -93,7 +109,16 @@ def main() -> None:
         app = build_app()
     except SettingsError as error:
         sys.exit(f"Configuration error: {error}")
-    app.synth()
+    try:
+        app.synth()
+    except RuntimeError as error:
+        # The validation plugins have printed every finding above; a traceback would add nothing.
+        if "ValidationFailed" not in str(error):
+            raise
+        sys.exit(
+            "Synth stopped: a rule pack or Control Tower control reported the findings above "
+            "(full report: validation-report.json in the output directory)"
+        )
 
 
 if __name__ == "__main__":

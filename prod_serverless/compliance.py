@@ -1,32 +1,84 @@
-"""cdk-nag rule packs for the app, and the one way this project acknowledges a finding: with a reason."""
+"""The rule packs the app must pass, and the one way this project accepts a finding: with a reason.
+
+cdk-nag's AwsSolutions, Serverless, NIST 800-53 R5 and HIPAA Security packs, and the AWS Control Tower
+proactive controls (cfn-guard rules from cdklabs' cdk-validator-cfnguard), all run as policy-validation
+plugins: synth fails on any finding that is not acknowledged next to its resource.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import Acknowledgment, App, CfnElement, Stack, Validations
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, ServerlessChecks
+from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 from constructs import IConstruct
 
-# Packs whose rules must hold with zero unacknowledged findings.
+# cdk-nag packs whose rules must hold with zero unacknowledged findings.
 PACKS = ("AwsSolutions", "Serverless", "NIST.800.53.R5", "HIPAA.Security")
 # The compliance-framework packs, which share rule names (e.g. "<pack>-LambdaDLQ") and so exceptions.
 FRAMEWORK_PACKS = ("NIST.800.53.R5", "HIPAA.Security")
+# The Control Tower plugin, and the controls this stack acknowledges somewhere, by id -> cfn-guard rule.
+GUARD = "cdk-validator-cfnguard"
+CONTROLS = {
+    "CT.APIGATEWAY.PR.5": "api_gw_v2_authorization_type_configured_check",
+    "CT.CLOUDWATCH.PR.2": "cloudwatch_log_group_retention_period_check",
+    "CT.LAMBDA.PR.2": "lambda_function_public_access_prohibited_check",
+    "CT.LAMBDA.PR.3": "lambda_inside_vpc_check",
+    "CT.S3.PR.2": "s3_bucket_logging_enabled_check",
+    "CT.S3.PR.9": "s3_bucket_object_lock_enabled_check",
+    "CT.S3.PR.10": "s3_bucket_default_encryption_kms_check",
+}
+PLUGINS = (*PACKS, GUARD)
 
 
-def add_compliance_checks(app: App) -> None:
-    """Run the rule packs as policy-validation plugins: synth fails on any unacknowledged finding."""
+@dataclass(frozen=True)
+class Decision:
+    """A choice a reviewer would ask about that no rule flags; listed in the README beside the exceptions."""
+
+    topic: str
+    construct: str
+    reason: str
+
+
+DECISIONS = (
+    Decision(
+        "Lambda environment variables: AWS-owned key, not a CMK",
+        "ProdFunction/Function",
+        "They hold no secret (a label, a version, a log level); a CMK would add a KMS call to every cold start "
+        "and a key grant to reason about, and protect nothing. A secret belongs in Secrets Manager, not here.",
+    ),
+)
+
+
+def add_compliance_checks(app: App, *, control_tower: bool = True) -> None:
+    """Run the rule packs and the Control Tower controls: synth fails on any unacknowledged finding."""
     Validations.of(app).add_plugins(
         AwsSolutionsChecks(app), ServerlessChecks(app), NIST80053R5Checks(app), HIPAASecurityChecks(app)
     )
+    if control_tower:
+        # Typed against the Beta1 plugin interface, which has the same shape; jsii accepts it as is.
+        Validations.of(app).add_plugins(CfnGuardValidator())  # type: ignore[arg-type]
 
 
 def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
-    """Accept `rule` (e.g. "AwsSolutions-IAM5[Resource::*]") on `scope` and its children, with a reason."""
-    pack = rule.split("-", 1)[0]
-    if pack not in PACKS:
-        raise ValueError(f"rule {rule!r} is not from a checked pack ({', '.join(PACKS)})")
+    """Accept `rule` on `scope` and its children, with a reason.
+
+    `rule` is a cdk-nag finding id ("AwsSolutions-IAM5[Resource::*]") or a Control Tower control id
+    ("CT.S3.PR.9"), which is mapped to the cfn-guard rule name the plugin reports.
+    """
+    if rule.startswith("CT."):
+        if rule not in CONTROLS:
+            raise ValueError(f"control {rule!r} is not in compliance.CONTROLS")
+        finding = f"{GUARD}::{CONTROLS[rule]}"
+    else:
+        pack = rule.split("-", 1)[0]
+        if pack not in PACKS:
+            raise ValueError(f"rule {rule!r} is not from a checked pack ({', '.join(PACKS)})")
+        finding = f"{pack}::{rule}"
     if len(reason.strip()) < 20:
         raise ValueError(f"acknowledgment of {rule} on {scope.node.path} needs a specific reason")
-    Validations.of(scope).acknowledge(Acknowledgment(id=f"{pack}::{rule}", reason=reason))
+    Validations.of(scope).acknowledge(Acknowledgment(id=finding, reason=reason))
 
 
 def arn_token(scope: IConstruct) -> str:

@@ -105,13 +105,14 @@ class ServiceFunction(Construct):
                 f"{pack}-LambdaDLQ",
                 "Invoked synchronously by API Gateway only; a DLQ applies to asynchronous invocations alone.",
             )
-        for pack in FRAMEWORK_PACKS:
+        for rule in (*(f"{pack}-LambdaInsideVPC" for pack in FRAMEWORK_PACKS), "CT.LAMBDA.PR.3"):
             acknowledge(
                 self.function,
-                f"{pack}-LambdaInsideVPC",
+                rule,
                 "The function reaches no private resource; a VPC would add ENIs and NAT cost and protect nothing.",
             )
-            if settings.reserved_concurrency is None:
+        if settings.reserved_concurrency is None:
+            for pack in FRAMEWORK_PACKS:
                 acknowledge(
                     self.function,
                     f"{pack}-LambdaConcurrency",

@@ -7,8 +7,6 @@ time-partitioned prefix of its source. Nothing in the request path writes to S3.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
@@ -16,14 +14,15 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from prod_serverless.buckets import hardened_bucket
 from prod_serverless.compliance import FRAMEWORK_PACKS, acknowledge, arn_token
-from prod_serverless.keys import KEEP, customer_managed_key
+from prod_serverless.keys import customer_managed_key
 from prod_serverless.log_groups import encrypted_log_group
 from prod_serverless.settings import Settings
 
-ATHENA_RESULTS_PREFIX = "athena-results/"
 ERRORS_PREFIX = "errors/"
 ACCESS_LOGS_RETENTION = Duration.days(365)
+DELIVERY_ERRORS_RETENTION_DAYS = 365
 PARTITION_PATH = "year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"
 
 
@@ -79,7 +78,7 @@ class LogArchive(Construct):
         )
 
         # S3 server access logs cannot be delivered to an SSE-KMS bucket, hence SSE-S3 here.
-        self.access_logs_bucket = _hardened_bucket(
+        self.access_logs_bucket = hardened_bucket(
             self,
             "AccessLogsBucket",
             encryption=s3.BucketEncryption.S3_MANAGED,
@@ -92,9 +91,10 @@ class LogArchive(Construct):
             ],
         )
 
-        self.bucket = _hardened_bucket(
+        self.bucket = hardened_bucket(
             self,
             "Bucket",
+            lock_days=settings.archive_object_lock_days,
             encryption=s3.BucketEncryption.KMS,
             encryption_key=self.key,
             bucket_key_enabled=True,
@@ -113,14 +113,9 @@ class LogArchive(Construct):
                     noncurrent_version_expiration=Duration.days(settings.archive_noncurrent_expiration_days),
                     abort_incomplete_multipart_upload_after=Duration.days(7),
                 ),
-                s3.LifecycleRule(
-                    id="ExpireAthenaResults",
-                    prefix=ATHENA_RESULTS_PREFIX,
-                    expiration=Duration.days(settings.athena_results_expiration_days),
-                    noncurrent_version_expiration=Duration.days(1),
-                ),
             ],
         )
+        self._acknowledge_bucket_controls(locked=bool(settings.archive_object_lock_days))
 
         for pack in FRAMEWORK_PACKS:
             for bucket in (self.bucket, self.access_logs_bucket):
@@ -136,11 +131,12 @@ class LogArchive(Construct):
                 "S3 server access logs can only be delivered to an SSE-S3 bucket, not an SSE-KMS one.",
             )
 
-        # Firehose's own errors: never subscribed into the pipeline, or a failure would loop.
+        # Firehose's own errors: never subscribed into the pipeline, or a failure would loop. Not archived,
+        # so kept a year here (Control Tower CT.CLOUDWATCH.PR.2): it is the evidence of logs that were lost.
         self.delivery_log_group = encrypted_log_group(
             self,
             "DeliveryLogGroup",
-            retention_days=settings.log_retention_days,
+            retention_days=max(DELIVERY_ERRORS_RETENTION_DAYS, settings.log_retention_days),
             key=self.key,
         )
 
@@ -158,6 +154,31 @@ class LogArchive(Construct):
             ),
         )
         self._subscription_policy: iam.ManagedPolicy | None = None
+
+    def _acknowledge_bucket_controls(self, *, locked: bool) -> None:
+        """Control Tower controls these buckets cannot meet, each with the reason."""
+        acknowledge(
+            self.access_logs_bucket,
+            "CT.S3.PR.9",
+            "S3 does not deliver server access logs to a bucket with a default Object Lock retention.",
+        )
+        acknowledge(
+            self.access_logs_bucket,
+            "CT.S3.PR.2",
+            "This bucket receives the archive's server access logs; logging it into itself would loop.",
+        )
+        acknowledge(
+            self.access_logs_bucket,
+            "CT.S3.PR.10",
+            "S3 server access logs can only be delivered to an SSE-S3 bucket, not an SSE-KMS one.",
+        )
+        if not locked:
+            acknowledge(
+                self.bucket,
+                "CT.S3.PR.9",
+                "Object Lock is opt-in (archiveObjectLockDays): no AWS page establishes that Firehose sends "
+                "the checksum S3 requires on PUTs to a bucket with a default retention.",
+            )
 
     @property
     def subscription_policy(self) -> iam.ManagedPolicy:
@@ -246,6 +267,12 @@ class LogArchive(Construct):
         subscription.node.add_dependency(self.subscription_policy)
         self.streams[source] = stream
         self.sources[source] = log_group
+        acknowledge(
+            log_group,
+            "CT.CLOUDWATCH.PR.2",
+            f"Every event is archived to S3 for {self._settings.archive_expiration_days} days by this subscription; "
+            "CloudWatch keeps the group only for logRetentionDays, for cost.",
+        )
         return stream
 
     def _delivery_role(self, source: str, delivery_log_stream: logs.LogStream) -> tuple[iam.Role, iam.ManagedPolicy]:
@@ -314,21 +341,6 @@ class LogArchive(Construct):
                 "Firehose names each object at delivery time; the wildcard is confined to this source's prefix.",
             )
         return role, policy
-
-
-def _hardened_bucket(scope: Construct, construct_id: str, **props: Any) -> s3.Bucket:
-    """What every bucket here shares: private, TLS 1.2+ only, versioned, owner-enforced, kept."""
-    return s3.Bucket(
-        scope,
-        construct_id,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        enforce_ssl=True,
-        minimum_tls_version=1.2,
-        versioned=True,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        removal_policy=KEEP,
-        **props,
-    )
 
 
 def _processor(kind: str, **parameters: str) -> firehose.CfnDeliveryStream.ProcessorProperty:

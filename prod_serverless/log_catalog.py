@@ -1,4 +1,5 @@
-"""Athena over the log archive: a Glue database, one partition-projected table per source, a workgroup.
+"""Athena over the log archive: a Glue database, one partition-projected table per source, a workgroup
+whose results go to their own short-lived bucket, and the one policy that lets a role query the logs.
 
 Partition projection computes partitions from the S3 layout, so there is no crawler to run or pay for.
 """
@@ -7,14 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from prod_serverless.log_archive import ATHENA_RESULTS_PREFIX
+from prod_serverless.buckets import hardened_bucket
+from prod_serverless.compliance import FRAMEWORK_PACKS, acknowledge, arn_token
 
 DATABASE_NAME = "prod_serverless_logs"
 WORKGROUP_NAME = "ProdServerlessLogs"
@@ -94,9 +97,47 @@ LOG_TABLES = (API_ACCESS_TABLE, FUNCTION_TABLE)
 class LogCatalog(Construct):
     """Glue tables over each archived source and an Athena workgroup with encrypted results."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, bucket: s3.IBucket, key: kms.IKey) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bucket: s3.IBucket,
+        key: kms.IKey,
+        access_logs_bucket: s3.IBucket,
+        results_expiration_days: int,
+    ) -> None:
         super().__init__(scope, construct_id)
         account = Stack.of(self).account
+        # Query results are scratch data: their own bucket keeps them out of the archive's lock and lifecycle.
+        self.results_bucket = hardened_bucket(
+            self,
+            "ResultsBucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=key,
+            bucket_key_enabled=True,
+            server_access_logs_bucket=access_logs_bucket,
+            server_access_logs_prefix="athena-results/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireQueryResults",
+                    expiration=Duration.days(results_expiration_days),
+                    noncurrent_version_expiration=Duration.days(1),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+        )
+        acknowledge(
+            self.results_bucket,
+            "CT.S3.PR.9",
+            "Athena query results are scratch data that expire within days; a lock would only keep them longer.",
+        )
+        for pack in FRAMEWORK_PACKS:
+            acknowledge(
+                self.results_bucket,
+                f"{pack}-S3BucketReplicationEnabled",
+                "Query results are re-created by running the query again; replicating scratch data protects nothing.",
+            )
 
         self.database = glue.CfnDatabase(
             self,
@@ -120,13 +161,86 @@ class LogCatalog(Construct):
                 publish_cloud_watch_metrics_enabled=True,
                 bytes_scanned_cutoff_per_query=BYTES_SCANNED_CUTOFF,
                 result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
-                    output_location=f"s3://{bucket.bucket_name}/{ATHENA_RESULTS_PREFIX}",
+                    output_location=f"s3://{self.results_bucket.bucket_name}/",
                     encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
                         encryption_option="SSE_KMS", kms_key=key.key_arn
                     ),
                 ),
             ),
         )
+        self.reader_policy = self._reader_policy(bucket=bucket, key=key)
+
+    def _reader_policy(self, *, bucket: s3.IBucket, key: kms.IKey) -> iam.ManagedPolicy:
+        """Everything a role needs to query the logs, and nothing else; attached to no one by the stack.
+
+        No bucket policy grants the results bucket or the archive to anyone: attaching this policy to a role
+        is the one, deliberate way to give a person or a tool (e.g. `make verify`) read access to the logs.
+        """
+        stack = Stack.of(self)
+        workgroup = stack.format_arn(service="athena", resource="workgroup", resource_name=WORKGROUP_NAME)
+        catalog = stack.format_arn(service="glue", resource="catalog")
+        database = stack.format_arn(service="glue", resource="database", resource_name=DATABASE_NAME)
+        tables = [
+            stack.format_arn(service="glue", resource="table", resource_name=f"{DATABASE_NAME}/{table.name}")
+            for table in LOG_TABLES
+        ]
+        results = self.results_bucket
+        policy = iam.ManagedPolicy(
+            self,
+            "ReaderPolicy",
+            description="Query the Prod log archive with Athena: the workgroup, the tables, the archived lines",
+            statements=[
+                iam.PolicyStatement(
+                    sid="RunQueriesInTheLogWorkgroup",
+                    actions=[
+                        "athena:GetWorkGroup",
+                        "athena:StartQueryExecution",
+                        "athena:GetQueryExecution",
+                        "athena:GetQueryResults",
+                        "athena:StopQueryExecution",
+                    ],
+                    resources=[workgroup],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadTheLogTables",
+                    actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables"],
+                    resources=[catalog, database, *tables],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadArchivedLines",
+                    actions=["s3:GetObject"],
+                    resources=[f"{bucket.bucket_arn}/{table.source}/*" for table in LOG_TABLES],
+                ),
+                iam.PolicyStatement(
+                    sid="WriteQueryResults",
+                    actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+                    resources=[f"{results.bucket_arn}/*"],
+                ),
+                iam.PolicyStatement(
+                    sid="ListTheBuckets",
+                    actions=["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+                    resources=[bucket.bucket_arn, results.bucket_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="UseTheArchiveKeyThroughS3",
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=[key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+                ),
+            ],
+        )
+        for table in LOG_TABLES:
+            acknowledge(
+                policy,
+                f"AwsSolutions-IAM5[Resource::{arn_token(bucket)}/{table.source}/*]",
+                "Athena reads every object of a table's prefix; the wildcard is confined to that prefix.",
+            )
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{arn_token(results)}/*]",
+            "Athena names each result object per query; the wildcard is confined to the results bucket.",
+        )
+        return policy
 
     def _table(self, table: LogTable, *, bucket: s3.IBucket, account: str) -> glue.CfnTable:
         location = f"s3://{bucket.bucket_name}/{table.source}/"

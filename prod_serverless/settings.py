@@ -44,6 +44,7 @@ class Settings:
     archive_expiration_days: int = 365
     archive_noncurrent_expiration_days: int = 30
     athena_results_expiration_days: int = 7
+    archive_object_lock_days: int | None = None
     # Monitoring
     alarm_email: str | None = None
     api_5xx_threshold: int = 1
@@ -233,6 +234,12 @@ SETTINGS: tuple[Setting, ...] = (
         WholeNumber(1, 90),
         "expiry of Athena query results",
     ),
+    Setting(
+        "archiveObjectLockDays",
+        "archive_object_lock_days",
+        WholeNumber(1, 36500, ", <= archiveExpirationDays"),
+        "opt-in S3 Object Lock (GOVERNANCE) default retention of the archive; cannot be turned off once on",
+    ),
     Setting("alarmEmail", "alarm_email", EmailAddress(), "e-mail subscription to the alarm topic"),
     Setting("api5xxThreshold", "api_5xx_threshold", WholeNumber(1, 100000), "5xx per minute that alarm"),
     Setting(
@@ -294,4 +301,13 @@ def _freshness_after_buffer(settings: Settings) -> None:
         )
 
 
-RELATIONS = (_expiry_after_transition, _freshness_after_buffer)
+def _lock_within_expiry(settings: Settings) -> None:
+    if settings.archive_object_lock_days and settings.archive_object_lock_days > settings.archive_expiration_days:
+        raise SettingsError(
+            f"context key 'archiveObjectLockDays' must not exceed 'archiveExpirationDays' "
+            f"({settings.archive_expiration_days}): a locked log could not expire; "
+            f"got {settings.archive_object_lock_days}"
+        )
+
+
+RELATIONS = (_expiry_after_transition, _freshness_after_buffer, _lock_within_expiry)

@@ -50,11 +50,13 @@ class Synthesized:
         return next(iter(found.items()))
 
 
-def synthesize(outdir: Path, extra_context: Mapping[str, Any] | None = None) -> Synthesized:
-    """Build and synthesize the real app (cdk-nag included) with cdk.json's context plus `extra_context`."""
+def synthesize(
+    outdir: Path, extra_context: Mapping[str, Any] | None = None, *, control_tower: bool = True
+) -> Synthesized:
+    """Build and synthesize the real app (rule packs included) with cdk.json's context plus `extra_context`."""
     from main import STACK_NAME, build_app
 
-    app = build_app(extra_context, outdir=str(outdir))
+    app = build_app(extra_context, outdir=str(outdir), control_tower=control_tower)
     assembly = app.synth()
     template = assembly.get_stack_by_name(STACK_NAME).template
     report = json.loads((outdir / "validation-report.json").read_text())
@@ -65,6 +67,25 @@ def synthesize(outdir: Path, extra_context: Mapping[str, Any] | None = None) -> 
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The app exactly as `make synth` builds it, synthesized once per session."""
     return synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+# Every setting away from its default at once, so one more synth covers every configurable branch.
+TUNED = {
+    "logRetentionDays": "90",
+    "api5xxThreshold": "3",
+    "api4xxRatePercent": "10",
+    "apiLatencyP99Ms": "500",
+    "functionThrottlesThreshold": "2",
+    "firehoseFreshnessSeconds": "1200",
+    "alarmEmail": "ops@example.com",
+    "archiveObjectLockDays": "90",
+}
+
+
+@pytest.fixture(scope="session")
+def tuned(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The app with every setting in TUNED, once per session: cdk-nag packs, not the Control Tower rules (slow)."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out.tuned"), TUNED, control_tower=False)
 
 
 @pytest.fixture(scope="session")

@@ -85,17 +85,21 @@ def inventory_table(stack: Any) -> str:
     return _table(("Construct", "Class", "What it is", "CloudFormation resources"), rows)
 
 
-def exceptions_table(report: Mapping[str, Any], packs: Iterable[str]) -> str:
-    """Every acknowledged finding of the rule packs, as the validation report records it."""
+def exceptions_table(report: Mapping[str, Any], plugins: Iterable[str], decisions: Iterable[Any] = ()) -> str:
+    """Every acknowledged finding of the rule packs and controls, as the validation report records it,
+    then the design decisions that no rule flags."""
     rows = set()
-    wanted = set(packs)
+    wanted = set(plugins)
     for plugin in report["pluginReports"]:
         if plugin["pluginName"] not in wanted:
             continue
-        for finding in plugin["suppressedViolations"]:
+        for finding in plugin.get("suppressedViolations", []):
             path = finding["acknowledgedAt"].removeprefix("ProdServerlessStack/")
-            rows.add((f"`{finding['ruleName']}`", f"`{path}`", finding["reason"]))
-    return _table(("Rule", "Construct", "Reason"), sorted(rows))
+            control = re.match(r"\[(CT\.[A-Z0-9.]+)\]", finding["description"])
+            rule = f"`{control[1]}` `{finding['ruleName']}`" if control else f"`{finding['ruleName']}`"
+            rows.add((rule, f"`{path}`", finding["reason"]))
+    decided = [(f"Decision: {d.topic}", f"`{d.construct}`", d.reason) for d in decisions]
+    return _table(("Rule", "Construct", "Reason"), [*sorted(rows), *decided])
 
 
 def queries_section() -> str:
@@ -109,13 +113,13 @@ def queries_section() -> str:
 
 def render(stack: Any, report: Mapping[str, Any], specs: Iterable[Any]) -> dict[str, str]:
     """Every generated README section, by name."""
-    from prod_serverless.compliance import PACKS
+    from prod_serverless.compliance import DECISIONS, PLUGINS
 
     return {
         "configuration": configuration_table(),
         "alarms": alarm_table(specs),
         "inventory": inventory_table(stack),
-        "exceptions": exceptions_table(report, PACKS),
+        "exceptions": exceptions_table(report, PLUGINS, DECISIONS),
         "queries": queries_section(),
     }
 

@@ -5,19 +5,23 @@ The README's exceptions table is generated from the same report (tests/tools/tes
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from prod_serverless.compliance import PACKS, acknowledge
+from prod_serverless.compliance import CONTROLS, GUARD, PLUGINS, acknowledge
 from tests.conftest import Synthesized
 
 
 def _pack_reports(synthesized: Synthesized) -> dict[str, dict]:  # type: ignore[type-arg]
-    return {r["pluginName"]: r for r in synthesized.report["pluginReports"] if r["pluginName"] in PACKS}
+    return {r["pluginName"]: r for r in synthesized.report["pluginReports"] if r["pluginName"] in PLUGINS}
 
 
-def test_every_pack_ran_and_found_nothing_unacknowledged(synthesized: Synthesized) -> None:
+def test_every_pack_and_the_control_tower_controls_ran_and_found_nothing_unacknowledged(
+    synthesized: Synthesized,
+) -> None:
     reports = _pack_reports(synthesized)
-    assert set(reports) == set(PACKS)
+    assert set(reports) == set(PLUGINS)
     for name, report in reports.items():
         assert report["violations"] == [], name
         assert report["conclusion"] == "success", name
@@ -34,6 +38,53 @@ def test_every_acknowledgment_has_a_specific_reason(synthesized: Synthesized) ->
         assert len(finding["reason"]) >= 40, finding["ruleName"]
 
 
+def test_control_tower_acknowledgments_are_exactly_the_inherent_ones(synthesized: Synthesized) -> None:
+    """Fixed controls (CT.KMS.PR.3, CT.S3.PR.4) must not be acknowledged anywhere."""
+    guard = _pack_reports(synthesized)[GUARD]
+    acknowledged = {
+        (finding["ruleName"], finding["acknowledgedAt"].removeprefix("ProdServerlessStack/"))
+        for finding in guard["suppressedViolations"]
+    }
+    assert acknowledged == {
+        (CONTROLS["CT.APIGATEWAY.PR.5"], "ProdApi/HttpApi/GET--"),
+        (CONTROLS["CT.LAMBDA.PR.2"], "ProdApi/HttpApi/GET--/FunctionIntegration-Permission"),
+        (CONTROLS["CT.LAMBDA.PR.3"], "ProdFunction/Function"),
+        (CONTROLS["CT.CLOUDWATCH.PR.2"], "ProdFunction/LogGroup"),
+        (CONTROLS["CT.CLOUDWATCH.PR.2"], "ProdApi/AccessLogGroup"),
+        (CONTROLS["CT.S3.PR.2"], "ProdLogArchive/AccessLogsBucket"),
+        (CONTROLS["CT.S3.PR.9"], "ProdLogArchive/AccessLogsBucket"),
+        (CONTROLS["CT.S3.PR.9"], "ProdLogArchive/Bucket"),
+        (CONTROLS["CT.S3.PR.9"], "ProdLogCatalog/ResultsBucket"),
+        (CONTROLS["CT.S3.PR.10"], "ProdLogArchive/AccessLogsBucket"),
+    }
+
+
+def _acknowledged(construct: Any) -> dict[str, str]:
+    return {
+        rule: reason
+        for entry in construct.node.metadata
+        if entry.type == "aws:cdk:acknowledged-rules"
+        for rule, reason in entry.data.items()
+    }
+
+
+def test_with_object_lock_on_the_archive_needs_no_lock_acknowledgment(
+    synthesized: Synthesized, tuned: Synthesized
+) -> None:
+    """CT.S3.PR.9 asks for ObjectLockEnabled; with archiveObjectLockDays the bucket has it, unacknowledged."""
+    finding = f"{GUARD}::{CONTROLS['CT.S3.PR.9']}"
+    default_bucket = synthesized.stack.node.find_child("ProdLogArchive").node.find_child("Bucket")
+    assert finding in _acknowledged(default_bucket)
+    locked_bucket = tuned.stack.node.find_child("ProdLogArchive").node.find_child("Bucket")
+    assert finding not in _acknowledged(locked_bucket)
+    bucket = tuned.resources["ProdLogArchiveBucket17CCD0FA"]["Properties"]
+    assert bucket["ObjectLockEnabled"] is True
+    assert bucket["ObjectLockConfiguration"] == {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 90}},
+    }
+
+
 def test_acknowledge_refuses_a_vague_reason_or_an_unchecked_pack() -> None:
     from aws_cdk import App, Stack
 
@@ -42,3 +93,5 @@ def test_acknowledge_refuses_a_vague_reason_or_an_unchecked_pack() -> None:
         acknowledge(stack, "AwsSolutions-IAM5", "needed")
     with pytest.raises(ValueError, match="not from a checked pack"):
         acknowledge(stack, "PCI.DSS.321-IAMNoInlinePolicy", "a reason that is long enough to pass")
+    with pytest.raises(ValueError, match=r"not in compliance\.CONTROLS"):
+        acknowledge(stack, "CT.KMS.PR.3", "a reason that is long enough to pass")

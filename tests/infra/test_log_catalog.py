@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from prod_serverless.api import ACCESS_LOG_FIELDS
@@ -72,7 +70,10 @@ def test_table_definitions_are_consistent() -> None:
         assert all(name == name.lower() for name in names)
 
 
-def test_workgroup_encrypts_results_under_their_own_prefix_and_enforces_it(synthesized: Synthesized) -> None:
+RESULTS = "ProdLogCatalogResultsBucketEA689856"
+
+
+def test_workgroup_encrypts_results_into_their_own_bucket_and_enforces_it(synthesized: Synthesized) -> None:
     (workgroup,) = synthesized.of_type("AWS::Athena::WorkGroup").values()
     properties = workgroup["Properties"]
     assert properties["Name"] == "ProdServerlessLogs"
@@ -84,6 +85,51 @@ def test_workgroup_encrypts_results_under_their_own_prefix_and_enforces_it(synth
             "EncryptionOption": "SSE_KMS",
             "KmsKey": {"Fn::GetAtt": ["ProdLogArchiveKey38D0B7C1", "Arn"]},
         },
-        "OutputLocation": {"Fn::Join": ["", ["s3://", BUCKET, "/athena-results/"]]},
+        "OutputLocation": {"Fn::Join": ["", ["s3://", {"Ref": RESULTS}, "/"]]},
     }
-    assert json.dumps(configuration).count("athena-results/") == 1
+
+
+def test_query_results_expire_within_days_and_are_never_locked(synthesized: Synthesized) -> None:
+    properties = synthesized.resources[RESULTS]["Properties"]
+    assert properties["LifecycleConfiguration"] == {
+        "Rules": [
+            {
+                "Id": "ExpireQueryResults",
+                "Status": "Enabled",
+                "ExpirationInDays": 7,
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+            }
+        ]
+    }
+    assert "ObjectLockEnabled" not in properties
+
+
+def test_reader_policy_grants_exactly_the_log_queries_to_nobody_by_default(synthesized: Synthesized) -> None:
+    (logical_id,) = [i for i in synthesized.of_type("AWS::IAM::ManagedPolicy") if i.startswith("ProdLogCatalogReader")]
+    policy = synthesized.resources[logical_id]["Properties"]
+    assert "Roles" not in policy and "Users" not in policy and "Groups" not in policy
+    by_sid = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    archive = {"Fn::GetAtt": ["ProdLogArchiveBucket17CCD0FA", "Arn"]}
+    results = {"Fn::GetAtt": [RESULTS, "Arn"]}
+    assert by_sid["RunQueriesInTheLogWorkgroup"]["Resource"] == {
+        "Fn::Join": ["", ["arn:aws:athena:us-east-1:", {"Ref": "AWS::AccountId"}, ":workgroup/ProdServerlessLogs"]]
+    }
+    assert sorted(by_sid["RunQueriesInTheLogWorkgroup"]["Action"]) == [
+        "athena:GetQueryExecution",
+        "athena:GetQueryResults",
+        "athena:GetWorkGroup",
+        "athena:StartQueryExecution",
+        "athena:StopQueryExecution",
+    ]
+    assert sorted(by_sid["ReadTheLogTables"]["Action"]) == ["glue:GetDatabase", "glue:GetTable", "glue:GetTables"]
+    assert by_sid["ReadArchivedLines"]["Action"] == "s3:GetObject"
+    assert by_sid["ReadArchivedLines"]["Resource"] == [
+        {"Fn::Join": ["", [archive, "/api/*"]]},
+        {"Fn::Join": ["", [archive, "/function/*"]]},
+    ]
+    assert by_sid["WriteQueryResults"]["Resource"] == {"Fn::Join": ["", [results, "/*"]]}
+    assert by_sid["ListTheBuckets"]["Resource"] == [archive, results]
+    assert by_sid["UseTheArchiveKeyThroughS3"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
+    }

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Synthesized, synthesize
+from tests.conftest import Synthesized
 
 TOPIC = {"Ref": "ProdMonitoringAlarmTopic23682C3B"}
 FUNCTION = {"Ref": "ProdFunction481DA47F"}
@@ -179,13 +179,11 @@ def test_without_alarm_email_there_is_no_subscription_and_synth_warns(synthesize
     assert "Annotation::prod:no-alarm-recipient" in synthesized.warnings
 
 
-def test_alarm_email_adds_an_email_subscription_and_no_warning(tmp_path_factory: pytest.TempPathFactory) -> None:
-    with_email = synthesize(tmp_path_factory.mktemp("email"), {"alarmEmail": "ops@example.com"})
+def test_alarm_email_adds_an_email_subscription_and_no_warning(tuned: Synthesized) -> None:
+    with_email = tuned
     (subscription,) = with_email.of_type("AWS::SNS::Subscription").values()
     assert subscription["Properties"] == {"Protocol": "email", "Endpoint": "ops@example.com", "TopicArn": TOPIC}
     assert "Annotation::prod:no-alarm-recipient" not in with_email.warnings
-    thresholds = {name: alarm["Threshold"] for name, alarm in _alarms(with_email).items()}
-    assert thresholds["FunctionErrors"] == 1  # the required alarm is not configurable
 
 
 def test_dashboard_shows_every_alarm_with_its_threshold_and_the_service_graphs(synthesized: Synthesized) -> None:
@@ -198,20 +196,11 @@ def test_dashboard_shows_every_alarm_with_its_threshold_and_the_service_graphs(s
         assert fragment in body, fragment
 
 
-def test_thresholds_come_from_configuration(tmp_path_factory: pytest.TempPathFactory) -> None:
-    tuned = synthesize(
-        tmp_path_factory.mktemp("thresholds"),
-        {
-            "api5xxThreshold": "3",
-            "api4xxRatePercent": "10",
-            "apiLatencyP99Ms": "500",
-            "functionThrottlesThreshold": "2",
-            "firehoseFreshnessSeconds": "1200",
-        },
-    )
+def test_thresholds_come_from_configuration(tuned: Synthesized) -> None:
     thresholds = {name: alarm["Threshold"] for name, alarm in _alarms(tuned).items()}
     assert thresholds["Api5xx"] == 3
     assert thresholds["Api4xxRate"] == 10
     assert thresholds["ApiLatency"] == 500
     assert thresholds["FunctionThrottles"] == 2
     assert thresholds["ApiDeliveryFreshness"] == thresholds["FunctionDeliveryFreshness"] == 1200
+    assert thresholds["FunctionErrors"] == 1  # the required alarm is not configurable
