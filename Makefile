@@ -13,11 +13,13 @@ STACK := ProdServerlessStack
 PORT ?= 3000
 URL ?=
 CONFIRM ?=
+# make deploy asks before widening IAM; the pipeline passes APPROVAL=never after its environment's approval.
+APPROVAL ?= broadening
 # Configuration for synth, diff and deploy: CONTEXT="alarmEmail=ops@example.com logLevel=DEBUG"
 CONTEXT ?=
 CDK_CONTEXT := $(foreach pair,$(CONTEXT),-c $(pair))
 
-.PHONY: help deps synth test lint typecheck unit docs bootstrap diff deploy verify destroy serve bench smoke lock clean
+.PHONY: help deps synth test lint typecheck workflows unit docs bootstrap diff deploy verify destroy serve bench smoke lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,10 +50,14 @@ lint: deps ## ruff format check and lint
 typecheck: deps ## mypy (strict) over infra, handlers and tools
 	$(BIN)/mypy
 
+workflows: deps ## GitHub workflows: the workflow schema, then zizmor's audit (offline, pedantic)
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/zizmor --offline --persona=pedantic --quiet .github/workflows
+
 unit: deps ## pytest: infra (rule packs and cfn-lint included), handlers, tools
 	$(BIN)/pytest
 
-test: lint typecheck unit ## The whole check (CI runs this)
+test: lint typecheck workflows unit ## The whole check (CI runs this)
 
 docs: deps ## Write the README's generated sections (tables, queries) from the code
 	$(BIN)/python -m tools.docs
@@ -66,7 +72,7 @@ diff: deps ## Show what a deploy would change (needs AWS credentials)
 
 deploy: deps ## Deploy to the account of your AWS credentials (us-east-1); retry after a failed first create
 	$(BIN)/python -m tools.preflight deploy
-	$(CDK) deploy $(STACK) --require-approval broadening $(CDK_CONTEXT)
+	$(CDK) deploy $(STACK) --require-approval $(APPROVAL) $(CDK_CONTEXT)
 
 verify: deps ## After deploy: prove the whole path in the account (API, S3, Athena, alarm action, metrics)
 	$(BIN)/python -m tools.verify

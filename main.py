@@ -19,6 +19,7 @@ from prod_serverless.function import TIMEOUT, ServiceFunction
 from prod_serverless.log_archive import LogArchive
 from prod_serverless.log_catalog import LogCatalog
 from prod_serverless.monitoring import MonitoredService, Monitoring
+from prod_serverless.release import SafeRelease
 from prod_serverless.settings import Settings, SettingsError
 
 STACK_NAME = "ProdServerlessStack"
@@ -34,7 +35,7 @@ class ProdServerlessStack(Stack):
 
         archive = LogArchive(self, "ProdLogArchive", settings=settings)
         service = ServiceFunction(self, "ProdFunction", settings=settings, log_key=archive.key)
-        api = HttpEndpoint(self, "ProdApi", settings=settings, function=service.function, log_key=archive.key)
+        api = HttpEndpoint(self, "ProdApi", settings=settings, function=service.alias, log_key=archive.key)
         archive.add_source("api", api.access_log_group)
         archive.add_source("function", service.log_group)
         catalog = LogCatalog(
@@ -52,16 +53,29 @@ class ProdServerlessStack(Stack):
             service=MonitoredService(
                 function_name=service.function.function_name,
                 api_id=api.http_api.api_id,
+                executed_version=service.version.version,
                 delivery_streams={source: stream.ref for source, stream in archive.streams.items()},
                 log_groups={source: group.log_group_name for source, group in archive.sources.items()},
             ),
             alarm_email=settings.alarm_email,
+        )
+        SafeRelease(
+            self,
+            "ProdRelease",
+            function=service.function,
+            version=service.version,
+            alias=service.alias,
+            strategy=settings.deployment_strategy,
+            rollback_alarms=monitoring.release_alarms,
+            log_key=archive.key,
+            provisioned=settings.provisioned_concurrency is not None,
         )
 
         CfnOutput(self, "ProdApiUrl", value=api.url, description="Invoke URL of GET /")
         CfnOutput(self, "ProdLogBucketName", value=archive.bucket.bucket_name, description="Log archive bucket")
         CfnOutput(self, "ProdLogArchiveKeyArn", value=archive.key.key_arn, description="Key of the log archive")
         CfnOutput(self, "ProdFunctionName", value=service.function.function_name, description="API function")
+        CfnOutput(self, "ProdLiveAliasArn", value=service.alias.function_arn, description="What the API invokes")
         CfnOutput(self, "ProdAlarmTopicArn", value=monitoring.topic.topic_arn, description="Alarm notifications")
         CfnOutput(
             self,

@@ -40,6 +40,8 @@ class AlarmSpec:
     treat_missing_data: str = "notBreaching"
     source: str | None = None  # the archived log source this alarm is about, if any
     service_health: bool = False  # part of the composite "service unhealthy" alarm
+    release: bool = False  # watched by CodeDeploy during a release; ALARM rolls the release back
+    notify_ok: bool = True  # OK goes to the topic too (not for release alarms: see alarm_specs)
     note: str = field(default="", compare=False)  # why it is built this way, for the README
 
     @property
@@ -62,7 +64,8 @@ class AlarmSpec:
         """When it fires, as the README says it."""
         value = f"`{self.threshold_key}` (default {self.threshold:g})" if self.threshold_key else f"{self.threshold:g}"
         window = f"{self.datapoints_to_alarm} of {self.evaluation_periods} periods"
-        return f"{SYMBOLS[self.comparison]} {value}, {window}"
+        action = "; rolls the release back" if self.release else ""
+        return f"{SYMBOLS[self.comparison]} {value}, {window}{action}"
 
 
 def alarm_specs(settings: Settings, sources: Sequence[str], timeout_ms: int) -> tuple[AlarmSpec, ...]:
@@ -141,6 +144,54 @@ def alarm_specs(settings: Settings, sources: Sequence[str], timeout_ms: int) -> 
             "responseLatency in the access log (README query 2): the function or API Gateway.",
             threshold_key="apiLatencyP99Ms",
             service_health=True,
+        ),
+    ]
+    # Release alarms: CodeDeploy watches them while it shifts traffic. One bad minute is enough (1 of 1, or
+    # 2 of 2 for latency, which one cold start must not fail); missing data is not breaching, because a
+    # canary at low traffic may get no request at all: the pre-traffic hook has already proven the version
+    # answers. ALARM notifies (a release was rolled back); OK does not, because the version dimension
+    # changes with every release and each healthy one would otherwise send an "OK" to everyone.
+    specs += [
+        AlarmSpec(
+            "ReleaseVersionErrors",
+            (("m", metrics.VERSION_ERRORS),),
+            "Sum",
+            1,
+            GTE,
+            1,
+            "the new version raised or timed out during a release. First: the function's log lines of that "
+            "version (Logs Insights: @logStream like '[<version>]').",
+            insights=True,
+            release=True,
+            notify_ok=False,
+            note="by FunctionName and ExecutedVersion: the new version's own errors",
+        ),
+        AlarmSpec(
+            "ReleaseApi5xx",
+            (("m", metrics.API_5XX),),
+            "Sum",
+            1,
+            GTE,
+            1,
+            "the API answered with server errors during a release. First: the access log's status and "
+            "integrationError for that minute.",
+            release=True,
+            notify_ok=False,
+        ),
+        AlarmSpec(
+            "ReleaseApiLatency",
+            (("m", metrics.API_LATENCY),),
+            "p99",
+            1,
+            GT,
+            settings.api_latency_p99_ms,
+            "the p99 API latency was high for two minutes during a release. First: the new version's REPORT "
+            "lines (durationMs, initDurationMs).",
+            threshold_key="apiLatencyP99Ms",
+            evaluation_periods=2,
+            datapoints_to_alarm=2,
+            release=True,
+            notify_ok=False,
         ),
     ]
     for source in sources:

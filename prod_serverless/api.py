@@ -87,7 +87,7 @@ class HttpEndpoint(Construct):
         construct_id: str,
         *,
         settings: Settings,
-        function: lambda_.IFunction,
+        function: lambda_.IFunction,  # the `live` alias: the API never invokes $LATEST or a bare version
         log_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)

@@ -31,6 +31,9 @@ class Watch:
 
 
 LAMBDA_ERRORS = Watch("AWS/Lambda", "Errors", ("FunctionName",))
+# Lambda publishes ExecutedVersion with alias invocations, to tell the versions of a weighted alias apart;
+# queried by FunctionName and ExecutedVersion (insights_query), whatever else the set carries.
+VERSION_ERRORS = Watch("AWS/Lambda", "Errors", ("FunctionName", "ExecutedVersion"))
 LAMBDA_THROTTLES = Watch("AWS/Lambda", "Throttles", ("FunctionName",))
 LAMBDA_DURATION = Watch("AWS/Lambda", "Duration", ("FunctionName",))
 LAMBDA_INVOCATIONS = Watch("AWS/Lambda", "Invocations", ("FunctionName",))

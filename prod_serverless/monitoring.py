@@ -37,12 +37,13 @@ class MonitoredService:
 
     function_name: str
     api_id: str
+    executed_version: str  # the version CodeDeploy is releasing (or has released)
     delivery_streams: Mapping[str, str]  # source -> delivery stream name
     log_groups: Mapping[str, str]  # source -> name of the log group subscribed into the archive
 
     def dimensions(self, source: str | None) -> dict[str, str]:
         """Every dimension value the stack's metrics are published with, for one archived source."""
-        values = {"FunctionName": self.function_name, "ApiId": self.api_id}
+        values = {"FunctionName": self.function_name, "ApiId": self.api_id, "ExecutedVersion": self.executed_version}
         if source is not None:
             values |= {"DeliveryStreamName": self.delivery_streams[source], "LogGroupName": self.log_groups[source]}
         return values
@@ -77,6 +78,11 @@ class Monitoring(Construct):
         )
         self._notify(self.service_unhealthy)
         self.dashboard = self._dashboard()
+
+    @property
+    def release_alarms(self) -> list[cloudwatch.IAlarm]:
+        """What CodeDeploy watches during a release."""
+        return [self.alarms[spec.name] for spec in self.specs if spec.release]
 
     def _notification_topic(self, alarm_email: str | None) -> sns.Topic:
         stack = Stack.of(self)
@@ -143,7 +149,7 @@ class Monitoring(Construct):
             datapoints_to_alarm=spec.datapoints_to_alarm,
             treat_missing_data=MISSING_DATA[spec.treat_missing_data],
         )
-        self._notify(alarm)
+        self._notify(alarm, ok=spec.notify_ok)
         return alarm
 
     def _metric(self, spec: AlarmSpec) -> cloudwatch.IMetric:
@@ -178,14 +184,15 @@ class Monitoring(Construct):
             datapoints_to_alarm=spec.datapoints_to_alarm,
             treat_missing_data=spec.treat_missing_data,
             alarm_actions=[self.topic.topic_arn],
-            ok_actions=[self.topic.topic_arn],
+            ok_actions=[self.topic.topic_arn] if spec.notify_ok else None,
         )
         return cloudwatch.Alarm.from_alarm_arn(self, f"{spec.name}Imported", alarm.attr_arn)
 
-    def _notify(self, alarm: cloudwatch.AlarmBase) -> None:
-        """Both state changes reach the topic: ALARM to act, OK to stand down."""
+    def _notify(self, alarm: cloudwatch.AlarmBase, *, ok: bool = True) -> None:
+        """ALARM reaches the topic to act, and (unless `ok` is False) OK to stand down."""
         alarm.add_alarm_action(self._action)
-        alarm.add_ok_action(self._action)
+        if ok:
+            alarm.add_ok_action(self._action)
 
     def _dashboard(self) -> cloudwatch.Dashboard:
         """Alarm states first, then every alarm's graph with its threshold, then context graphs."""

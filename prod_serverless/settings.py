@@ -20,6 +20,18 @@ LOG_RETENTION_DAYS = (
     1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
 LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
+# CodeDeploy's predefined Lambda deployment configurations, without the "CodeDeployDefault.Lambda" prefix.
+DEPLOYMENT_STRATEGIES = (
+    "Canary10Percent5Minutes",
+    "Canary10Percent10Minutes",
+    "Canary10Percent15Minutes",
+    "Canary10Percent30Minutes",
+    "Linear10PercentEvery1Minute",
+    "Linear10PercentEvery2Minutes",
+    "Linear10PercentEvery3Minutes",
+    "Linear10PercentEvery10Minutes",
+    "AllAtOnce",
+)
 # Deliberately strict: one address, no display name, a dotted domain.
 EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 ORIGIN_PATTERN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
@@ -56,6 +68,9 @@ class Settings:
     throttle_rate_limit: int = 100
     throttle_burst_limit: int = 200
     reserved_concurrency: int | None = None
+    # Releases
+    deployment_strategy: str = "Canary10Percent5Minutes"
+    provisioned_concurrency: int | None = None
     cors_allowed_origins: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
@@ -112,12 +127,16 @@ class OneOf:
         return self.shown or ", ".join(f"`{value}`" for value in self.values)
 
     def parse(self, key: str, value: Any) -> Any:
-        kind = type(self.values[0])
-        try:
-            candidate = kind(value.upper() if isinstance(value, str) and kind is str else value)
-        except (TypeError, ValueError):
-            candidate = None
-        if isinstance(value, bool) or candidate not in self.values:
+        """The allowed value equal to `value`; text compares without regard to case ("debug" is DEBUG)."""
+        candidate: Any = None
+        if isinstance(value, str) and isinstance(self.values[0], str):
+            candidate = next((item for item in self.values if item.upper() == value.upper()), None)
+        elif not isinstance(value, bool):
+            try:
+                candidate = type(self.values[0])(value)
+            except (TypeError, ValueError):
+                candidate = None
+        if candidate not in self.values:
             raise SettingsError(f"context key '{key}' must be one of {', '.join(map(str, self.values))}; got {value!r}")
         return candidate
 
@@ -269,6 +288,18 @@ SETTINGS: tuple[Setting, ...] = (
         "opt-in reserved concurrency (new accounts have a quota of 10)",
     ),
     Setting("corsAllowedOrigins", "cors_allowed_origins", Origins(), "CORS on the HTTP API (off when unset)"),
+    Setting(
+        "deploymentStrategy",
+        "deployment_strategy",
+        OneOf(DEPLOYMENT_STRATEGIES, "`Canary10Percent5Minutes` and the other CodeDeploy Lambda configs below"),
+        "how CodeDeploy shifts traffic to a new version (CodeDeployDefault.Lambda<value>)",
+    ),
+    Setting(
+        "provisionedConcurrency",
+        "provisioned_concurrency",
+        WholeNumber(1, 1000, ", <= reservedConcurrency"),
+        "opt-in provisioned concurrency on the `live` alias (billed while idle)",
+    ),
 )
 SETTING_KEYS = tuple(spec.key for spec in SETTINGS)
 
@@ -310,4 +341,13 @@ def _lock_within_expiry(settings: Settings) -> None:
         )
 
 
-RELATIONS = (_expiry_after_transition, _freshness_after_buffer, _lock_within_expiry)
+def _provisioned_within_reserved(settings: Settings) -> None:
+    provisioned, reserved = settings.provisioned_concurrency, settings.reserved_concurrency
+    if provisioned and reserved and provisioned > reserved:
+        raise SettingsError(
+            f"context key 'provisionedConcurrency' must not exceed 'reservedConcurrency' ({reserved}); "
+            f"got {provisioned}"
+        )
+
+
+RELATIONS = (_expiry_after_transition, _freshness_after_buffer, _lock_within_expiry, _provisioned_within_reserved)

@@ -79,6 +79,9 @@ TUNED = {
     "firehoseFreshnessSeconds": "1200",
     "alarmEmail": "ops@example.com",
     "archiveObjectLockDays": "90",
+    "deploymentStrategy": "linear10percentevery1minute",
+    "provisionedConcurrency": "2",
+    "reservedConcurrency": "5",
 }
 
 

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("main.py", "prod_serverless", "service", "tools", "tests", "hooks")
+SOURCES = ("main.py", "prod_serverless", "service", "pre_traffic_hook", "tools", "tests")
 
 
 def _project_files() -> list[Path]:

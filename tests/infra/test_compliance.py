@@ -49,6 +49,7 @@ def test_control_tower_acknowledgments_are_exactly_the_inherent_ones(synthesized
         (CONTROLS["CT.APIGATEWAY.PR.5"], "ProdApi/HttpApi/GET--"),
         (CONTROLS["CT.LAMBDA.PR.2"], "ProdApi/HttpApi/GET--/FunctionIntegration-Permission"),
         (CONTROLS["CT.LAMBDA.PR.3"], "ProdFunction/Function"),
+        (CONTROLS["CT.LAMBDA.PR.3"], "ProdRelease/PreTrafficHook/Function"),
         (CONTROLS["CT.CLOUDWATCH.PR.2"], "ProdFunction/LogGroup"),
         (CONTROLS["CT.CLOUDWATCH.PR.2"], "ProdApi/AccessLogGroup"),
         (CONTROLS["CT.S3.PR.2"], "ProdLogArchive/AccessLogsBucket"),

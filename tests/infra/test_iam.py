@@ -1,7 +1,10 @@
-"""Least privilege, read from the template: no wildcard actions, `*` only for X-Ray, no managed policies,
-and for every role exactly the actions its service uses, no more, no less."""
+"""Least privilege, read from the template: no wildcard actions, `*` only where no resource can be named,
+no AWS-managed or inline policies, and for every role exactly the actions its service uses and the exact
+trust it needs, no more, no less."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from tests.conftest import Synthesized
 from tests.infra.helpers import as_list, statements
@@ -19,8 +22,21 @@ FIREHOSE_DELIVERY_ACTIONS = {
     "logs:PutLogEvents",
 }
 # Role logical-ID prefix -> every action its policies may grant.
+LOG_WRITE = {"logs:CreateLogStream", "logs:PutLogEvents"}
 EXPECTED_ACTIONS = {
-    "ProdFunctionRole": {"logs:CreateLogStream", "logs:PutLogEvents", *XRAY_ACTIONS},
+    "ProdFunctionRole": {*LOG_WRITE, *XRAY_ACTIONS},
+    "ProdReleasePreTrafficHookRole": {
+        *LOG_WRITE,
+        *XRAY_ACTIONS,
+        "lambda:InvokeFunction",
+        "codedeploy:PutLifecycleEventHookExecutionStatus",
+    },
+    "ProdReleaseDeploymentRole": {
+        "lambda:GetAlias",
+        "lambda:UpdateAlias",
+        "lambda:InvokeFunction",
+        "cloudwatch:DescribeAlarms",
+    },
     "ProdLogArchiveSubscriptionRole": {"firehose:PutRecord", "firehose:PutRecordBatch"},
     "ProdLogArchiveApiDeliveryRole": FIREHOSE_DELIVERY_ACTIONS,
     "ProdLogArchiveFunctionDeliveryRole": FIREHOSE_DELIVERY_ACTIONS,
@@ -50,12 +66,18 @@ def test_no_wildcard_actions(synthesized: Synthesized) -> None:
         assert "NotAction" not in statement and "NotResource" not in statement, holder
 
 
-def test_resource_star_only_for_xray(synthesized: Synthesized) -> None:
-    stars = [(holder, s) for holder, s in statements(synthesized.template) if "*" in as_list(s["Resource"])]
-    assert len(stars) == 1
-    holder, statement = stars[0]
-    assert set(as_list(statement["Action"])) == XRAY_ACTIONS
-    assert _role_of_policy(synthesized, holder).startswith("ProdFunctionRole")
+def test_resource_star_only_where_no_resource_can_be_named(synthesized: Synthesized) -> None:
+    """X-Ray's two actions take no resource; CodeDeploy's DescribeAlarms is granted on * by AWS's own policy."""
+    stars = {
+        (_role_of_policy(synthesized, holder).rstrip("0123456789ABCDEF"), frozenset(as_list(s["Action"])))
+        for holder, s in statements(synthesized.template)
+        if "*" in as_list(s["Resource"])
+    }
+    assert stars == {
+        ("ProdFunctionRole", frozenset(XRAY_ACTIONS)),
+        ("ProdReleasePreTrafficHookRole", frozenset(XRAY_ACTIONS)),
+        ("ProdReleaseDeploymentRole", frozenset({"cloudwatch:DescribeAlarms"})),
+    }
 
 
 def test_no_aws_managed_policies_and_no_inline_ones(synthesized: Synthesized) -> None:
@@ -64,7 +86,7 @@ def test_no_aws_managed_policies_and_no_inline_ones(synthesized: Synthesized) ->
         assert "Policies" not in role["Properties"], logical_id
     # Customer-managed policies only (NIST 800-53 / HIPAA IAMNoInlinePolicy).
     assert synthesized.of_type("AWS::IAM::Policy") == {}
-    assert len(synthesized.of_type("AWS::IAM::ManagedPolicy")) == 5
+    assert len(synthesized.of_type("AWS::IAM::ManagedPolicy")) == 7
 
 
 def test_every_role_has_exactly_the_actions_it_uses(synthesized: Synthesized) -> None:
@@ -86,23 +108,40 @@ def test_the_function_has_no_s3_or_kms_permission(synthesized: Synthesized) -> N
             assert not [a for a in as_list(statement["Action"]) if a.startswith(("s3:", "kms:"))]
 
 
-def test_service_roles_trust_only_their_service_for_this_account(synthesized: Synthesized) -> None:
-    trust = {
-        logical_id: role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-        for logical_id, role in synthesized.of_type("AWS::IAM::Role").items()
-    }
-    for logical_id, statements_ in trust.items():
-        assert len(statements_) == 1, logical_id
-        (statement,) = statements_
-        service = statement["Principal"]["Service"]
-        if logical_id.startswith("ProdLogArchiveSubscriptionRole"):
-            assert service == "logs.us-east-1.amazonaws.com"
-            assert "aws:SourceArn" in statement["Condition"]["StringLike"]
-        elif "DeliveryRole" in logical_id:
-            assert service == "firehose.amazonaws.com"
-            assert statement["Condition"] == {"StringEquals": {"sts:ExternalId": {"Ref": "AWS::AccountId"}}}
-        else:
-            assert service == "lambda.amazonaws.com"
+ACCOUNT = {"Ref": "AWS::AccountId"}
+# Role logical-ID prefix -> its one trust statement, exactly.
+TRUST: dict[str, dict[str, Any]] = {
+    "ProdFunctionRole": {"Principal": {"Service": "lambda.amazonaws.com"}},
+    "ProdReleasePreTrafficHookRole": {"Principal": {"Service": "lambda.amazonaws.com"}},
+    # CloudWatch Logs acting for any log group of this account in this region (the filter names the group).
+    "ProdLogArchiveSubscriptionRole": {
+        "Principal": {"Service": "logs.us-east-1.amazonaws.com"},
+        "Condition": {"StringLike": {"aws:SourceArn": {"Fn::Join": ["", ["arn:aws:logs:us-east-1:", ACCOUNT, ":*"]]}}},
+    },
+    # Firehose documents sts:ExternalId = the account id for its destination roles.
+    "ProdLogArchiveApiDeliveryRole": {
+        "Principal": {"Service": "firehose.amazonaws.com"},
+        "Condition": {"StringEquals": {"sts:ExternalId": ACCOUNT}},
+    },
+    "ProdLogArchiveFunctionDeliveryRole": {
+        "Principal": {"Service": "firehose.amazonaws.com"},
+        "Condition": {"StringEquals": {"sts:ExternalId": ACCOUNT}},
+    },
+    "ProdReleaseDeploymentRole": {
+        "Principal": {"Service": "codedeploy.amazonaws.com"},
+        "Condition": {"StringEqualsIfExists": {"aws:SourceAccount": ACCOUNT}},
+    },
+}
+
+
+def test_every_role_trusts_exactly_its_service_under_exactly_its_conditions(synthesized: Synthesized) -> None:
+    roles = synthesized.of_type("AWS::IAM::Role")
+    assert {next(p for p in TRUST if r.startswith(p)) for r in roles} == set(TRUST)
+    for logical_id, role in roles.items():
+        expected = TRUST[next(p for p in TRUST if logical_id.startswith(p))]
+        assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+            {"Action": "sts:AssumeRole", "Effect": "Allow", **expected}
+        ], logical_id
 
 
 # The one service statement without a condition: the SNS documentation lists none as supported for

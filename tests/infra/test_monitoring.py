@@ -46,6 +46,11 @@ INSIGHTS_ALARMS = {
     for name, group in GROUPS.items()
     for kind, metric in (("Errors", "DeliveryErrors"), ("Throttling", "DeliveryThrottling"))
 }
+# Watched by CodeDeploy during a release: one bad minute rolls back (two for latency, not one cold start).
+RELEASE_ALARMS: dict[str, tuple[str, str, dict[str, Any], str, int, str, float, tuple[int, int]]] = {
+    "ReleaseApi5xx": ("AWS/ApiGateway", "5xx", {"ApiId": API}, "Sum", 60, GTE, 1, (1, 1)),
+    "ReleaseApiLatency": ("AWS/ApiGateway", "Latency", {"ApiId": API}, "p99", 60, GT, 2000, (2, 2)),
+}
 
 
 def _alarms(synthesized: Synthesized) -> dict[str, dict[str, Any]]:
@@ -57,12 +62,21 @@ def _alarms(synthesized: Synthesized) -> dict[str, dict[str, Any]]:
 
 
 def test_the_alarm_set_is_exactly_the_expected_one(synthesized: Synthesized) -> None:
-    assert set(_alarms(synthesized)) == {*EXPECTED_ALARMS, *INSIGHTS_ALARMS, "Api4xxRate"}
+    assert set(_alarms(synthesized)) == {
+        *EXPECTED_ALARMS,
+        *INSIGHTS_ALARMS,
+        *RELEASE_ALARMS,
+        "Api4xxRate",
+        "ReleaseVersionErrors",
+    }
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED_ALARMS))
+@pytest.mark.parametrize("name", sorted({**EXPECTED_ALARMS, **RELEASE_ALARMS}))
 def test_alarm_watches_a_published_metric_of_this_stack(synthesized: Synthesized, name: str) -> None:
-    namespace, metric, dimensions, statistic, period, comparison, threshold, window = EXPECTED_ALARMS[name]
+    namespace, metric, dimensions, statistic, period, comparison, threshold, window = {
+        **EXPECTED_ALARMS,
+        **RELEASE_ALARMS,
+    }[name]
     alarm = _alarms(synthesized)[name]
     assert alarm["Namespace"] == namespace
     assert alarm["MetricName"] == metric
@@ -110,12 +124,43 @@ def test_api_4xx_rate_is_metric_math_over_4xx_and_count(synthesized: Synthesized
     assert alarm["Threshold"] == 5 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
 
 
+def test_the_new_versions_errors_are_queried_by_executed_version(synthesized: Synthesized) -> None:
+    """Lambda publishes ExecutedVersion with alias invocations: the canary's own errors, whatever else the set has."""
+    alarm = _alarms(synthesized)["ReleaseVersionErrors"]
+    (version_id,) = [i for i in synthesized.of_type("AWS::Lambda::Version")]
+    assert alarm["Metrics"] == [
+        {
+            "Id": "q",
+            "Expression": {
+                "Fn::Join": [
+                    "",
+                    [
+                        'SELECT SUM("Errors") FROM "AWS/Lambda" WHERE FunctionName = \'',
+                        FUNCTION,
+                        "' AND ExecutedVersion = '",
+                        {"Fn::GetAtt": [version_id, "Version"]},
+                        "'",
+                    ],
+                ]
+            },
+            "Period": 60,
+            "ReturnData": True,
+        }
+    ]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"], alarm["EvaluationPeriods"]) == (GTE, 1, 1)
+
+
 def test_every_alarm_notifies_on_alarm_and_ok_and_ignores_missing_data(synthesized: Synthesized) -> None:
+    """Release alarms notify on ALARM only: their version dimension changes with every release, and an OK
+    from each healthy one would be noise."""
     alarms = _alarms(synthesized)
-    assert len(alarms) == len(EXPECTED_ALARMS) + len(INSIGHTS_ALARMS) + 1
+    assert len(alarms) == len(EXPECTED_ALARMS) + len(INSIGHTS_ALARMS) + len(RELEASE_ALARMS) + 2
     for name, alarm in alarms.items():
         assert alarm["AlarmActions"] == [TOPIC], name
-        assert alarm["OKActions"] == [TOPIC], name
+        if name.startswith("Release"):
+            assert "OKActions" not in alarm, name
+        else:
+            assert alarm["OKActions"] == [TOPIC], name
         assert alarm["TreatMissingData"] == "notBreaching", name
         assert alarm["AlarmDescription"].startswith("Prod: ") and "First: " in alarm["AlarmDescription"], name
 

@@ -92,7 +92,10 @@ def test_no_physical_name_blocks_re_creating_stateful_resources(synthesized: Syn
 def test_no_cdk_helper_functions_or_custom_resources(synthesized: Synthesized) -> None:
     kinds = {resource["Type"] for resource in synthesized.resources.values()}
     assert not any(kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource" for kind in kinds)
-    assert list(synthesized.of_type("AWS::Lambda::Function")) == ["ProdFunction481DA47F"]
+    assert sorted(synthesized.of_type("AWS::Lambda::Function")) == [
+        "ProdFunction481DA47F",
+        "ProdReleasePreTrafficHookFunction6C1E09BD",
+    ]
 
 
 def test_stateful_logical_ids_are_pinned(synthesized: Synthesized) -> None:
@@ -116,9 +119,11 @@ def test_outputs_api_url_bucket_function_topic(template: Any) -> None:
         "ProdLogBucketName",
         "ProdLogArchiveKeyArn",
         "ProdFunctionName",
+        "ProdLiveAliasArn",
         "ProdAlarmTopicArn",
         "ProdLogReaderPolicyArn",
     }
+    assert outputs["ProdLiveAliasArn"]["Value"] == {"Ref": "ProdFunctionLiveAlias8CFF3F3E"}
     assert outputs["ProdLogArchiveKeyArn"]["Value"] == {"Fn::GetAtt": ["ProdLogArchiveKey38D0B7C1", "Arn"]}
     assert outputs["ProdLogBucketName"]["Value"] == {"Ref": "ProdLogArchiveBucket17CCD0FA"}
     assert outputs["ProdFunctionName"]["Value"] == {"Ref": "ProdFunction481DA47F"}
@@ -142,7 +147,8 @@ def test_api_route_proxies_to_the_function_with_payload_2(template: Any) -> None
         {
             "IntegrationType": "AWS_PROXY",
             "PayloadFormatVersion": "2.0",
-            "IntegrationUri": {"Fn::GetAtt": ["ProdFunction481DA47F", "Arn"]},
+            # The live alias, never $LATEST or a bare version.
+            "IntegrationUri": {"Ref": "ProdFunctionLiveAlias8CFF3F3E"},
         },
     )
 
@@ -155,7 +161,7 @@ def test_only_this_api_may_invoke_the_function(template: Any) -> None:
             "Action": "lambda:InvokeFunction",
             "Principal": "apigateway.amazonaws.com",
             "SourceAccount": {"Ref": "AWS::AccountId"},  # Control Tower CT.LAMBDA.PR.2
-            "FunctionName": {"Fn::GetAtt": ["ProdFunction481DA47F", "Arn"]},
+            "FunctionName": {"Ref": "ProdFunctionLiveAlias8CFF3F3E"},
             "SourceArn": {
                 "Fn::Join": [
                     "",
@@ -216,16 +222,17 @@ def test_every_log_group_is_encrypted_retained_and_kept_for_the_configured_days(
     synthesized: Synthesized, tuned: Synthesized
 ) -> None:
     groups = synthesized.of_type("AWS::Logs::LogGroup")
-    assert len(groups) == 3
-    # Firehose's error log is not archived: it keeps a year (Control Tower CT.CLOUDWATCH.PR.2).
-    delivery = "ProdLogArchiveDeliveryLogGroup206EB4D3"
+    assert len(groups) == 4
+    # Firehose's error log and the release hook's log are not archived: they keep a year (CT.CLOUDWATCH.PR.2).
+    kept_a_year = {"ProdLogArchiveDeliveryLogGroup206EB4D3", "ProdReleasePreTrafficHookLogGroup49190056"}
     for logical_id, group in groups.items():
         assert {key: group[key] for key in KEPT} == KEPT, logical_id
-        assert group["Properties"]["RetentionInDays"] == (365 if logical_id == delivery else 30), logical_id
+        assert group["Properties"]["RetentionInDays"] == (365 if logical_id in kept_a_year else 30), logical_id
         assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["ProdLogArchiveKey38D0B7C1", "Arn"]}, logical_id
     assert sorted(g["Properties"]["RetentionInDays"] for g in tuned.of_type("AWS::Logs::LogGroup").values()) == [
         90,
         90,
+        365,
         365,
     ]
 

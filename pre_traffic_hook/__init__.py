@@ -1,0 +1,1 @@
+"""The release check CodeDeploy runs before traffic shifts; only handler.py ships."""
