@@ -19,7 +19,7 @@ APPROVAL ?= broadening
 CONTEXT ?=
 CDK_CONTEXT := $(foreach pair,$(CONTEXT),-c $(pair))
 
-.PHONY: help deps synth test lint typecheck workflows unit docs bootstrap diff deploy verify destroy serve bench smoke lock clean
+.PHONY: help deps synth test lint typecheck workflows unit docs bootstrap diff deploy verify destroy serve cost bench smoke lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -83,6 +83,9 @@ destroy: deps ## Delete the stack (make destroy CONFIRM=ProdServerlessStack); ke
 
 serve: synth ## Local HTTP API on 127.0.0.1:3000 (PORT=8080 to change); no Docker, no AWS
 	$(BIN)/python -m tools.local_server --port $(PORT) --template $(TEMPLATE)
+
+cost: synth ## Cost per million requests of the stack as configured, all-in, and its fixed monthly cost
+	$(BIN)/python -m tools.cost --template $(TEMPLATE)
 
 bench: synth ## Handler cold/warm numbers beside the boto3 baseline, and local server throughput
 	$(BIN)/python -m tools.bench --template $(TEMPLATE)

@@ -103,7 +103,8 @@ def alarm_specs(settings: Settings, sources: Sequence[str], timeout_ms: int) -> 
             GT,
             duration_threshold,
             f"p99 duration is above {DURATION_ALARM_FRACTION:.0%} of the {timeout_ms} ms timeout. First: the "
-            "REPORT lines' durationMs and initDurationMs in the function's log group.",
+            "report lines of timed-out invocations in the function's log group (logged at every systemLogLevel); "
+            "for init time, deploy with systemLogLevel=INFO while you look.",
             service_health=True,
             note=f"{DURATION_ALARM_FRACTION:.0%} of the timeout",
         ),
@@ -185,8 +186,8 @@ def alarm_specs(settings: Settings, sources: Sequence[str], timeout_ms: int) -> 
             1,
             GT,
             settings.api_latency_p99_ms,
-            "the p99 API latency was high for two minutes during a release. First: the new version's REPORT "
-            "lines (durationMs, initDurationMs).",
+            "the p99 API latency was high for two minutes during a release. First: the new version's Duration "
+            "(AWS/Lambda, by ExecutedVersion) against the old one's; integrationLatency in the access log.",
             threshold_key="apiLatencyP99Ms",
             evaluation_periods=2,
             datapoints_to_alarm=2,

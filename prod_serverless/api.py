@@ -1,8 +1,6 @@
-"""The public HTTP API: one `GET /` route proxied to the function, JSON access logs, stage throttling."""
+"""The public HTTP API: one `GET /` route proxied to the function, compact JSON access logs, stage throttling."""
 
 from __future__ import annotations
-
-import json
 
 import jsii
 from aws_cdk import Aws, Duration, Fn
@@ -15,31 +13,12 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from prod_serverless.compliance import acknowledge
+from prod_serverless.log_formats import access_log_format
 from prod_serverless.log_groups import encrypted_log_group
 from prod_serverless.settings import Settings
 
 ROUTE_PATH = "/"
 VENDED_LOGS_PREFIX = "/aws/vendedlogs/"
-# One JSON object per request. Every value is quoted so the line stays valid JSON even when a
-# variable is empty ("-"); Athena's OpenX SerDe still reads the numeric ones into int columns.
-ACCESS_LOG_FIELDS = {
-    "requestId": "$context.requestId",
-    "requestTime": "$context.requestTime",
-    "requestTimeEpoch": "$context.requestTimeEpoch",
-    "sourceIp": "$context.identity.sourceIp",
-    "httpMethod": "$context.httpMethod",
-    "routeKey": "$context.routeKey",
-    "path": "$context.path",
-    "protocol": "$context.protocol",
-    "status": "$context.status",
-    "responseLength": "$context.responseLength",
-    "responseLatency": "$context.responseLatency",
-    "integrationLatency": "$context.integrationLatency",
-    "integrationStatus": "$context.integrationStatus",
-    "integrationError": "$context.integrationErrorMessage",
-    "errorMessage": "$context.error.message",
-    "userAgent": "$context.identity.userAgent",
-}
 
 
 def access_log_group_name() -> str:
@@ -56,18 +35,13 @@ def access_log_group_name() -> str:
     return Fn.join("", [f"{VENDED_LOGS_PREFIX}ProdServerlessApiAccess-", stack_uuid])
 
 
-def access_log_format() -> str:
-    """The stage's access-log line: a JSON template over `$context` variables."""
-    return json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":"))
-
-
 @jsii.implements(apigwv2.IAccessLogSettings)
 class _AccessLogSettings:
     """HttpStage's access_log_settings takes an object implementing IAccessLogSettings."""
 
-    def __init__(self, log_group: logs.ILogGroup) -> None:
+    def __init__(self, log_group: logs.ILogGroup, log_format: str) -> None:
         self._destination = apigwv2.LogGroupLogDestination(log_group)
-        self._format = apigw.AccessLogFormat.custom(access_log_format())
+        self._format = apigw.AccessLogFormat.custom(access_log_format(log_format))
 
     @property
     def destination(self) -> apigwv2.IAccessLogDestination:
@@ -124,7 +98,7 @@ class HttpEndpoint(Construct):
             http_api=self.http_api,
             stage_name="$default",
             auto_deploy=True,
-            access_log_settings=_AccessLogSettings(self.access_log_group),
+            access_log_settings=_AccessLogSettings(self.access_log_group, settings.access_log_format),
             throttle=apigwv2.ThrottleSettings(
                 rate_limit=settings.throttle_rate_limit,
                 burst_limit=settings.throttle_burst_limit,

@@ -1,5 +1,5 @@
 """The one way this stack makes a Lambda function: its own encrypted log group, its own role, one
-customer-managed policy holding every permission the code uses, JSON logs, active tracing.
+customer-managed policy holding every permission the code uses, JSON logs at chosen levels, X-Ray.
 
 A builder, not a construct: it builds into the caller's scope with fixed ids (`LogGroup`, `Role`, `Policy`,
 `Function`), so using it never moves a resource to a new logical id.
@@ -67,6 +67,8 @@ def owned_function(
     log_key: kms.IKey,
     log_retention_days: int,
     log_level: str,
+    system_log_level: str,
+    tracing: str,
     memory_mb: int,
     timeout: Duration,
     dlq_reason: str,
@@ -125,7 +127,7 @@ def owned_function(
         log_group=log_group,
         logging_format=lambda_.LoggingFormat.JSON,
         application_log_level_v2=lambda_.ApplicationLogLevel(log_level),
-        system_log_level_v2=lambda_.SystemLogLevel.INFO,
+        system_log_level_v2=lambda_.SystemLogLevel(system_log_level),
         reserved_concurrent_executions=reserved_concurrency,
         retry_attempts=retry_attempts,
     )
@@ -133,7 +135,14 @@ def owned_function(
     if not isinstance(resource, lambda_.CfnFunction):
         raise TypeError("lambda_.Function without a CfnFunction")
     # Set on the L1: the L2's `tracing` would add an inline X-Ray policy beside the managed one.
-    resource.tracing_config = lambda_.CfnFunction.TracingConfigProperty(mode="Active")
+    resource.tracing_config = lambda_.CfnFunction.TracingConfigProperty(mode=tracing)
+    if tracing != "Active":
+        acknowledge(
+            function,
+            "Serverless-LambdaTracing",
+            "Lambda's X-Ray sampling is fixed at 1 request/s + 5% (Lambda 'Using AWS Lambda with AWS X-Ray'): "
+            "$0.25-5.00 per million requests, more than all the logging; tracing=Active turns it on.",
+        )
     # Wait for the policy (first log line); the role is already ordered by its GetAtt (cfn-lint W3005).
     policy_resource = policy.node.default_child
     if not isinstance(policy_resource, iam.CfnManagedPolicy):

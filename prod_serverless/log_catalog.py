@@ -18,6 +18,7 @@ from constructs import Construct
 
 from prod_serverless.buckets import hardened_bucket
 from prod_serverless.compliance import FRAMEWORK_PACKS, acknowledge, arn_token
+from prod_serverless.log_formats import ACCESS_LOG_FIELDS, FUNCTION_LOG_COLUMNS
 
 DATABASE_NAME = "prod_serverless_logs"
 WORKGROUP_NAME = "ProdServerlessLogs"
@@ -28,68 +29,23 @@ BYTES_SCANNED_CUTOFF = 10 * 1024**3
 
 @dataclass(frozen=True)
 class LogTable:
-    """A source's table: its Glue name and its columns as (name, Hive type)."""
+    """A source's table: its Glue name, its columns as (name, Hive type), and the JSON key of each column
+    whose key differs from its name."""
 
     source: str
     name: str
     columns: tuple[tuple[str, str], ...]
+    json_keys: tuple[tuple[str, str], ...] = ()
 
 
-# Mirrors api.ACCESS_LOG_FIELDS. Always-numeric fields are int columns (the OpenX SerDe reads quoted
-# numbers); integration fields can be "-" when no integration ran, so they stay strings.
+# One table reads both access-log formats; each short key maps to a readable column.
 API_ACCESS_TABLE = LogTable(
     source="api",
     name="prod_api_access_logs",
-    columns=(
-        ("requestid", "string"),
-        ("requesttime", "string"),
-        ("requesttimeepoch", "bigint"),
-        ("sourceip", "string"),
-        ("httpmethod", "string"),
-        ("routekey", "string"),
-        ("path", "string"),
-        ("protocol", "string"),
-        ("status", "int"),
-        ("responselength", "bigint"),
-        ("responselatency", "int"),
-        ("integrationlatency", "string"),
-        ("integrationstatus", "string"),
-        ("integrationerror", "string"),
-        ("errormessage", "string"),
-        ("useragent", "string"),
-    ),
+    columns=tuple((field.column, field.hive_type) for field in ACCESS_LOG_FIELDS),
+    json_keys=tuple((field.column, field.key) for field in ACCESS_LOG_FIELDS),
 )
-
-# Lambda's JSON log format: application lines (timestamp, level, message, logger, requestId and the
-# handler's extra fields) and platform lines (time, type, record) share one table.
-FUNCTION_TABLE = LogTable(
-    source="function",
-    name="prod_function_logs",
-    columns=(
-        ("timestamp", "string"),
-        ("level", "string"),
-        ("message", "string"),
-        ("logger", "string"),
-        ("requestid", "string"),
-        ("apirequestid", "string"),
-        ("method", "string"),
-        ("path", "string"),
-        ("status", "int"),
-        ("sourceip", "string"),
-        ("useragent", "string"),
-        ("durationms", "double"),
-        ("errortype", "string"),
-        ("errormessage", "string"),
-        ("time", "string"),
-        ("type", "string"),
-        (
-            "record",
-            "struct<requestId:string,status:string,"
-            "metrics:struct<durationMs:double,billedDurationMs:int,memorySizeMB:int,"
-            "maxMemoryUsedMB:int,initDurationMs:double>>",
-        ),
-    ),
-)
+FUNCTION_TABLE = LogTable(source="function", name="prod_function_logs", columns=FUNCTION_LOG_COLUMNS)
 
 LOG_TABLES = (API_ACCESS_TABLE, FUNCTION_TABLE)
 
@@ -282,7 +238,12 @@ class LogCatalog(Construct):
                     # records; with this SerDe that costs nothing, and `make verify` reports the count.
                     serde_info=glue.CfnTable.SerdeInfoProperty(
                         serialization_library="org.openx.data.jsonserde.JsonSerDe",
-                        parameters={"ignore.malformed.json": "true", "case.insensitive": "true"},
+                        # "mapping.<column>" names the JSON key a column reads (Athena "OpenX JSON SerDe").
+                        parameters={
+                            "ignore.malformed.json": "true",
+                            "case.insensitive": "true",
+                            **{f"mapping.{column}": key for column, key in table.json_keys},
+                        },
                     ),
                     columns=[glue.CfnTable.ColumnProperty(name=name, type=kind) for name, kind in table.columns],
                 ),

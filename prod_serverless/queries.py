@@ -67,9 +67,9 @@ GROUP BY routekey ORDER BY p99_ms DESC LIMIT 20;""",
     Query(
         "request_lines",
         "Every log line of one request, API and function together, in time order",
-        """WITH invocation AS (  -- the Lambda request id(s) that served this API request
-  SELECT DISTINCT requestid FROM {db}.{fn}
-  WHERE year = '{year}' AND month = '{month}' AND day = '{day}' AND apirequestid = '{request_id}'
+        """WITH invocation AS (  -- the Lambda request id that served this API request
+  SELECT lambdarequestid FROM {db}.{api}
+  WHERE year = '{year}' AND month = '{month}' AND day = '{day}' AND requestid = '{request_id}'
 )
 SELECT 'api' AS source,
        from_unixtime(requesttimeepoch / 1000e0) AS at,
@@ -82,7 +82,8 @@ SELECT 'function',
        coalesce(concat(level, ' ', message), type)
 FROM {db}.{fn}
 WHERE year = '{year}' AND month = '{month}' AND day = '{day}'
-  AND coalesce(requestid, record.requestid) IN (SELECT requestid FROM invocation)
+  AND (coalesce(requestid, record.requestid) IN (SELECT lambdarequestid FROM invocation)
+       OR apirequestid = '{request_id}')  -- error and DEBUG lines name the API request id too
 ORDER BY at;""",
     ),
 )

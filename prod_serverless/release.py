@@ -99,6 +99,9 @@ class SafeRelease(Construct):
             log_key=log_key,
             log_retention_days=HOOK_LOG_RETENTION_DAYS,
             log_level="INFO",
+            # It runs once per release: every platform line and a trace cost nothing worth saving.
+            system_log_level="INFO",
+            tracing="Active",
             memory_mb=128,
             timeout=HOOK_TIMEOUT,
             dlq_reason="CodeDeploy waits for this hook's report and fails the release without it; "

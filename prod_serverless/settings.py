@@ -14,12 +14,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from prod_serverless.log_formats import ACCESS_LOG_FORMATS
+
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
     1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
 LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
+# Lambda's system (platform) log levels; WARN keeps only the platform lines of failed invocations.
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
+TRACING_MODES = ("PassThrough", "Active")
 # CodeDeploy's predefined Lambda deployment configurations, without the "CodeDeployDefault.Lambda" prefix.
 DEPLOYMENT_STRATEGIES = (
     "Canary10Percent5Minutes",
@@ -48,9 +53,14 @@ class Settings:
     environment_label: str = "prod"
     app_version: str = "1.0.0"
     log_level: str = "INFO"
+    system_log_level: str = "WARN"
+    access_log_format: str = "compact"
+    tracing: str = "PassThrough"
     log_retention_days: int = 30
     # Firehose buffering: whichever limit is reached first flushes an object to S3.
-    firehose_buffer_seconds: int = 300
+    # 15 minutes: the archive is for Athena and the years after; CloudWatch Logs holds the last 30 days live.
+    # At a trickle each flush is an S3 object (a PUT and a KMS request), so a longer buffer is a third the cost.
+    firehose_buffer_seconds: int = 900
     firehose_buffer_mib: int = 5
     archive_infrequent_access_days: int = 30
     archive_expiration_days: int = 365
@@ -63,7 +73,7 @@ class Settings:
     api_4xx_rate_percent: int = 5
     api_latency_p99_ms: int = 2000
     function_throttles_threshold: int = 1
-    firehose_freshness_seconds: int = 900
+    firehose_freshness_seconds: int = 1800
     # Security
     throttle_rate_limit: int = 100
     throttle_burst_limit: int = 200
@@ -220,7 +230,33 @@ SETTINGS: tuple[Setting, ...] = (
         "copy per account and region",
     ),
     Setting("appVersion", "app_version", Matching(r"[0-9A-Za-z.+-]{1,32}"), "`APP_VERSION` of the function"),
-    Setting("logLevel", "log_level", OneOf(LOG_LEVELS), "Lambda application log level and `LOG_LEVEL`"),
+    Setting(
+        "logLevel",
+        "log_level",
+        OneOf(LOG_LEVELS),
+        "Lambda application log level and `LOG_LEVEL`; `DEBUG` adds the handler's line per request",
+    ),
+    Setting(
+        "systemLogLevel",
+        "system_log_level",
+        OneOf(SYSTEM_LOG_LEVELS),
+        "Lambda platform lines: `WARN` only failed invocations' report, `INFO` a start and report line per "
+        "request (memory used, init duration), `DEBUG` every platform event",
+    ),
+    Setting(
+        "accessLogFormat",
+        "access_log_format",
+        OneOf(ACCESS_LOG_FORMATS),
+        "API access-log line: `compact` (short keys: what the queries, runbooks and join read) or `full` (adds "
+        "request time text, protocol, response length, integration status, user agent)",
+    ),
+    Setting(
+        "tracing",
+        "tracing",
+        OneOf(TRACING_MODES),
+        "X-Ray on the function: `Active` traces 1 request/s + 5% of the rest (fixed by Lambda), `PassThrough` "
+        "only requests that arrive sampled",
+    ),
     Setting(
         "logRetentionDays",
         "log_retention_days",

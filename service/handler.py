@@ -28,8 +28,9 @@ STATUS_MESSAGES = {
     500: "Internal Server Error",
 }
 
-# The one structured line per request carries exactly these fields (plus Lambda's own).
-LOGGED_FIELDS = ("apiRequestId", "method", "path", "sourceIp", "userAgent", "status", "durationMs")
+# The per-request line (DEBUG) carries only what the access line lacks: the API request id to join on and the
+# function's own duration; the access line has the rest. Lambda adds timestamp, level and its request id.
+LOGGED_FIELDS = ("apiRequestId", "status", "durationMs")
 
 LOGGER = logging.getLogger("service")
 try:
@@ -41,19 +42,12 @@ except ValueError:  # an unknown level name must not stop the function from serv
 class Request:
     """The parts of an HTTP API v2 event this function uses, already type-checked."""
 
-    __slots__ = ("api_request_id", "method", "path", "source_ip", "user_agent")
+    __slots__ = ("api_request_id", "method", "path")
 
-    def __init__(self, method: str, path: str, api_request_id: str, source_ip: str, user_agent: str) -> None:
+    def __init__(self, method: str, path: str, api_request_id: str) -> None:
         self.method = method
         self.path = path
         self.api_request_id = api_request_id
-        self.source_ip = source_ip
-        self.user_agent = user_agent
-
-
-def _text(mapping: dict[str, Any], key: str) -> str:
-    value = mapping.get(key)
-    return value[:MAX_LOGGED_CHARS] if isinstance(value, str) else ""
 
 
 def parse_request(event: object) -> Request | None:
@@ -68,12 +62,11 @@ def parse_request(event: object) -> Request | None:
     path = http.get("path", event.get("rawPath"))
     if not isinstance(method, str) or not isinstance(path, str):
         return None
+    request_id = context.get("requestId")
     return Request(
         method=method[:16].upper(),
-        path=path[:MAX_LOGGED_CHARS],
-        api_request_id=_text(context, "requestId"),
-        source_ip=_text(http, "sourceIp"),
-        user_agent=_text(http, "userAgent"),
+        path=path,
+        api_request_id=request_id[:MAX_LOGGED_CHARS] if isinstance(request_id, str) else "",
     )
 
 
@@ -111,23 +104,23 @@ def handler(event: object, context: object) -> dict[str, Any]:
     try:
         request = parse_request(event)
         if request is None:
+            # API Gateway never sends this: someone invoked the function directly (or `make verify` did).
+            LOGGER.warning("event is not an HTTP API payload 2.0 request")
             status, body = 400, {"message": STATUS_MESSAGES[400], "requestId": aws_request_id}
         else:
             status, body = route(request, aws_request_id)
     except Exception:
-        LOGGER.exception("unhandled error")
+        api_request_id = request.api_request_id if request else ""
+        LOGGER.exception("unhandled error", extra={"apiRequestId": api_request_id})
         status, body = 500, {"message": STATUS_MESSAGES[500], "requestId": aws_request_id}
     # Only allow-listed fields: headers, cookies, query strings and bodies never reach the log.
-    LOGGER.info(
-        "request",
-        extra={
-            "apiRequestId": request.api_request_id if request else "",
-            "method": request.method if request else "",
-            "path": request.path if request else "",
-            "sourceIp": request.source_ip if request else "",
-            "userAgent": request.user_agent if request else "",
-            "status": status,
-            "durationMs": round((time.perf_counter() - started) * 1000, 3),
-        },
-    )
+    if LOGGER.isEnabledFor(logging.DEBUG):
+        LOGGER.debug(
+            "request",
+            extra={
+                "apiRequestId": request.api_request_id if request else "",
+                "status": status,
+                "durationMs": round((time.perf_counter() - started) * 1000, 3),
+            },
+        )
     return respond(status, body)

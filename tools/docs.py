@@ -4,7 +4,9 @@ Each table sits between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`
 - `configuration`: the context keys (prod_serverless.settings.SETTINGS);
 - `alarms`: the alarm specs as configured by default (prod_serverless.alarms);
 - `inventory`: the stack's constructs and the CloudFormation resources each one holds;
-- `exceptions`: every acknowledged rule-pack finding with its reason, from the synthesized validation report.
+- `exceptions`: every acknowledged rule-pack finding with its reason, from the synthesized validation report;
+- `queries`: the Athena queries (prod_serverless.queries);
+- `cost`: `make cost`'s tables for the synthesized template (tools.cost).
 `make test` renders them again and fails when README.md differs (tests/tools/test_docs.py).
 """
 
@@ -111,9 +113,10 @@ def queries_section() -> str:
     )
 
 
-def render(stack: Any, report: Mapping[str, Any], specs: Iterable[Any]) -> dict[str, str]:
+def render(stack: Any, report: Mapping[str, Any], specs: Iterable[Any], template: dict[str, Any]) -> dict[str, str]:
     """Every generated README section, by name."""
     from prod_serverless.compliance import DECISIONS, PLUGINS
+    from tools.cost import readme_section
 
     return {
         "configuration": configuration_table(),
@@ -121,6 +124,7 @@ def render(stack: Any, report: Mapping[str, Any], specs: Iterable[Any]) -> dict[
         "inventory": inventory_table(stack),
         "exceptions": exceptions_table(report, PLUGINS, DECISIONS),
         "queries": queries_section(),
+        "cost": readme_section(template),
     }
 
 
@@ -143,8 +147,10 @@ def build() -> dict[str, str]:
         app = build_app(outdir=outdir)
         app.synth()
         report = json.loads((Path(outdir) / "validation-report.json").read_text())
+        template = json.loads((Path(outdir) / f"{STACK_NAME}.template.json").read_text())
         stack = app.node.find_child(STACK_NAME)
-        return render(stack, report, stack.node.find_child("ProdMonitoring").specs)  # type: ignore[attr-defined]
+        specs = stack.node.find_child("ProdMonitoring").specs  # type: ignore[attr-defined]
+        return render(stack, report, specs, template)
 
 
 def main(argv: list[str] | None = None) -> int:

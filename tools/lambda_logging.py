@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TextIO
+
+# The request id of the invocation running in this thread, as Lambda puts it in every line of that invocation.
+REQUEST_ID: ContextVar[str] = ContextVar("lambda_request_id", default="local")
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
@@ -14,9 +20,9 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"m
 class LambdaJsonFormatter(logging.Formatter):
     """One JSON object per record: timestamp, level, message, logger, requestId, then the extra fields."""
 
-    def __init__(self, request_id: str = "local") -> None:
+    def __init__(self, request_id: str | None = None) -> None:
         super().__init__()
-        self.request_id = request_id
+        self.request_id = request_id  # fixed, or the running invocation's (REQUEST_ID)
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -24,13 +30,23 @@ class LambdaJsonFormatter(logging.Formatter):
             "level": record.levelname,
             "message": record.getMessage(),
             "logger": record.name,
-            "requestId": self.request_id,
+            "requestId": self.request_id or REQUEST_ID.get(),
         }
         line.update((key, value) for key, value in vars(record).items() if key not in _STANDARD)
         if record.exc_info:
             line["errorType"] = record.exc_info[0].__name__ if record.exc_info[0] else "Exception"
             line["stackTrace"] = self.formatException(record.exc_info).splitlines()
         return json.dumps(line, default=str)
+
+
+@contextmanager
+def invocation(request_id: str) -> Iterator[None]:
+    """Lines logged inside carry `request_id`, as Lambda's lines carry their invocation's."""
+    token = REQUEST_ID.set(request_id)
+    try:
+        yield
+    finally:
+        REQUEST_ID.reset(token)
 
 
 def install(stream: TextIO, level: int = logging.INFO) -> logging.Handler:

@@ -1,14 +1,19 @@
-"""`make serve`: the HTTP API on 127.0.0.1, in-process, with routes read from the synthesized template.
+"""`make serve`: the HTTP API on 127.0.0.1, in-process, configured from the synthesized template.
 
-Each request becomes a payload 2.0 event for the real handler; unknown routes get HTTP API's
-404 `{"message":"Not Found"}`, a handler exception its 500 `{"message":"Internal Server Error"}`,
-and every request is logged like the stage's JSON access log. No Docker, no AWS.
+Each request becomes a payload 2.0 event for the real handler, which runs under the function's environment
+variables from the template; unknown routes get HTTP API's 404 `{"message":"Not Found"}`, a handler exception
+its 500 `{"message":"Internal Server Error"}`, a request over HTTP API's size quotas a JSON 413/431; every request
+gets an access-log line in the stage's own format, and each invocation its own Lambda request id, the same in
+the response, the function's log lines and the access line (`fn`). No Docker, no AWS.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import importlib
 import json
+import os
 import sys
 import threading
 import time
@@ -19,11 +24,26 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from prod_serverless.log_formats import render_access_line
 from tools.events import LambdaContext, build_event
-from tools.lambda_logging import install
+from tools.lambda_logging import install, invocation
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 DEFAULT_TEMPLATE = Path("cdk.out/ProdServerlessStack.template.json")
+SERVICE_FUNCTION = "ProdFunction"  # logical-id prefix of the API's function
+# API Gateway "Quotas for configuring and running an HTTP API": total combined size of request line and header
+# values 10240 bytes; payload size 10 MB. The page gives the limits, not the answer; this server answers
+# 431 / 413 in HTTP API's {"message": ...} shape and logs the request like any other.
+MAX_REQUEST_LINE_AND_HEADERS = 10240
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+STATUS_MESSAGES = {
+    400: "Bad Request",
+    404: "Not Found",
+    413: "Request Entity Too Large",
+    414: "Request-URI Too Long",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+}
 
 
 def _resources(template_path: Path, kind: str) -> list[dict[str, Any]]:
@@ -43,9 +63,35 @@ def access_log_format_from_template(template_path: Path) -> dict[str, str]:
     return fields
 
 
-def default_handler() -> Handler:
-    from service.handler import handler
+def function_environment_from_template(template_path: Path) -> dict[str, str]:
+    """The environment variables the stack gives the API's function."""
+    resources = json.loads(template_path.read_text())["Resources"]
+    (function,) = [
+        resource["Properties"]
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::Lambda::Function" and logical_id.startswith(SERVICE_FUNCTION)
+    ]
+    variables: dict[str, str] = function.get("Environment", {}).get("Variables", {})
+    return {name: value for name, value in variables.items() if isinstance(value, str)}
 
+
+def load_handler(environment: dict[str, str]) -> Handler:
+    """The service's handler, imported (again) under `environment`: it reads its configuration at import.
+
+    The process's own environment is left as it was: only the import sees the function's variables.
+    """
+    saved = {name: os.environ.get(name) for name in environment}
+    os.environ.update(environment)
+    try:
+        module = sys.modules.get("service.handler")
+        module = importlib.reload(module) if module else importlib.import_module("service.handler")
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    handler: Handler = module.handler
     return handler
 
 
@@ -77,9 +123,9 @@ class LocalApi(ThreadingHTTPServer):
 
     def write_access_log(self, context: dict[str, str]) -> None:
         """One line in the stage's own format; variables the local server cannot know are "-"."""
-        entry = {name: context.get(variable, "-") for name, variable in self.access_log_format.items()}
+        line = render_access_line(self.access_log_format, context)
         with self._log_lock:
-            self.access_log.write(json.dumps(entry, separators=(",", ":")) + "\n")
+            self.access_log.write(line + "\n")
             self.access_log.flush()
 
 
@@ -91,55 +137,84 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         started, received = time.perf_counter(), time.time()
-        request_id = uuid.uuid4().hex[:16]
         parts = urlsplit(self.path)
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length).decode("utf-8", "replace") if length else None
         route_key = f"{self.command} {parts.path}"
-        integration_latency = "-"
+        context = {
+            "$context.requestId": uuid.uuid4().hex[:16],
+            "$context.requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(received)),
+            "$context.requestTimeEpoch": str(int(received * 1000)),
+            "$context.identity.sourceIp": self.client_address[0],
+            "$context.httpMethod": self.command,
+            "$context.routeKey": route_key if route_key in self.server.routes else "-",
+            "$context.path": parts.path,
+            "$context.protocol": self.request_version,
+            "$context.identity.userAgent": self.headers.get("user-agent", "-"),
+        }
+        length = int(self.headers.get("content-length") or 0)
+        over = self._over_quota(length)
+        if over:
+            self.close_connection = True  # the unread body must not be taken for the next request
+            self._answer(over, _error(over), context, started)
+            return
         if route_key not in self.server.routes:
-            status, headers, payload = 404, {"content-type": "application/json"}, '{"message":"Not Found"}'
-        else:
-            event = build_event(
-                method=self.command,
-                raw_path=parts.path,
-                raw_query_string=parts.query,
-                headers=self.headers.items(),
-                source_ip=self.client_address[0],
-                body=body,
-                request_id=request_id,
-            )
-            invoked = time.perf_counter()
-            status, headers, payload = _invoke(self.server.handler, event)
-            integration_latency = str(round((time.perf_counter() - invoked) * 1000))
-        data = payload.encode()
-        # Logged before the answer goes out, so a client that has its answer can read its log line.
-        self.server.write_access_log(
-            {
-                "$context.requestId": request_id,
-                "$context.requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(received)),
-                "$context.requestTimeEpoch": str(int(received * 1000)),
-                "$context.identity.sourceIp": self.client_address[0],
-                "$context.httpMethod": self.command,
-                "$context.routeKey": route_key if route_key in self.server.routes else "-",
-                "$context.path": parts.path,
-                "$context.protocol": self.request_version,
-                "$context.status": str(status),
-                "$context.responseLength": str(len(data)),
-                "$context.responseLatency": str(round((time.perf_counter() - started) * 1000)),
-                "$context.integrationLatency": integration_latency,
-                "$context.integrationStatus": str(status) if integration_latency != "-" else "-",
-                "$context.identity.userAgent": self.headers.get("user-agent", "-"),
-            }
+            self._answer(404, _error(404), context, started)
+            return
+        body = self.rfile.read(length).decode("utf-8", "replace") if length else None
+        event = build_event(
+            method=self.command,
+            raw_path=parts.path,
+            raw_query_string=parts.query,
+            headers=self.headers.items(),
+            source_ip=self.client_address[0],
+            body=body,
+            request_id=context["$context.requestId"],
         )
+        lambda_context = LambdaContext()
+        invoked = time.perf_counter()
+        with invocation(lambda_context.aws_request_id):
+            status, headers, payload = _invoke(self.server.handler, event, lambda_context)
+        context["$context.integrationLatency"] = str(round((time.perf_counter() - invoked) * 1000))
+        context["$context.integrationStatus"] = "200"  # Lambda's Invoke answered, whatever the function did
+        context["$context.awsEndpointRequestId"] = lambda_context.aws_request_id
+        self._answer(status, (headers, payload), context, started)
+
+    def _over_quota(self, length: int) -> int:
+        """431 or 413 when the request is over HTTP API's size quotas; 0 when within them."""
+        line_and_headers = len(self.requestline) + sum(len(value) for value in self.headers.values())
+        if line_and_headers > MAX_REQUEST_LINE_AND_HEADERS:
+            return 431
+        return 413 if length > MAX_PAYLOAD_BYTES else 0
+
+    def _answer(self, status: int, answer: tuple[dict[str, str], str], context: dict[str, str], started: float) -> None:
+        headers, payload = answer
+        data = payload.encode()
+        context["$context.status"] = str(status)
+        context["$context.responseLength"] = str(len(data))
+        context["$context.responseLatency"] = str(round((time.perf_counter() - started) * 1000))
+        # Logged before the answer goes out, so a client that has its answer can read its log line.
+        self.server.write_access_log(context)
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("content-length", str(len(data)))
-        self.send_header("apigw-requestid", request_id)
+        self.send_header("apigw-requestid", context["$context.requestId"])
+        if self.close_connection:
+            self.send_header("connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a header line over 64 KiB, a malformed request line) in HTTP API's shape."""
+        self.close_connection = True
+        status = code if code in STATUS_MESSAGES else 400
+        context = {
+            "$context.requestId": uuid.uuid4().hex[:16],
+            "$context.requestTimeEpoch": str(int(time.time() * 1000)),
+            "$context.identity.sourceIp": self.client_address[0],
+            "$context.httpMethod": getattr(self, "command", None) or "-",
+        }
+        self._answer(status, _error(status), context, time.perf_counter())
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve  # noqa: N815
 
@@ -147,11 +222,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
         """Silenced: the JSON access log above replaces http.server's own line."""
 
 
-def _invoke(handler: Handler, event: dict[str, Any]) -> tuple[int, dict[str, str], str]:
+def _error(status: int) -> tuple[dict[str, str], str]:
+    """HTTP API's own error answer: a JSON message and nothing else."""
+    return {"content-type": "application/json"}, json.dumps({"message": STATUS_MESSAGES[status]}, separators=(",", ":"))
+
+
+def _invoke(handler: Handler, event: dict[str, Any], context: LambdaContext) -> tuple[int, dict[str, str], str]:
     """Call the handler like the Lambda proxy integration; any failure is HTTP API's 500."""
-    error = (500, {"content-type": "application/json"}, '{"message":"Internal Server Error"}')
+    error = (500, *_error(500))
     try:
-        result = handler(event, LambdaContext())
+        result = handler(event, context)
     except Exception:  # the integration turns every function error into a 500
         return error
     if not isinstance(result, dict) or not isinstance(result.get("statusCode", 200), int):
@@ -167,7 +247,7 @@ def serve(port: int, template: Path, handler: Handler | None = None) -> LocalApi
         ("127.0.0.1", port),
         routes=routes_from_template(template),
         access_log_format=access_log_format_from_template(template),
-        handler=handler or default_handler(),
+        handler=handler or load_handler(function_environment_from_template(template)),
     )
 
 
@@ -179,7 +259,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.template.exists():
         parser.error(f"{args.template} not found: run `make synth` first")
     install(sys.stderr)  # the function's own log lines, as Lambda's JSON format writes them
-    server = serve(args.port, args.template)
+    try:
+        server = serve(args.port, args.template)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        print(
+            f"make serve: port {args.port} is in use; stop what holds it or run `make serve PORT=8080`", file=sys.stderr
+        )
+        return 1
     print(f"serving {sorted(server.routes)} on {server.url} (Ctrl-C stops)", file=sys.stderr)
     try:
         server.serve_forever()

@@ -1,9 +1,12 @@
 """`make verify`: prove, in the deployed account, that the whole path works, and print a pass/fail table.
 
 1. The API: `GET /` answers 200 with the documented body; another method and another path get HTTP API's
-   404. The API request id of each answer is remembered.
-2. The archive: those requests' lines arrive in S3 under `api/` and `function/` in today's partition (UTC),
-   as GZIP objects of one JSON object per line, encrypted with the archive key (the object's SSE headers).
+   404. The API request id of each answer is remembered. A direct invocation of the `live` alias with an
+   event that is not from API Gateway is answered 400 and logged as a warning: at the default log levels a
+   served request writes no function line, so this is the line that proves the function's path to the archive.
+2. The archive: the API requests' lines arrive in S3 under `api/`, the warning under `function/`, in today's
+   partition (UTC), as GZIP objects of one JSON object per line, encrypted with the archive key (the object's
+   SSE headers); the access line of `GET /` names the Lambda request id its answer carries (the join key).
 3. Athena (the stack's workgroup) finds those request ids in both tables, and every README query runs.
 4. Notifications: one alarm is set to ALARM; its history must show "Successfully executed action" for
    the topic (not a KMS or SNS failure); it is then set back to OK.
@@ -44,6 +47,10 @@ WITNESSES = {
     "AWS/Logs": "ForwardedLogEvents",
 }
 
+# The key of the request id each source's lines are found by: the access line's API request id (log_formats.py),
+# the function line's Lambda request id (Lambda's JSON log format).
+ID_KEYS = {"api": "id", "function": "requestId"}
+
 Fetch = Callable[[str, str], tuple[int, dict[str, str], bytes]]
 
 
@@ -62,6 +69,7 @@ class Stack:
     bucket: str
     key_arn: str
     topic_arn: str
+    alias_arn: str
     alarms: dict[str, str]  # logical id -> alarm name
 
     @classmethod
@@ -84,6 +92,7 @@ class Stack:
             bucket=outputs["ProdLogBucketName"],
             key_arn=outputs["ProdLogArchiveKeyArn"],
             topic_arn=outputs["ProdAlarmTopicArn"],
+            alias_arn=outputs["ProdLiveAliasArn"],
             alarms=alarms,
         )
 
@@ -105,7 +114,7 @@ class Verifier:
     clients: dict[str, Any]
     stack: Stack
     fetch: Fetch = http_fetch
-    timeout: float = 900.0
+    timeout: float = 1200.0  # Firehose buffers up to 900 s, then delivers
     poll: float = 15.0
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
@@ -113,6 +122,7 @@ class Verifier:
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
     rows: list[Row] = field(default_factory=list)
     request_ids: dict[str, str] = field(default_factory=dict)  # "GET /" … -> API request id
+    lambda_ids: dict[str, str] = field(default_factory=dict)  # "GET /", "direct" -> Lambda request id
 
     def record(self, check: str, ok: bool, detail: str) -> bool:
         self.rows.append(Row(check, ok, detail))
@@ -139,6 +149,8 @@ class Verifier:
             and answer["message"] == EXPECTED_MESSAGE
         )
         self._remember("GET /", headers)
+        if ok:
+            self.lambda_ids["GET /"] = answer["requestId"]
         self.record("GET / answers 200 with the documented body", ok, f"{status} {body[:120]!r}")
         for method, path in (("POST", "/"), ("GET", "/verify-no-such-route")):
             status, headers, body = self.fetch(method, base + path)
@@ -149,7 +161,23 @@ class Verifier:
                 f"{status} {body[:80]!r}",
             )
         ok = len(self.request_ids) == 3
-        return self.record("every answer carries its API request id", ok, ", ".join(self.request_ids.values()))
+        self.record("every answer carries its API request id", ok, ", ".join(self.request_ids.values()))
+        return self.check_direct_invocation() and ok
+
+    def check_direct_invocation(self) -> bool:
+        response = self.clients["lambda"].invoke(
+            FunctionName=self.stack.alias_arn, Payload=json.dumps({"verify": "not an API Gateway event"}).encode()
+        )
+        answer = _json(response["Payload"].read())
+        body = _json(answer.get("body", "").encode()) if isinstance(answer, dict) else None
+        ok = "FunctionError" not in response and isinstance(body, dict) and answer.get("statusCode") == 400
+        if ok and isinstance(body, dict) and isinstance(body.get("requestId"), str):
+            self.lambda_ids["direct"] = body["requestId"]
+        return self.record(
+            "a direct invocation of the live alias is refused with 400 (and logged)",
+            "direct" in self.lambda_ids,
+            f"request id {self.lambda_ids['direct']}" if "direct" in self.lambda_ids else f"answer {answer!r:.120}",
+        )
 
     def _remember(self, request: str, headers: dict[str, str]) -> None:
         request_id = headers.get("apigw-requestid")
@@ -158,11 +186,9 @@ class Verifier:
 
     # 2. The archive
     def check_archive(self, started: datetime) -> None:
-        expected = {
-            "api": set(self.request_ids.values()),
-            "function": {self.request_ids["GET /"]} if "GET /" in self.request_ids else set(),
-        }
+        expected = {"api": set(self.request_ids.values()), "function": {self.lambda_ids["direct"]}}
         found: dict[str, set[str]] = {source: set() for source in expected}
+        joins: dict[str, str] = {}  # API request id -> the Lambda request id its access line names
         seen: set[str] = set()
         problems: list[str] = []
         blank_lines = 0
@@ -173,8 +199,10 @@ class Verifier:
                     continue
                 for key in self._new_objects(source, started, seen):
                     seen.add(key)
-                    ids, issues, blank = self._read_object(source, key)
-                    found[source] |= ids & wanted
+                    records, issues, blank = self._read_object(key)
+                    id_key = ID_KEYS[source]
+                    found[source] |= {str(record.get(id_key)) for record in records} & wanted
+                    joins.update((str(r.get("id")), str(r.get("fn"))) for r in records if source == "api")
                     problems += issues
                     blank_lines += blank
             if all(found[s] >= wanted for s, wanted in expected.items()) or self.clock() >= deadline:
@@ -192,6 +220,14 @@ class Verifier:
                 not missing,
                 f"missing {missing} after {self.timeout:.0f} s" if missing else f"{len(wanted)} request ids found",
             )
+        # API Gateway documents $context.awsEndpointRequestId as the x-amzn-RequestId of the integration's
+        # answer; this proves, in the account, that it is the Lambda request id the function logs under.
+        named = joins.get(self.request_ids.get("GET /", ""), "")
+        self.record(
+            "the access line of GET / names its Lambda request id (query 3's join)",
+            named == self.lambda_ids.get("GET /"),
+            f"fn={named or 'absent'}, answer requestId={self.lambda_ids.get('GET /')}",
+        )
         # A blank line between Firehose records is harmless (queries skip NULL rows); it is reported so the
         # account shows how Firehose's message extraction delimits records (log_archive.py).
         self.record(
@@ -209,8 +245,8 @@ class Verifier:
                 if item["Key"] not in seen and item["LastModified"] >= started - timedelta(minutes=1):
                     yield item["Key"]
 
-    def _read_object(self, source: str, key: str) -> tuple[set[str], list[str], int]:
-        """The request ids an object holds, what is wrong with it, and how many blank lines it has."""
+    def _read_object(self, key: str) -> tuple[list[dict[str, Any]], list[str], int]:
+        """The JSON lines an object holds, what is wrong with it, and how many blank lines it has."""
         response = self.clients["s3"].get_object(Bucket=self.stack.bucket, Key=key)
         issues = []
         if response.get("ServerSideEncryption") != "aws:kms" or response.get("SSEKMSKeyId") != self.stack.key_arn:
@@ -219,8 +255,8 @@ class Verifier:
         try:
             text = gzip.decompress(raw).decode("utf-8")
         except (OSError, UnicodeDecodeError):
-            return set(), [f"{key}: not GZIP"], 0
-        ids = set()
+            return [], [f"{key}: not GZIP"], 0
+        records = []
         blank = 0
         for number, line in enumerate(text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"), 1):
             if not line.strip():
@@ -230,8 +266,8 @@ class Verifier:
             if not isinstance(record, dict):
                 issues.append(f"{key}: line {number} is not one JSON object")
                 continue
-            ids.add(str(record.get("requestId" if source == "api" else "apiRequestId", "")))
-        return ids, issues, blank
+            records.append(record)
+        return records, issues, blank
 
     # 3. Athena
     def check_athena(self, started: datetime) -> None:
@@ -240,7 +276,7 @@ class Verifier:
         where = " AND ".join(f"{name} = '{value}'" for name, value in partition.items())
         for table, column, ids in (
             (API_ACCESS_TABLE.name, "requestid", set(self.request_ids.values())),
-            (FUNCTION_TABLE.name, "apirequestid", {self.request_ids.get("GET /", "")} - {""}),
+            (FUNCTION_TABLE.name, "requestid", {self.lambda_ids["direct"]}),
         ):
             listed = ", ".join(f"'{request_id}'" for request_id in sorted(ids))
             sql = f"SELECT DISTINCT {column} FROM {DATABASE_NAME}.{table} WHERE {where} AND {column} IN ({listed})"  # noqa: S608
@@ -372,12 +408,12 @@ def table(rows: Iterable[Row]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the logs in S3")
+    parser.add_argument("--timeout", type=float, default=1200.0, help="seconds to wait for the logs in S3")
     args = parser.parse_args(argv)
     try:
         aws = session()
         with one_line_errors("make verify"):
-            clients = {name: client(aws, name) for name in ("cloudformation", "s3", "athena", "cloudwatch")}
+            clients = {name: client(aws, name) for name in ("cloudformation", "lambda", "s3", "athena", "cloudwatch")}
             verifier = Verifier(clients=clients, stack=Stack.read(clients["cloudformation"]), timeout=args.timeout)
             rows = verifier.run()
     except AwsUnavailableError as error:

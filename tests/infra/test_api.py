@@ -10,7 +10,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 
-from prod_serverless.api import HttpEndpoint, access_log_format
+from prod_serverless.api import HttpEndpoint
+from prod_serverless.log_formats import access_log_format
 from prod_serverless.settings import Settings
 from tests.infra.helpers import KEPT, template_of
 
@@ -23,15 +24,20 @@ VENDED_LOGS_NAME = {
         ],
     ]
 }
+# What the README queries, the alarms' first steps and the join to the function's lines read, in either format.
 REQUIRED_ACCESS_LOG_VARIABLES = {
     "$context.requestId",
+    "$context.requestTimeEpoch",
     "$context.identity.sourceIp",
     "$context.httpMethod",
     "$context.routeKey",
+    "$context.path",
     "$context.status",
     "$context.responseLatency",
+    "$context.integrationLatency",
     "$context.integrationErrorMessage",
-    "$context.identity.userAgent",
+    "$context.error.message",
+    "$context.awsEndpointRequestId",
 }
 
 
@@ -54,10 +60,27 @@ def endpoint() -> Template:
     return _endpoint(Settings())
 
 
-def test_access_log_format_is_json_with_every_required_field() -> None:
-    fields = json.loads(access_log_format())
+@pytest.mark.parametrize("log_format", ["compact", "full"])
+def test_access_log_format_is_json_with_every_required_field(log_format: str) -> None:
+    fields = json.loads(access_log_format(log_format))
     assert set(fields.values()) >= REQUIRED_ACCESS_LOG_VARIABLES
-    assert fields["requestId"] == "$context.requestId"
+    assert fields["id"] == "$context.requestId"
+
+
+def test_the_full_format_adds_the_user_agent_the_response_length_and_more() -> None:
+    compact, full = (set(json.loads(access_log_format(name)).values()) for name in ("compact", "full"))
+    assert full - compact == {
+        "$context.requestTime",
+        "$context.protocol",
+        "$context.responseLength",
+        "$context.integrationStatus",
+        "$context.identity.userAgent",
+    }
+
+
+def test_the_stage_writes_the_configured_format() -> None:
+    (stage,) = _endpoint(Settings(access_log_format="full")).find_resources("AWS::ApiGatewayV2::Stage").values()
+    assert stage["Properties"]["AccessLogSettings"]["Format"] == access_log_format("full")
 
 
 def test_default_stage_writes_access_logs_to_its_own_encrypted_retained_group(endpoint: Template) -> None:
@@ -68,7 +91,10 @@ def test_default_stage_writes_access_logs_to_its_own_encrypted_retained_group(en
         {
             "StageName": "$default",
             "AutoDeploy": True,
-            "AccessLogSettings": {"DestinationArn": {"Fn::GetAtt": [group_id, "Arn"]}, "Format": access_log_format()},
+            "AccessLogSettings": {
+                "DestinationArn": {"Fn::GetAtt": [group_id, "Arn"]},
+                "Format": access_log_format("compact"),
+            },
         },
     )
     group = endpoint.find_resources("AWS::Logs::LogGroup")[group_id]

@@ -31,7 +31,7 @@ def test_function_size_runtime_architecture_and_environment(function_template: T
             "Runtime": "python3.14",
             "Architectures": ["arm64"],
             "Handler": "handler.handler",
-            "TracingConfig": {"Mode": "Active"},
+            "TracingConfig": {"Mode": "PassThrough"},
             "Environment": {"Variables": {"ENVIRONMENT_NAME": "prod", "APP_VERSION": "1.0.0", "LOG_LEVEL": "WARN"}},
         },
     )
@@ -58,7 +58,7 @@ def test_native_json_logs_to_its_own_log_group_at_the_configured_level(function_
             "LoggingConfig": {
                 "LogFormat": "JSON",
                 "ApplicationLogLevel": "WARN",
-                "SystemLogLevel": "INFO",
+                "SystemLogLevel": "WARN",
                 "LogGroup": {"Ref": group_id},
             }
         },
@@ -69,8 +69,14 @@ def test_native_json_logs_to_its_own_log_group_at_the_configured_level(function_
     )
 
 
-def test_tracing_is_active(function_template: Template) -> None:
-    function_template.has_resource_properties("AWS::Lambda::Function", {"TracingConfig": {"Mode": "Active"}})
+def test_tracing_and_platform_lines_follow_their_settings() -> None:
+    def build(stack: Stack) -> None:
+        settings = Settings(tracing="Active", system_log_level="INFO")
+        ServiceFunction(stack, "ProdFunction", settings=settings, log_key=kms.Key(stack, "ProdKey"))
+
+    (function,) = template_of(build).find_resources("AWS::Lambda::Function").values()
+    assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}
+    assert function["Properties"]["LoggingConfig"]["SystemLogLevel"] == "INFO"
 
 
 def test_role_is_its_own_with_no_aws_managed_policy(function_template: Template) -> None:

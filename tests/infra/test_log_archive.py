@@ -164,7 +164,7 @@ def test_stream_writes_its_prefix_with_the_key_compressed_and_decompresses_cloud
     )
     assert destination["CompressionFormat"] == "GZIP"
     assert destination["EncryptionConfiguration"] == {"KMSEncryptionConfig": {"AWSKMSKeyARN": KEY_ARN}}
-    assert destination["BufferingHints"] == {"IntervalInSeconds": 300, "SizeInMBs": 5}
+    assert destination["BufferingHints"] == {"IntervalInSeconds": 900, "SizeInMBs": 5}
     assert destination["ProcessingConfiguration"] == {
         "Enabled": True,
         "Processors": [

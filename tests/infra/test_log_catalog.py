@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
-from prod_serverless.api import ACCESS_LOG_FIELDS
 from prod_serverless.log_catalog import API_ACCESS_TABLE, FUNCTION_TABLE
+from prod_serverless.log_formats import ACCESS_LOG_FIELDS, render_access_line
+from prod_serverless.queries import EXAMPLE, QUERIES
 from tests.conftest import Synthesized
 
 BUCKET = {"Ref": "ProdLogArchiveBucket17CCD0FA"}
@@ -43,12 +47,40 @@ def test_tables_project_the_hive_partitions_of_their_source(synthesized: Synthes
 
 
 def test_api_table_has_a_column_for_every_access_log_field(synthesized: Synthesized) -> None:
-    columns = {
-        c["Name"]: c["Type"] for c in _table(synthesized, "prod_api_access_logs")["StorageDescriptor"]["Columns"]
-    }
-    assert set(columns) == {field.lower() for field in ACCESS_LOG_FIELDS}
+    table = _table(synthesized, "prod_api_access_logs")
+    columns = {c["Name"]: c["Type"] for c in table["StorageDescriptor"]["Columns"]}
+    assert set(columns) == {field.column for field in ACCESS_LOG_FIELDS}
     assert columns["status"] == "int" and columns["responselatency"] == "int"
     assert columns["integrationlatency"] == "string"  # "-" when no integration ran
+    serde = table["StorageDescriptor"]["SerdeInfo"]["Parameters"]
+    mapped = {name.removeprefix("mapping."): key for name, key in serde.items() if name.startswith("mapping.")}
+    assert mapped == {field.column: field.key for field in ACCESS_LOG_FIELDS}
+
+
+def _stage_format(synthesized: Synthesized) -> dict[str, str]:
+    (stage,) = synthesized.of_type("AWS::ApiGatewayV2::Stage").values()
+    fields: dict[str, str] = json.loads(stage["Properties"]["AccessLogSettings"]["Format"])
+    return fields
+
+
+def _read_like_openx(line: str, table: dict) -> dict[str, object]:  # type: ignore[type-arg]
+    """What the OpenX SerDe makes of a line: lower-cased keys, each column read from its mapped key."""
+    serde = table["StorageDescriptor"]["SerdeInfo"]["Parameters"]
+    record = {key.lower(): value for key, value in json.loads(line).items()}
+    return {
+        column["Name"]: record.get(serde.get(f"mapping.{column['Name']}", column["Name"]))
+        for column in table["StorageDescriptor"]["Columns"]
+    }
+
+
+def test_the_deployed_line_fills_every_api_column_the_readme_queries_read(synthesized: Synthesized) -> None:
+    table = _table(synthesized, "prod_api_access_logs")
+    values = {field.variable: f"value-of-{field.key}" for field in ACCESS_LOG_FIELDS}
+    row = _read_like_openx(render_access_line(_stage_format(synthesized), values), table)
+    sql = " ".join(query.render(**EXAMPLE) for query in QUERIES)
+    read = {column for column in row if re.search(rf"\b{column}\b", sql)}
+    assert {"requestid", "requesttimeepoch", "status", "routekey", "responselatency", "lambdarequestid"} <= read
+    assert all(row[column] is not None for column in read), {c: row[c] for c in read}
 
 
 def test_function_table_reads_the_handlers_log_line_and_platform_reports(synthesized: Synthesized) -> None:

@@ -29,7 +29,7 @@ EXPECTED_ALARMS: dict[str, tuple[str, str, dict[str, Any], str, int, str, float,
     "ApiLatency": ("AWS/ApiGateway", "Latency", {"ApiId": API}, "p99", 300, GT, 2000, (1, 1)),
     **{
         f"{name}DeliveryFreshness": (
-            "AWS/Firehose", "DeliveryToS3.DataFreshness", {"DeliveryStreamName": ref}, "Maximum", 300, GT, 900, (1, 1)
+            "AWS/Firehose", "DeliveryToS3.DataFreshness", {"DeliveryStreamName": ref}, "Maximum", 300, GT, 1800, (1, 1)
         )
         for name, ref in STREAMS.items()
     },

@@ -14,9 +14,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_every_generated_readme_section_is_current(synthesized: Synthesized) -> None:
-    sections = docs.render(
-        synthesized.stack, synthesized.report, synthesized.stack.node.find_child("ProdMonitoring").specs
-    )
+    specs = synthesized.stack.node.find_child("ProdMonitoring").specs
+    sections = docs.render(synthesized.stack, synthesized.report, specs, synthesized.template)
     readme = README.read_text()
     stale = [name for name, body in sections.items() if docs.update(readme, {name: body}) != readme]
     assert stale == [], f"README sections {stale} are stale: run `make docs`"

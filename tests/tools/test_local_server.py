@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import logging
 import threading
 import urllib.error
 import urllib.request
@@ -18,7 +19,14 @@ import pytest
 from service.handler import handler
 from tests.conftest import load_event
 from tools.events import build_event
-from tools.local_server import LocalApi, access_log_format_from_template, routes_from_template, serve
+from tools.lambda_logging import install
+from tools.local_server import (
+    LocalApi,
+    access_log_format_from_template,
+    function_environment_from_template,
+    routes_from_template,
+    serve,
+)
 
 
 class Recorder:
@@ -107,16 +115,75 @@ def test_event_is_a_payload_2_event(server: LocalApi, recorder: Recorder) -> Non
     assert event["requestContext"]["timeEpoch"] > 0
 
 
+def _access_lines(server: LocalApi) -> list[dict[str, str]]:
+    assert isinstance(server.access_log, io.StringIO)
+    return [json.loads(line) for line in server.access_log.getvalue().splitlines()]
+
+
 def test_each_request_is_logged_in_the_stages_access_log_format(server: LocalApi, template_file: Path) -> None:
     _get(server.url + "/", headers={"User-Agent": "t/1"})
     _get(server.url + "/missing")
-    assert isinstance(server.access_log, io.StringIO)
-    lines = [json.loads(line) for line in server.access_log.getvalue().splitlines()]
-    assert [(line["routeKey"], line["status"]) for line in lines] == [("GET /", "200"), ("-", "404")]
+    lines = _access_lines(server)
+    assert [(line["r"], line["s"]) for line in lines] == [("GET /", "200"), ("-", "404")]
     assert set(lines[0]) == set(access_log_format_from_template(template_file))
-    assert (lines[0]["sourceIp"], lines[0]["httpMethod"], lines[0]["userAgent"]) == ("127.0.0.1", "GET", "t/1")
-    assert lines[0]["integrationLatency"] != "-"
-    assert lines[1]["integrationLatency"] == "-"
+    assert (lines[0]["ip"], lines[0]["m"]) == ("127.0.0.1", "GET")
+    assert lines[0]["ilat"] != "-" and lines[1]["ilat"] == "-"
+
+
+def test_one_request_id_in_the_answer_the_function_log_and_the_access_line(server: LocalApi) -> None:
+    stream = io.StringIO()
+    log_handler = install(stream, logging.DEBUG)
+    service_logger = logging.getLogger("service")
+    level = service_logger.level
+    service_logger.setLevel(logging.DEBUG)  # the per-request line is DEBUG
+    try:
+        _, _, first = _get(server.url + "/")
+        _, _, second = _get(server.url + "/")
+    finally:
+        logging.getLogger().removeHandler(log_handler)
+        service_logger.setLevel(level)
+    assert first["requestId"] != second["requestId"]
+    function_lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["requestId"] for line in function_lines] == [first["requestId"], second["requestId"]]
+    assert [line["fn"] for line in _access_lines(server)] == [first["requestId"], second["requestId"]]
+
+
+def test_the_handler_runs_under_the_functions_environment_from_the_template(template_file: Path) -> None:
+    environment = function_environment_from_template(template_file)
+    assert environment == {"ENVIRONMENT_NAME": "prod", "APP_VERSION": "1.0.0", "LOG_LEVEL": "INFO"}
+    api = serve(0, template_file)
+    thread = threading.Thread(target=api.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread.start()
+    try:
+        _, _, body = _get(api.url + "/")
+    finally:
+        api.shutdown()
+        api.server_close()
+    assert (body["environment"], body["version"]) == ("prod", "1.0.0")
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "message"),
+    [
+        ({"x-big": "a" * 20_000}, 431, "Request Header Fields Too Large"),  # over HTTP API's 10240 bytes
+        ({"x-big": "a" * 70_000}, 431, "Request Header Fields Too Large"),  # over http.server's own 64 KiB line
+        ({"content-length": str(10 * 1024 * 1024 + 1)}, 413, "Request Entity Too Large"),
+    ],
+)
+def test_requests_over_http_apis_quotas_get_its_json_error_and_an_access_line(
+    server: LocalApi, recorder: Recorder, headers: dict[str, str], status: int, message: str
+) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=5)
+    connection.putrequest("GET", "/")
+    for name, value in headers.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    response = connection.getresponse()
+    assert (response.status, json.loads(response.read())) == (status, {"message": message})
+    connection.close()
+    assert recorder.events == []
+    (line,) = _access_lines(server)
+    assert line["s"] == str(status) and line["id"] == response.headers["apigw-requestid"]
 
 
 def test_serves_concurrent_requests(server: LocalApi) -> None:

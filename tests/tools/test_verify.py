@@ -26,6 +26,9 @@ URL = "https://abc123.execute-api.us-east-1.amazonaws.com/"
 BUCKET = "prodserverlessstack-prodlogarchivebucket-1"
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:ProdServerlessStack-ProdMonitoringAlarmTopic-X"
+ALIAS_ARN = "arn:aws:lambda:us-east-1:123456789012:function:ProdServerlessStack-ProdFunction-1:live"
+SERVED_BY = "r-1"  # the Lambda request id in GET /'s answer
+DIRECT = "d-1"  # the Lambda request id of verify's direct invocation
 IDS = {"GET /": "AAAAAAAAAAAAAAA=", "POST /": "BBBBBBBBBBBBBBB=", "GET /verify-no-such-route": "CCCCCCCCCCCCCCC="}
 ALARMS = {
     "ProdMonitoringFunctionErrorsAlarm0A1B2C3D": "ProdServerlessStack-ProdMonitoringFunctionErrorsAlarm0A1B2C3D-1",
@@ -39,7 +42,7 @@ SUBSCRIPTION_QUERY = f'SELECT SUM("DeliveryErrors") FROM "AWS/Logs" WHERE LogGro
 def _answer(method: str, path: str) -> tuple[int, dict[str, str], bytes]:
     headers = {"apigw-requestid": IDS[f"{method} {path}"], "content-type": "application/json"}
     if (method, path) == ("GET", "/"):
-        body = {"message": "Hello from Prod", "requestId": "r-1", "environment": "prod", "version": "1.0.0"}
+        body = {"message": "Hello from Prod", "requestId": SERVED_BY, "environment": "prod", "version": "1.0.0"}
         return 200, headers, json.dumps(body).encode()
     return 404, headers, b'{"message":"Not Found"}'
 
@@ -61,28 +64,41 @@ class Account:
     action_summary: str = f"Successfully executed action {TOPIC_ARN}"
     missing_metric: str | None = None
     encrypted_with: str = KEY_ARN
+    joined_by: str = SERVED_BY  # what the access line of GET / names as its Lambda request id
     clients: dict[str, Any] = field(default_factory=dict)
     stubbers: dict[str, Stubber] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for service in ("s3", "athena", "cloudwatch"):
+        for service in ("lambda", "s3", "athena", "cloudwatch"):
             self.clients[service] = boto3.client(
                 service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
             )
             self.stubbers[service] = Stubber(self.clients[service])
+        self._direct_invocation()
         self._archive()
         self._athena()
         self._alarm_action()
         self._metrics()
 
+    def _direct_invocation(self) -> None:
+        answer = json.dumps({"statusCode": 400, "body": json.dumps({"message": "Bad Request", "requestId": DIRECT})})
+        self.stubbers["lambda"].add_response(
+            "invoke",
+            {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(answer.encode()), len(answer))},
+            {"FunctionName": ALIAS_ARN, "Payload": ANY},
+        )
+
     def _archive(self) -> None:
         s3 = self.stubbers["s3"]
         contents = {
-            "api": [json.dumps({"requestId": request_id, "status": "200"}) for request_id in IDS.values()],
+            "api": [
+                json.dumps({"id": request_id, "s": "200", "fn": self.joined_by if request == "GET /" else "-"})
+                for request, request_id in IDS.items()
+            ],
             "function": [
-                json.dumps({"level": "INFO", "message": "request", "apiRequestId": IDS["GET /"]}),
+                json.dumps({"level": "WARNING", "message": "event is not an HTTP API request", "requestId": DIRECT}),
                 "",  # a blank line between two Firehose records: reported, not a failure
-                json.dumps({"type": "platform.report", "record": {"requestId": "r-1"}}),
+                json.dumps({"type": "platform.report", "record": {"requestId": DIRECT}}),
             ],
         }
         rounds = 1 if self.objects else 3  # timeout 30 s, poll 15 s: three looks before giving up
@@ -109,7 +125,7 @@ class Account:
 
     def _athena(self) -> None:
         athena = self.stubbers["athena"]
-        found = {"requestid": list(IDS.values()), "apirequestid": [IDS["GET /"]]}
+        found = {"ids-api": list(IDS.values()), "ids-function": [DIRECT]}
         names = ["ids-api", "ids-function", *(query.name for query in QUERIES)]
         for number, name in enumerate(names):
             execution = f"q-{number}"
@@ -125,9 +141,8 @@ class Account:
             athena.add_response("get_query_execution", {"QueryExecution": {"Status": status}})
             if failed:
                 continue
-            column = {"ids-api": "requestid", "ids-function": "apirequestid"}.get(name)
-            values = found[column] if column and self.objects else []
-            rows = [{"Data": [{"VarCharValue": column or "x"}]}] + [{"Data": [{"VarCharValue": v}]} for v in values]
+            values = found.get(name, []) if self.objects else []
+            rows = [{"Data": [{"VarCharValue": "requestid"}]}] + [{"Data": [{"VarCharValue": v}]} for v in values]
             athena.add_response("get_query_results", {"ResultSet": {"Rows": rows}})
 
     def _alarm_action(self) -> None:
@@ -224,7 +239,9 @@ class Account:
 
         return verify.Verifier(
             clients=self.clients,
-            stack=verify.Stack(url=URL, bucket=BUCKET, key_arn=KEY_ARN, topic_arn=TOPIC_ARN, alarms=dict(ALARMS)),
+            stack=verify.Stack(
+                url=URL, bucket=BUCKET, key_arn=KEY_ARN, topic_arn=TOPIC_ARN, alias_arn=ALIAS_ARN, alarms=dict(ALARMS)
+            ),
             fetch=fetch,
             timeout=30,
             poll=15,
@@ -235,7 +252,7 @@ class Account:
         )
 
     def run(self) -> dict[str, verify.Row]:
-        with self.stubbers["s3"], self.stubbers["athena"], self.stubbers["cloudwatch"]:
+        with self.stubbers["lambda"], self.stubbers["s3"], self.stubbers["athena"], self.stubbers["cloudwatch"]:
             rows = self.verifier().run()
             for stubber in self.stubbers.values():
                 stubber.assert_no_pending_responses()
@@ -249,7 +266,7 @@ def failing(rows: dict[str, verify.Row]) -> set[str]:
 def test_a_healthy_account_passes_every_check() -> None:
     rows = Account().run()
     assert failing(rows) == set()
-    assert len(rows) == 4 + 3 + 2 + len(QUERIES) + 1 + 4
+    assert len(rows) == 5 + 4 + 2 + len(QUERIES) + 1 + 4
     archive = rows["archive objects: GZIP, one JSON object per line, SSE-KMS with the archive key"]
     assert archive.detail == "2 objects read, 1 blank lines"
     subscription = rows["alarm ApiSubscriptionErrors: DeliveryErrors is published"]
@@ -261,6 +278,7 @@ def test_missing_objects_fail_the_archive_rows_and_what_depends_on_them() -> Non
     assert failing(rows) == {
         "api/ lines arrive in S3 (today's partition)",
         "function/ lines arrive in S3 (today's partition)",
+        "the access line of GET / names its Lambda request id (query 3's join)",
         "archive objects: GZIP, one JSON object per line, SSE-KMS with the archive key",
         "Athena finds the request ids in prod_api_access_logs",
         "Athena finds the request ids in prod_function_logs",
@@ -271,6 +289,14 @@ def test_missing_objects_fail_the_archive_rows_and_what_depends_on_them() -> Non
 def test_objects_not_encrypted_with_the_archive_key_fail_the_object_row() -> None:
     rows = Account(encrypted_with="arn:aws:kms:us-east-1:123456789012:key/other").run()
     assert failing(rows) == {"archive objects: GZIP, one JSON object per line, SSE-KMS with the archive key"}
+
+
+def test_an_access_line_that_does_not_name_the_lambda_request_id_fails_the_join_row() -> None:
+    rows = Account(joined_by="-").run()
+    assert failing(rows) == {"the access line of GET / names its Lambda request id (query 3's join)"}
+    assert rows["the access line of GET / names its Lambda request id (query 3's join)"].detail == (
+        f"fn=-, answer requestId={SERVED_BY}"
+    )
 
 
 def test_an_athena_error_fails_that_querys_row() -> None:

@@ -1,0 +1,629 @@
+"""`make cost`: what the stack as configured costs per million requests, all-in, and what it costs per month
+whatever the traffic.
+
+Three inputs, none typed in by hand:
+- what is deployed, read from the synthesized template: the stage's access-log format, the function's log
+  levels, memory, architecture and tracing, retention, Firehose buffers, the archive's lifecycle, the alarms;
+- the bytes of each log line, measured on real lines: the access line rendered from the stage's own format,
+  the function's lines written by the real handler through Lambda's JSON log format at the deployed level, and
+  Lambda's platform lines at the deployed system log level;
+- a price table as data (PRICES), each price with the page it was read from and when.
+
+Conventions, as AWS bills them: a GB is 2^30 bytes, a TB 2^40 (Lambda's GB-second counts 1,024 MB as a GB);
+Firehose rounds each record up to a multiple of 5 KB (5,120 bytes); list prices in us-east-1, no free tier.
+What depends on traffic is computed for two profiles (TRAFFIC): a trickle, where every log event is its own
+Firehose record (the worst case, and the README's figure), and steady traffic, where events share records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gzip
+import io
+import json
+import logging
+import math
+import random
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prod_serverless.log_formats import access_log_format, render_access_line
+
+DEFAULT_TEMPLATE = Path("cdk.out/ProdServerlessStack.template.json")
+GB = 2**30
+TB = 2**40
+FIREHOSE_RECORD_STEP = 5 * 1024
+# CloudWatch Logs counts 26 bytes per event beside the message (PutLogEvents quota); counted in ingestion as an
+# upper bound, and in storage as the pricing page says ("26 bytes of metadata per log event").
+EVENT_OVERHEAD_BYTES = 26
+DAYS_PER_MONTH = 30.4375
+# S3 Lifecycle does not transition objects smaller than 128 KB by default (S3 "Transitioning objects").
+S3_MIN_TRANSITION_BYTES = 128 * 1024
+READ_ON = "2026-11-29 (stored copy)"
+
+
+@dataclass(frozen=True)
+class Price:
+    usd: float
+    per: str
+    source: str
+
+
+PRICES = {
+    "api_request": Price(
+        1.00 / 1e6, "HTTP API request (first 300 million a month)", "aws.amazon.com/api-gateway/pricing"
+    ),
+    "lambda_request": Price(0.20 / 1e6, "Lambda request", "aws.amazon.com/lambda/pricing"),
+    "lambda_gb_second_arm64": Price(0.0000133334, "GB-second, arm64", "aws.amazon.com/lambda/pricing"),
+    "lambda_gb_second_x86_64": Price(0.0000166667, "GB-second, x86_64", "aws.amazon.com/lambda/pricing"),
+    "logs_ingested_gb": Price(0.50, "GB ingested, Standard log class", "aws.amazon.com/cloudwatch/pricing"),
+    "logs_stored_gb_month": Price(0.03, "GB-month stored (compressed)", "aws.amazon.com/cloudwatch/pricing"),
+    "firehose_gb": Price(0.029, "GB ingested, Direct PUT, 5 KB records", "aws.amazon.com/firehose/pricing"),
+    "s3_put": Price(0.005 / 1000, "PUT request, S3 Standard", "aws.amazon.com/s3/pricing"),
+    "s3_standard_gb_month": Price(0.023, "GB-month, S3 Standard (first 50 TB)", "aws.amazon.com/s3/pricing"),
+    "s3_ia_gb_month": Price(0.0125, "GB-month, S3 Standard-IA", "aws.amazon.com/s3/pricing"),
+    "s3_transition": Price(0.01 / 1000, "lifecycle transition to Standard-IA", "aws.amazon.com/s3/pricing"),
+    "kms_request": Price(0.03 / 10000, "KMS request", "aws.amazon.com/kms/pricing"),
+    "kms_key_month": Price(1.00, "customer managed key-month", "aws.amazon.com/kms/pricing"),
+    "athena_tb": Price(5.00, "TB scanned, 10 MB minimum per query", "aws.amazon.com/athena/pricing"),
+    "xray_trace": Price(5.00 / 1e6, "trace recorded", "aws.amazon.com/xray/pricing"),
+    "alarm_metric_month": Price(0.10, "standard-resolution alarm metric-month", "aws.amazon.com/cloudwatch/pricing"),
+    "composite_alarm_month": Price(0.50, "composite alarm-month", "aws.amazon.com/cloudwatch/pricing"),
+    "dashboard_month": Price(3.00, "dashboard-month", "aws.amazon.com/cloudwatch/pricing"),
+    "custom_metric_month": Price(0.30, "metric-month (detailed route metrics)", "aws.amazon.com/cloudwatch/pricing"),
+}
+# Firehose's price page lists four usage types (ingestion, format conversion, VPC delivery, dynamic
+# partitioning); decompressing CloudWatch Logs records is not one of them, so it is priced at nothing here.
+# HTTP API publishes these six metrics per route when detailed metrics are on.
+DETAILED_ROUTE_METRICS = 6
+ATHENA_MIN_QUERY_BYTES = 10 * 2**20
+# Lambda's X-Ray sampling, fixed: the first request each second and 5% of the rest (Lambda "Using AWS Lambda
+# with AWS X-Ray": "This sampling rate cannot be configured for Lambda functions").
+XRAY_RESERVOIR_PER_SECOND, XRAY_RATE = 1.0, 0.05
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """A traffic profile: what Firehose batching, S3 object sizes and X-Ray sampling depend on."""
+
+    name: str
+    requests_per_second: float
+    events_per_record: int  # log events CloudWatch Logs puts in one Firehose record
+    cold_start_share: float  # invocations that start an execution environment
+
+
+TRAFFIC = (
+    # A million requests a month is 0.38 per second: assume nothing is batched.
+    Traffic("a trickle", 1e6 / (DAYS_PER_MONTH * 86400), events_per_record=1, cold_start_share=0.01),
+    # Assumed, not documented: at 100 requests/s a log stream's events arrive together, ~50 to a record.
+    Traffic("steady", 100.0, events_per_record=50, cold_start_share=0.0001),
+)
+# Assumptions about the function's time, stated: the handler's own work is microseconds (`make bench`); Lambda
+# bills whole milliseconds, and the runtime's per-invoke work brings a warm invocation to about 2 ms. Since
+# August 2025 the INIT phase is billed too; about 300 ms for this stdlib-only handler at 128 MB.
+WARM_BILLED_MS = 2
+INIT_BILLED_MS = 300
+
+
+# --------------------------------------------------------------------------------------------------- template
+@dataclass(frozen=True)
+class Deployed:
+    """What the template deploys, as far as the bill is concerned."""
+
+    access_log_format: dict[str, str]
+    function_environment: dict[str, str]
+    application_log_level: str
+    system_log_level: str
+    memory_mb: int
+    architecture: str
+    tracing: str
+    log_retention_days: int
+    buffer_seconds: int
+    buffer_mib: int
+    streams: int
+    ia_after_days: int | None
+    expire_after_days: int
+    metric_alarm_metrics: int
+    composite_alarms: int
+    dashboards: int
+    keys: int
+    detailed_routes: int
+
+    @classmethod
+    def read(cls, template: dict[str, Any]) -> Deployed:
+        resources = template["Resources"]
+
+        def of_type(kind: str) -> list[tuple[str, dict[str, Any]]]:
+            return [(i, r.get("Properties", {})) for i, r in resources.items() if r["Type"] == kind]
+
+        ((_, stage),) = of_type("AWS::ApiGatewayV2::Stage")
+        ((_, function),) = [(i, p) for i, p in of_type("AWS::Lambda::Function") if i.startswith("ProdFunction")]
+        logging_config = function["LoggingConfig"]
+        groups = {i: p for i, p in of_type("AWS::Logs::LogGroup")}
+        (archive,) = [
+            p for _, p in of_type("AWS::S3::Bucket") if _rule(p, "TierAndExpireLogs") is not None
+        ]  # the log archive
+        rule = _rule(archive, "TierAndExpireLogs") or {}
+        transitions = rule.get("Transitions", [])
+        hints = [
+            p["ExtendedS3DestinationConfiguration"]["BufferingHints"]
+            for _, p in of_type("AWS::KinesisFirehose::DeliveryStream")
+        ]
+        routes = len(of_type("AWS::ApiGatewayV2::Route"))
+        detailed = stage.get("DefaultRouteSettings", {}).get("DetailedMetricsEnabled", False)
+        return cls(
+            access_log_format=json.loads(stage["AccessLogSettings"]["Format"]),
+            function_environment=function.get("Environment", {}).get("Variables", {}),
+            application_log_level=logging_config["ApplicationLogLevel"],
+            system_log_level=logging_config["SystemLogLevel"],
+            memory_mb=function["MemorySize"],
+            architecture=function.get("Architectures", ["x86_64"])[0],
+            tracing=function.get("TracingConfig", {}).get("Mode", "PassThrough"),
+            log_retention_days=groups[logging_config["LogGroup"]["Ref"]]["RetentionInDays"],
+            buffer_seconds=min(h["IntervalInSeconds"] for h in hints),
+            buffer_mib=min(h["SizeInMBs"] for h in hints),
+            streams=len(hints),
+            ia_after_days=transitions[0]["TransitionInDays"] if transitions else None,
+            expire_after_days=rule["ExpirationInDays"],
+            metric_alarm_metrics=sum(_alarm_metrics(p) for _, p in of_type("AWS::CloudWatch::Alarm")),
+            composite_alarms=len(of_type("AWS::CloudWatch::CompositeAlarm")),
+            dashboards=len(of_type("AWS::CloudWatch::Dashboard")),
+            keys=len(of_type("AWS::KMS::Key")),
+            detailed_routes=routes if detailed else 0,
+        )
+
+
+def _rule(bucket: dict[str, Any], rule_id: str) -> dict[str, Any] | None:
+    rules = bucket.get("LifecycleConfiguration", {}).get("Rules", [])
+    return next((rule for rule in rules if rule.get("Id") == rule_id), None)
+
+
+def _alarm_metrics(alarm: dict[str, Any]) -> int:
+    """Metrics an alarm is billed for: one, or each metric of its math (a Metrics Insights query: one series)."""
+    queries = alarm.get("Metrics")
+    if not queries:
+        return 1
+    # A query naming a resource is an Fn::Join in the template; its text still starts with SELECT.
+    return sum(1 for query in queries if "MetricStat" in query or '"SELECT ' in json.dumps(query.get("Expression")))
+
+
+# ------------------------------------------------------------------------------------------------ log lines
+# One request as API Gateway would describe it: a browser on IPv4, answered in a few ms.
+SAMPLE_REQUEST = {
+    "$context.requestId": "JKJaXmPLvHcESHA=",
+    "$context.requestTime": "29/Nov/2026:10:00:00 +0000",
+    "$context.requestTimeEpoch": "1795946400123",
+    "$context.identity.sourceIp": "198.51.100.23",
+    "$context.httpMethod": "GET",
+    "$context.routeKey": "GET /",
+    "$context.path": "/",
+    "$context.protocol": "HTTP/1.1",
+    "$context.status": "200",
+    "$context.responseLength": "107",
+    "$context.responseLatency": "14",
+    "$context.integrationLatency": "12",
+    "$context.integrationStatus": "200",
+    "$context.identity.userAgent": (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Safari/537.36"
+    ),
+    "$context.awsEndpointRequestId": "8f5e2b1c-3d4a-4e6f-9b8c-7a6d5e4f3c2b",
+}
+SYSTEM_LEVELS = ("WARN", "INFO", "DEBUG")
+
+
+def platform_lines(system_log_level: str, tracing: str, request_id: str) -> list[str]:
+    """Lambda's platform lines for one successful warm invocation at `system_log_level` (JSON log format).
+
+    Lambda "Log-level filtering", event mapping: start and report are INFO, runtimeDone is DEBUG; with status
+    other than success, runtimeDone and report are WARN (so a failed invocation keeps them at every level).
+    """
+    trace = {"spanId": "a1b2c3d4e5f60718", "type": "X-Amzn-Trace-Id", "value": f"Root=1-6749a0e0-{'0' * 24};Sampled=1"}
+    traced = {"tracing": trace} if tracing == "Active" else {}
+    time = "2026-11-29T10:00:00.123Z"
+    metrics = {"durationMs": 1.52, "billedDurationMs": 2, "memorySizeMB": 128, "maxMemoryUsedMB": 38}
+    events = [
+        (
+            "INFO",
+            {"time": time, "type": "platform.start", "record": {"requestId": request_id, "version": "12", **traced}},
+        ),
+        (
+            "DEBUG",
+            {
+                "time": time,
+                "type": "platform.runtimeDone",
+                "record": {
+                    "requestId": request_id,
+                    "status": "success",
+                    **traced,
+                    "metrics": {"durationMs": 1.4, "producedBytes": 107},
+                },
+            },
+        ),
+        (
+            "INFO",
+            {
+                "time": time,
+                "type": "platform.report",
+                "record": {"requestId": request_id, "metrics": metrics, **traced, "status": "success"},
+            },
+        ),
+    ]
+    keep = SYSTEM_LEVELS[: SYSTEM_LEVELS.index(system_log_level) + 1]
+    return [json.dumps(event, separators=(",", ":")) for level, event in events if level in keep]
+
+
+def function_lines(deployed: Deployed, request_id: str) -> list[str]:
+    """What the real handler writes for one `GET /`, through Lambda's JSON format at the deployed level."""
+    from tools.events import LambdaContext, build_event
+    from tools.lambda_logging import LambdaJsonFormatter, invocation
+    from tools.local_server import load_handler
+
+    handler = load_handler(deployed.function_environment)
+    module = sys.modules["service.handler"]
+    # A fixed 1.5 ms instead of the real clock: the same lines, byte for byte, on every run.
+    ticks = iter(range(1_000_000))
+    clock = type("Clock", (), {"perf_counter": staticmethod(lambda: next(ticks) * 0.0015)})
+    real_time, module.time = module.time, clock  # type: ignore[attr-defined]
+    stream = io.StringIO()
+    capture = logging.StreamHandler(stream)
+    capture.setFormatter(LambdaJsonFormatter())
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(capture)
+    # Lambda filters the application's lines at the deployed level (it lowers WARNING to WARN in its names).
+    root.setLevel(deployed.application_log_level.replace("WARN", "WARNING"))
+    service = logging.getLogger("service")
+    service_level = service.level
+    service.setLevel(logging.NOTSET)
+    try:
+        event = build_event(
+            method="GET",
+            raw_path="/",
+            raw_query_string="",
+            headers=[("user-agent", "t/1")],
+            source_ip=SAMPLE_REQUEST["$context.identity.sourceIp"],
+            request_id=SAMPLE_REQUEST["$context.requestId"],
+            now=1795946400.123,
+        )
+        context = LambdaContext()
+        context.aws_request_id = request_id
+        with invocation(request_id):
+            handler(event, context)
+    finally:
+        module.time = real_time  # type: ignore[attr-defined]
+        root.removeHandler(capture)
+        root.setLevel(previous)
+        service.setLevel(service_level)
+    return stream.getvalue().splitlines()
+
+
+@dataclass(frozen=True)
+class Lines:
+    """The log events one served request writes, per log group."""
+
+    access: list[str]
+    function: list[str]
+    platform: list[str]
+
+    @classmethod
+    def measure(cls, deployed: Deployed) -> Lines:
+        request_id = SAMPLE_REQUEST["$context.awsEndpointRequestId"]
+        return cls(
+            access=[render_access_line(deployed.access_log_format, SAMPLE_REQUEST)],
+            function=function_lines(deployed, request_id),
+            platform=platform_lines(deployed.system_log_level, deployed.tracing, request_id),
+        )
+
+    def by_stream(self) -> dict[str, list[str]]:
+        return {"api": self.access, "function": self.function + self.platform}
+
+
+def _variants(lines: list[str], count: int) -> list[str]:
+    """`count` copies of each line with its ids and digits varied, as a day of real lines would be."""
+    rng = random.Random(7)  # noqa: S311 - varied sample data, not secrets
+    out = []
+    for number in range(count):
+        for line in lines:
+            out.append("".join(rng.choice("0123456789abcdef") if c.isdigit() else c for c in line) + str(number))
+    return out
+
+
+def gzip_ratio(lines: list[str], level: int = 6) -> float:
+    """Compressed / raw size of a realistic batch of these lines."""
+    if not lines:
+        return 0.0
+    text = "\n".join(_variants(lines, 400)).encode()
+    return len(gzip.compress(text, compresslevel=level)) / len(text)
+
+
+def firehose_record_bytes(lines: list[str], events: int) -> int:
+    """The billed size of one subscription record holding `events` events: gzip'd envelope, 5 KB steps."""
+    batch = _variants(lines, math.ceil(events / max(1, len(lines))))[:events]
+    envelope = {
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": "/aws/lambda/ProdServerlessStack-ProdFunction481DA47F-AbCdEfGhIjKl",
+        "logStream": "2026/11/29/[12]0123456789abcdef0123456789abcdef",
+        "subscriptionFilters": ["ProdServerlessStack-ProdLogArchiveSubscription-AbCdEfGhIjKl"],
+        "logEvents": [{"id": "3" * 56, "timestamp": 1795946400123, "message": message} for message in batch],
+    }
+    return billed_record_bytes(len(gzip.compress(json.dumps(envelope).encode())))
+
+
+def billed_record_bytes(size: int) -> int:
+    """Firehose bills each record rounded up to the next 5 KB ("a 3KB record is billed as 5KB")."""
+    return max(1, math.ceil(size / FIREHOSE_RECORD_STEP)) * FIREHOSE_RECORD_STEP
+
+
+# --------------------------------------------------------------------------------------------------- costs
+@dataclass(frozen=True)
+class Item:
+    name: str
+    usd: float
+    basis: str
+
+
+def _usd(price: str, quantity: float) -> float:
+    return PRICES[price].usd * quantity
+
+
+def per_million(deployed: Deployed, lines: Lines, traffic: Traffic) -> list[Item]:
+    """Every cost that grows with requests, for one million of them."""
+    million = 1e6
+    streams = {name: batch for name, batch in lines.by_stream().items() if batch}
+    events = sum(len(batch) for batch in streams.values())
+    raw = sum(len(line.encode()) for batch in streams.values() for line in batch)
+    ingested = raw + EVENT_OVERHEAD_BYTES * events
+    items = [
+        Item("API Gateway HTTP API requests", _usd("api_request", million), "1 request each"),
+        Item("Lambda requests", _usd("lambda_request", million), "1 invocation each"),
+    ]
+    gb_seconds = (
+        deployed.memory_mb / 1024 * (WARM_BILLED_MS + traffic.cold_start_share * INIT_BILLED_MS) / 1000 * million
+    )
+    items.append(
+        Item(
+            "Lambda compute",
+            _usd(f"lambda_gb_second_{deployed.architecture}", gb_seconds),
+            f"{deployed.memory_mb} MB {deployed.architecture}, {WARM_BILLED_MS} ms warm, "
+            f"{traffic.cold_start_share:.2%} cold starts of {INIT_BILLED_MS} ms",
+        )
+    )
+    items.append(
+        Item(
+            "CloudWatch Logs ingestion",
+            _usd("logs_ingested_gb", ingested * million / GB),
+            f"{events} event(s), {ingested} B a request (lines + {EVENT_OVERHEAD_BYTES} B each)",
+        )
+    )
+    stored = sum(
+        (gzip_ratio(batch) * len(line.encode()) + EVENT_OVERHEAD_BYTES) for batch in streams.values() for line in batch
+    )
+    months = deployed.log_retention_days / DAYS_PER_MONTH
+    items.append(
+        Item(
+            "CloudWatch Logs storage",
+            _usd("logs_stored_gb_month", stored * million / GB * months),
+            f"{stored:.0f} B compressed a request, {deployed.log_retention_days} days",
+        )
+    )
+    records = {name: firehose_record_bytes(batch, traffic.events_per_record) for name, batch in streams.items()}
+    firehose_bytes = sum(records[name] * len(batch) / traffic.events_per_record for name, batch in streams.items())
+    items.append(
+        Item(
+            "Firehose ingestion",
+            _usd("firehose_gb", firehose_bytes * million / GB),
+            f"{traffic.events_per_record} event(s) per record, {', '.join(f'{n} {b} B' for n, b in records.items())}"
+            " billed per record",
+        )
+    )
+    archived = {
+        name: gzip_ratio(batch) * sum(len(line.encode()) + 1 for line in batch) for name, batch in streams.items()
+    }
+    objects, standard_gb_months, ia_gb_months, transitions = 0.0, 0.0, 0.0, 0.0
+    life_months = deployed.expire_after_days / DAYS_PER_MONTH
+    for per_request in archived.values():
+        seconds = min(
+            deployed.buffer_seconds, deployed.buffer_mib * 2**20 / (per_request * traffic.requests_per_second)
+        )
+        object_bytes = per_request * traffic.requests_per_second * seconds
+        count = million * per_request / object_bytes
+        objects += count
+        gb = per_request * million / GB
+        if deployed.ia_after_days is None or object_bytes < S3_MIN_TRANSITION_BYTES:
+            standard_gb_months += gb * life_months
+        else:
+            standard_gb_months += gb * deployed.ia_after_days / DAYS_PER_MONTH
+            ia_gb_months += gb * (deployed.expire_after_days - deployed.ia_after_days) / DAYS_PER_MONTH
+            transitions += count
+    archive_bytes = sum(archived.values())
+    items += [
+        Item("S3 PUTs", _usd("s3_put", objects), f"{objects:,.0f} objects (one per stream per buffer flush)"),
+        Item(
+            "S3 storage",
+            _usd("s3_standard_gb_month", standard_gb_months) + _usd("s3_ia_gb_month", ia_gb_months),
+            f"{archive_bytes:.0f} B gzip a request, {deployed.expire_after_days} days"
+            + ("" if ia_gb_months else " in Standard (objects under 128 KB never move to IA)"),
+        ),
+        Item("S3 lifecycle transitions", _usd("s3_transition", transitions), f"{transitions:,.0f} objects to IA"),
+        # With S3 Bucket Keys, S3 asks KMS far less than once per object; once per object is the bound used.
+        Item("KMS requests", _usd("kms_request", objects), "at most one per archived object (S3 Bucket Key)"),
+    ]
+    scanned = sum(
+        max(ATHENA_MIN_QUERY_BYTES, archived.get(table, 0.0) * million)
+        for table in ("api", "api", "api")  # the README's three queries read the access table (query 3 both)
+    ) + max(ATHENA_MIN_QUERY_BYTES, archived.get("function", 0.0) * million)
+    items.append(Item("Athena", _usd("athena_tb", scanned / TB), "each README query once over these requests"))
+    traced = 0.0
+    if deployed.tracing == "Active":
+        rate = traffic.requests_per_second
+        traced = 1.0 if rate <= XRAY_RESERVOIR_PER_SECOND else (1 + XRAY_RATE * (rate - 1)) / rate
+    items.append(
+        Item("X-Ray traces", _usd("xray_trace", traced * million), f"tracing {deployed.tracing}, {traced:.1%} traced")
+    )
+    return items
+
+
+def fixed_monthly(deployed: Deployed) -> list[Item]:
+    """What the stack costs a month whatever the traffic."""
+    return [
+        Item(
+            "CloudWatch alarms",
+            _usd("alarm_metric_month", deployed.metric_alarm_metrics),
+            f"{deployed.metric_alarm_metrics} alarm metrics",
+        ),
+        Item(
+            "Composite alarm", _usd("composite_alarm_month", deployed.composite_alarms), f"{deployed.composite_alarms}"
+        ),
+        Item("Dashboard", _usd("dashboard_month", deployed.dashboards), f"{deployed.dashboards}"),
+        Item("KMS keys", _usd("kms_key_month", deployed.keys), f"{deployed.keys} customer managed keys"),
+        Item(
+            "Detailed route metrics",
+            _usd("custom_metric_month", DETAILED_ROUTE_METRICS * deployed.detailed_routes),
+            f"{DETAILED_ROUTE_METRICS} metrics x {deployed.detailed_routes} route(s)",
+        ),
+    ]
+
+
+def total(items: Iterable[Item]) -> float:
+    return sum(item.usd for item in items)
+
+
+def reference_design(deployed: Deployed) -> list[Item]:
+    """The design this stack replaces, per million requests: the handler puts one S3 object per request."""
+    million = 1e6
+    # Assumed: an S3 PutObject from a 128 MB function takes 30-50 ms; 40 ms is used.
+    s3_call_ms = 40
+    gb_seconds = deployed.memory_mb / 1024 * (WARM_BILLED_MS + s3_call_ms) / 1000 * million
+    return [
+        Item("API Gateway and Lambda requests", _usd("api_request", million) + _usd("lambda_request", million), ""),
+        Item("Lambda compute", _usd(f"lambda_gb_second_{deployed.architecture}", gb_seconds), f"+{s3_call_ms} ms"),
+        Item("S3 PUTs", _usd("s3_put", million), "one object per request"),
+        Item("KMS requests", _usd("kms_request", million), "one data key per object"),
+    ]
+
+
+# -------------------------------------------------------------------------------------------------- levers
+@dataclass(frozen=True)
+class Lever:
+    """A context key that changes the log bill, and what the template would hold with it set."""
+
+    setting: str
+    change: dict[str, Any]
+
+
+LEVERS = (
+    Lever("accessLogFormat=full", {"access_log_format": json.loads(access_log_format("full"))}),
+    Lever("logLevel=DEBUG", {"application_log_level": "DEBUG", "function_environment": {"LOG_LEVEL": "DEBUG"}}),
+    Lever("systemLogLevel=INFO", {"system_log_level": "INFO"}),
+    Lever("tracing=Active", {"tracing": "Active"}),
+)
+
+
+def with_lever(deployed: Deployed, lever: Lever) -> Deployed:
+    change = dict(lever.change)
+    if "function_environment" in change:
+        change["function_environment"] = {**deployed.function_environment, **change["function_environment"]}
+    return dataclasses.replace(deployed, **change)
+
+
+def readme_section(template: dict[str, Any]) -> str:
+    """The README's cost tables: per million at each traffic profile, what each lever adds, the fixed costs."""
+    deployed = Deployed.read(template)
+    lines = Lines.measure(deployed)
+    profiles = [(traffic, per_million(deployed, lines, traffic)) for traffic in TRAFFIC]
+    header = ["Per million requests", *(f"{t.name} ({_rate(t)})" for t, _ in profiles)]
+    rows = [
+        [item.name, *(f"${items[row].usd:.4f}" for _, items in profiles)] for row, item in enumerate(profiles[0][1])
+    ]
+    rows.append(["**Total**", *(f"**${total(items):.2f}**" for _, items in profiles)])
+    out = [_markdown(header, rows), ""]
+    lever_rows = []
+    for lever in LEVERS:
+        changed = with_lever(deployed, lever)
+        changed_lines = Lines.measure(changed)
+        lever_rows.append(
+            [
+                f"`{lever.setting}`",
+                *(f"+${total(per_million(changed, changed_lines, t)) - total(items):.4f}" for t, items in profiles),
+            ]
+        )
+    out += [_markdown(["Lever (context key)", *header[1:]], lever_rows), ""]
+    fixed = fixed_monthly(deployed)
+    fixed_rows = [[item.name, item.basis, f"${item.usd:.2f}"] for item in fixed]
+    fixed_rows.append(["**Total**", "", f"**${total(fixed):.2f}**"])
+    out.append(_markdown(["Fixed per month", "", "USD"], fixed_rows))
+    reference = reference_design(deployed)
+    out.append(
+        f"\nThe reference design (one `PutObject` per request from the handler, no access logs archived) costs "
+        f"**${total(reference):.2f}** per million before any logging: "
+        + ", ".join(f"{item.name} ${item.usd:.2f}" for item in reference)
+        + ".\n"
+    )
+    return "\n".join(out)
+
+
+def _rate(traffic: Traffic) -> str:
+    rate = traffic.requests_per_second
+    return f"{rate:.2f} req/s" if rate < 1 else f"{rate:.0f} req/s"
+
+
+def _markdown(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
+
+
+# -------------------------------------------------------------------------------------------------- report
+def report(template: dict[str, Any]) -> str:
+    deployed = Deployed.read(template)
+    lines = Lines.measure(deployed)
+    profiles = [(traffic, per_million(deployed, lines, traffic)) for traffic in TRAFFIC]
+    width = max(len(item.name) for item in profiles[0][1]) + 2
+    out = [
+        "Log lines of one served request, measured: "
+        + ", ".join(
+            f"{name} {len(batch)} line(s), {sum(len(line.encode()) for line in batch)} B"
+            for name, batch in (("access", lines.access), ("function", lines.function), ("platform", lines.platform))
+        )
+        + f" (application {deployed.application_log_level}, system {deployed.system_log_level})",
+        "",
+        f"{'Per million requests':<{width}}"
+        + "".join(f"{traffic.name:>12}" for traffic, _ in profiles)
+        + "  basis (first profile)",
+        f"{'':<{width}}" + "".join(f"{_rate(t):>12}" for t, _ in profiles),
+    ]
+    for row, item in enumerate(profiles[0][1]):
+        out.append(
+            f"{item.name:<{width}}"
+            + "".join(f"{f'${items[row].usd:.4f}':>12}" for _, items in profiles)
+            + f"  {item.basis}"
+        )
+    out.append(f"{'Total':<{width}}" + "".join(f"{f'${total(items):.4f}':>12}" for _, items in profiles))
+    fixed = fixed_monthly(deployed)
+    out += ["", "Fixed per month"]
+    out += [f"{item.name:<{width}}{f'${item.usd:.2f}':>12}  {item.basis}" for item in fixed]
+    out.append(f"{'Total':<{width}}{f'${total(fixed):.2f}':>12}")
+    reference = reference_design(deployed)
+    out += ["", f"Reference design (a PutObject per request): ${total(reference):.2f} per million before any logging"]
+    out += ["", f"Prices: us-east-1 list, read {READ_ON}: " + ", ".join(sorted({p.source for p in PRICES.values()}))]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
+    args = parser.parse_args(argv)
+    if not args.template.exists():
+        print(f"make cost: {args.template} not found: run `make synth` first", file=sys.stderr)
+        return 1
+    print(report(json.loads(args.template.read_text())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
