@@ -7,6 +7,7 @@ plugins: synth fails on any finding that is not acknowledged next to its resourc
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from aws_cdk import Acknowledgment, App, CfnElement, Stack, Validations
@@ -76,9 +77,25 @@ def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
         if pack not in PACKS:
             raise ValueError(f"rule {rule!r} is not from a checked pack ({', '.join(PACKS)})")
         finding = f"{pack}::{rule}"
-    if len(reason.strip()) < 20:
-        raise ValueError(f"acknowledgment of {rule} on {scope.node.path} needs a specific reason")
+    if not is_specific(reason):
+        raise ValueError(f"acknowledgment of {rule} on {scope.node.path} needs a specific reason; got {reason!r}")
     Validations.of(scope).acknowledge(Acknowledgment(id=finding, reason=reason))
+
+
+# Words that stand in for a reason rather than give one.
+VAGUE = ("accepted risk", "acceptable", "not needed", "not required", "by design", "as intended", "false positive",
+         "reviewed", "approved", "n/a", "todo", "for now", "ignore", "not applicable", "not relevant")  # fmt: skip
+# A reason names what it is about: a service, a resource, a setting, a number.
+CONCRETE = re.compile(
+    r"\b(S3|Lambda|KMS|Firehose|CloudWatch|API Gateway|Athena|X-Ray|CodeDeploy|IAM|VPC|DLQ|SNS|ENIs?|NAT|CRR|"
+    r"Object Lock|SSE-\w+|bucket|key|role|alias|versions?|wildcard|quota|prefix|throttling|\w*[a-z][A-Z]\w*|\d+)\b"
+)
+
+
+def is_specific(reason: str) -> bool:
+    """At least 40 characters, naming something concrete, and none of the words that replace a reason."""
+    text = reason.strip()
+    return len(text) >= 40 and bool(CONCRETE.search(text)) and not any(word in text.lower() for word in VAGUE)
 
 
 def arn_token(scope: IConstruct) -> str:

@@ -92,7 +92,8 @@ class LogCatalog(Construct):
             acknowledge(
                 self.results_bucket,
                 f"{pack}-S3BucketReplicationEnabled",
-                "Query results are re-created by running the query again; replicating scratch data protects nothing.",
+                "Athena query results are re-created by running the query again; replicating scratch data "
+                "protects nothing.",
             )
 
         self.database = glue.CfnDatabase(

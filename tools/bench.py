@@ -1,5 +1,10 @@
 """`make bench`: the handler's cold import, memory and warm latency beside the boto3 + S3-per-request
-baseline, and the local server under a bounded load. Printed, not asserted: timings are noisy."""
+baseline, and the local server under a bounded load.
+
+Absolute timings move with the machine and its load, so the verdict is the ratio to the baseline measured in
+the same run, on the same machine, at the same moment (RATIO_TARGETS); `make bench` exits 1 when a ratio is
+missed. The absolute figures (ABSOLUTE_REFERENCE) are printed beside, with where they come from.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +27,12 @@ CANDIDATES = {
     "handler (this stack)": (ROOT / "service", "handler"),
     "baseline (boto3 + S3)": (ROOT / "tools", "baseline_handler"),
 }
-TARGETS = {"cold_import_ms": 10.0, "rss_mb": 16.0, "warm_p50_us": 20.0}
+# baseline / handler, measured in the same run: the verdict.
+RATIO_TARGETS = {"cold_import_ms": 10.0, "rss_mb": 3.0, "warm_p50_us": 10.0}
+# The figures this project's handler was first held to, on its 2-core build machine (README, "Run it locally"):
+# a reference for your machine, not a verdict.
+ABSOLUTE_REFERENCE = {"cold_import_ms": 10.0, "rss_mb": 16.0, "warm_p50_us": 20.0}
+METRICS = ("cold_import_ms", "rss_mb", "warm_p50_us", "warm_p99_us")
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "AKIDBENCH", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
 _PROBE = """
 import json, sys, time
@@ -73,8 +84,9 @@ def warm_latency(handler: Callable[[Any, Any], Any], event: dict[str, Any], call
     return {"warm_p50_us": p50, "warm_p99_us": p99}
 
 
-def _stub_network() -> None:
-    """Every botocore HTTP call answers 200 at once: the baseline pays only its own work."""
+@contextmanager
+def _stub_network() -> Iterator[None]:
+    """Every botocore HTTP call answers 200 at once: the baseline pays only its own work. Undone on exit."""
     from botocore.awsrequest import AWSResponse
     from botocore.httpsession import URLLib3Session
 
@@ -85,7 +97,12 @@ def _stub_network() -> None:
     def send(self: Any, request: Any) -> AWSResponse:
         return AWSResponse(request.url, 200, {"ETag": '"bench"'}, _Raw())
 
+    real = URLLib3Session.send
     URLLib3Session.send = send
+    try:
+        yield
+    finally:
+        URLLib3Session.send = real
 
 
 def server_load(template: Path, clients: int, requests_per_client: int) -> dict[str, float]:
@@ -152,20 +169,14 @@ def main(argv: list[str] | None = None) -> int:
     from service.handler import handler
 
     rows["handler (this stack)"].update(warm_latency(handler, event, args.calls))
-    _stub_network()
-    from tools.baseline_handler import handler as baseline
+    with _stub_network():
+        from tools.baseline_handler import handler as baseline
 
-    rows["baseline (boto3 + S3)"].update(warm_latency(baseline, event, args.baseline_calls))
+        rows["baseline (boto3 + S3)"].update(warm_latency(baseline, event, args.baseline_calls))
 
     ours, theirs = rows["handler (this stack)"], rows["baseline (boto3 + S3)"]
-    print(f"{'metric':<22}{'target':>10}{'handler':>12}{'baseline':>12}{'baseline/handler':>18}  met")
-    for metric in ("cold_import_ms", "rss_mb", "warm_p50_us", "warm_p99_us"):
-        target = TARGETS.get(metric)
-        met = "" if target is None else ("yes" if ours[metric] <= target else "NO")
-        print(
-            f"{metric:<22}{'' if target is None else f'<= {target:g}':>10}{ours[metric]:>12.2f}"
-            f"{theirs[metric]:>12.2f}{theirs[metric] / ours[metric]:>17.1f}x  {met}"
-        )
+    print(table(ours, theirs))
+    missed = missed_ratios(ours, theirs)
     if args.template.exists():
         load = server_load(args.template, args.clients, args.requests)
         print(
@@ -174,7 +185,50 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         print(f"\n{args.template} not found: run `make synth` for the local server numbers")
-    return 0
+    print(
+        "\nverdict: the ratios to the baseline, measured in this run; the reference column is the absolute figure "
+        "this project's 2-core build machine met (README), not a verdict on yours"
+    )
+    for metric, ratio in missed.items():
+        print(f"make bench: {metric} is {ratio:.1f}x the baseline's, under the {RATIO_TARGETS[metric]:g}x target")
+    return 1 if missed else 0
+
+
+def targets_table() -> str:
+    """The README's statement of the targets, from the constants the verdict uses."""
+    rows = [
+        f"| `{metric}` | >= {RATIO_TARGETS[metric]:g}x | <= {ABSOLUTE_REFERENCE[metric]:g} |"
+        for metric in RATIO_TARGETS
+    ]
+    return (
+        "\n".join(["| Metric | Verdict: baseline / handler | Reference on the build machine |", "|---|---|---|", *rows])
+        + "\n"
+    )
+
+
+def ratio(ours: dict[str, float], theirs: dict[str, float], metric: str) -> float:
+    return theirs[metric] / ours[metric] if ours[metric] > 0 else float("inf")
+
+
+def missed_ratios(ours: dict[str, float], theirs: dict[str, float]) -> dict[str, float]:
+    """The ratio targets this run missed, with the ratio measured."""
+    measured = {metric: ratio(ours, theirs, metric) for metric in RATIO_TARGETS}
+    return {metric: value for metric, value in measured.items() if value < RATIO_TARGETS[metric]}
+
+
+def table(ours: dict[str, float], theirs: dict[str, float]) -> str:
+    """One row per metric: handler, baseline, their ratio against its target, and the absolute reference."""
+    lines = [f"{'metric':<16}{'handler':>10}{'baseline':>11}{'ratio':>9}{'target':>9}  met  {'reference':>9}"]
+    for metric in METRICS:
+        target, reference = RATIO_TARGETS.get(metric), ABSOLUTE_REFERENCE.get(metric)
+        value = ratio(ours, theirs, metric)
+        met = "" if target is None else ("yes" if value >= target else "NO")
+        lines.append(
+            f"{metric:<16}{ours[metric]:>10.2f}{theirs[metric]:>11.2f}{value:>8.1f}x"
+            f"{'' if target is None else f'>= {target:g}x':>9}  {met:<3}  "
+            f"{'' if reference is None else f'<= {reference:g}':>9}"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

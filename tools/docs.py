@@ -6,7 +6,8 @@ Each table sits between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`
 - `inventory`: the stack's constructs and the CloudFormation resources each one holds;
 - `exceptions`: every acknowledged rule-pack finding with its reason, from the synthesized validation report;
 - `queries`: the Athena queries (prod_serverless.queries);
-- `cost`: `make cost`'s tables for the synthesized template (tools.cost).
+- `cost`: `make cost`'s tables for the synthesized template (tools.cost);
+- `bench-targets`: the targets `make bench` judges by (tools.bench).
 `make test` renders them again and fails when README.md differs (tests/tools/test_docs.py).
 """
 
@@ -116,6 +117,7 @@ def queries_section() -> str:
 def render(stack: Any, report: Mapping[str, Any], specs: Iterable[Any], template: dict[str, Any]) -> dict[str, str]:
     """Every generated README section, by name."""
     from prod_serverless.compliance import DECISIONS, PLUGINS
+    from tools.bench import targets_table
     from tools.cost import readme_section
 
     return {
@@ -125,6 +127,7 @@ def render(stack: Any, report: Mapping[str, Any], specs: Iterable[Any], template
         "exceptions": exceptions_table(report, PLUGINS, DECISIONS),
         "queries": queries_section(),
         "cost": readme_section(template),
+        "bench-targets": targets_table(),
     }
 
 

@@ -258,16 +258,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.template.exists():
         parser.error(f"{args.template} not found: run `make synth` first")
-    install(sys.stderr)  # the function's own log lines, as Lambda's JSON format writes them
     try:
         server = serve(args.port, args.template)
     except OSError as error:
         if error.errno != errno.EADDRINUSE:
             raise
         print(
-            f"make serve: port {args.port} is in use; stop what holds it or run `make serve PORT=8080`", file=sys.stderr
+            f"make serve: port {args.port} is in use; stop what holds it or run `make serve PORT=8080`",
+            file=sys.stderr,
         )
         return 1
+    install(sys.stderr)  # the function's own log lines, as Lambda's JSON format writes them
     print(f"serving {sorted(server.routes)} on {server.url} (Ctrl-C stops)", file=sys.stderr)
     try:
         server.serve_forever()

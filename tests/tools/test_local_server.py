@@ -6,6 +6,7 @@ import http.client
 import io
 import json
 import logging
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -18,6 +19,7 @@ import pytest
 
 from service.handler import handler
 from tests.conftest import load_event
+from tools import local_server
 from tools.events import build_event
 from tools.lambda_logging import install
 from tools.local_server import (
@@ -208,3 +210,21 @@ def test_event_builder_matches_the_sample_event_shape() -> None:
     assert set(built["requestContext"]["http"]) == set(sample["requestContext"]["http"])
     assert built["headers"] == sample["headers"]
     assert handler(built, type("Context", (), {"aws_request_id": "x"})())["statusCode"] == 200
+
+
+def test_a_port_in_use_is_one_line_and_exit_1(template_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert local_server.main(["--port", str(port), "--template", str(template_file)]) == 1
+    assert capsys.readouterr().err == (
+        f"make serve: port {port} is in use; stop what holds it or run `make serve PORT=8080`\n"
+    )
+
+
+def test_without_a_template_make_serve_says_to_synth(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        local_server.main(["--template", str(tmp_path / "none.json")])
+    assert exit_info.value.code == 2
+    assert "run `make synth` first" in capsys.readouterr().err
