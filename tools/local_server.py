@@ -63,16 +63,19 @@ def access_log_format_from_template(template_path: Path) -> dict[str, str]:
     return fields
 
 
-def function_environment_from_template(template_path: Path) -> dict[str, str]:
+def function_environment(template: dict[str, Any]) -> dict[str, str]:
     """The environment variables the stack gives the API's function."""
-    resources = json.loads(template_path.read_text())["Resources"]
     (function,) = [
         resource["Properties"]
-        for logical_id, resource in resources.items()
+        for logical_id, resource in template["Resources"].items()
         if resource["Type"] == "AWS::Lambda::Function" and logical_id.startswith(SERVICE_FUNCTION)
     ]
     variables: dict[str, str] = function.get("Environment", {}).get("Variables", {})
     return {name: value for name, value in variables.items() if isinstance(value, str)}
+
+
+def function_environment_from_template(template_path: Path) -> dict[str, str]:
+    return function_environment(json.loads(template_path.read_text()))
 
 
 def load_handler(environment: dict[str, str]) -> Handler:

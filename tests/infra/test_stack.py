@@ -245,3 +245,16 @@ def test_the_app_reads_cdk_json_itself_so_python_main_py_builds_what_the_cli_bui
     assert flags, "cdk.json has no context"
     for flag, value in flags.items():
         assert app.node.try_get_context(flag) == value, flag
+
+
+def test_every_kms_key_is_kept_and_rotates(synthesized: Synthesized) -> None:
+    """The README promises both CMKs outlive the stack: a deleted key would make the archive unreadable."""
+    keys = synthesized.of_type("AWS::KMS::Key")
+    assert len(keys) == 2
+    for logical_id, key in keys.items():
+        assert {name: key[name] for name in KEPT} == KEPT, logical_id
+        assert key["Properties"]["EnableKeyRotation"] is True, logical_id
+
+
+def test_termination_protection_is_on(synthesized: Synthesized) -> None:
+    assert synthesized.stack.termination_protection is True

@@ -1,0 +1,62 @@
+"""The stack and the handler agree: every environment variable the synthesized function gets is one the
+handler reads, and a value the handler cannot use falls back instead of breaking it."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from types import ModuleType
+
+import pytest
+
+from tests.conftest import FakeContext, Synthesized, load_event
+from tools.local_server import function_environment
+
+Load = Callable[[dict[str, str]], ModuleType]
+
+
+@pytest.fixture
+def reload_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[Load]:
+    """Import service.handler again under given variables; the original module is restored afterwards."""
+    import service.handler
+
+    def load(variables: dict[str, str]) -> ModuleType:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        return importlib.reload(service.handler)
+
+    yield load
+    monkeypatch.undo()
+    importlib.reload(service.handler)
+
+
+def _names(synthesized: Synthesized) -> set[str]:
+    return set(function_environment(synthesized.template))
+
+
+def test_the_function_gets_exactly_the_variables_the_handler_reads(synthesized: Synthesized) -> None:
+    assert _names(synthesized) == {"ENVIRONMENT_NAME", "APP_VERSION", "LOG_LEVEL"}
+
+
+def test_the_handler_picks_up_each_variable_the_stack_sets(synthesized: Synthesized, reload_handler: Load) -> None:
+    # Values unlike any default, under exactly the names the template uses.
+    chosen = {"ENVIRONMENT_NAME": "wired-env", "APP_VERSION": "9.8.7", "LOG_LEVEL": "DEBUG"}
+    handler = reload_handler({name: chosen[name] for name in _names(synthesized)})
+    body = json.loads(handler.handler(load_event("http_api_get_root.json"), FakeContext())["body"])
+    assert (body["environment"], body["version"]) == ("wired-env", "9.8.7")
+    assert handler.LOGGER.level == logging.DEBUG
+
+
+def test_the_template_values_reach_the_handler_unchanged(synthesized: Synthesized, reload_handler: Load) -> None:
+    handler = reload_handler(function_environment(synthesized.template))
+    body = json.loads(handler.handler(load_event("http_api_get_root.json"), FakeContext())["body"])
+    assert (body["environment"], body["version"]) == ("prod", "1.0.0")
+    assert handler.LOGGER.level == logging.INFO
+
+
+def test_a_log_level_the_handler_cannot_use_falls_back_to_info(reload_handler: Load) -> None:
+    handler = reload_handler({"LOG_LEVEL": "LOUD"})
+    assert handler.LOGGER.level == logging.INFO
+    assert handler.handler(load_event("http_api_get_root.json"), FakeContext())["statusCode"] == 200
