@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,46 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
+BIN = Path(sys.executable).parent
 # jsii must run on the venv's Node 24, whatever PATH pytest was started with.
-os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+
+# Checks that run in a process of their own start as early as they can, and the tests that read their result
+# (marked `background("name")`) run last: the second core works on them while the rest of the suite runs.
+BACKGROUND: dict[str, subprocess.Popen[str]] = {}
+BAD_CONTEXT = '{"alarmEmail": "nope", "alarmEmal": "ops@example.com"}'
+
+
+def start_background(name: str, args: list[str], env: Mapping[str, str] | None = None) -> None:
+    BACKGROUND[name] = subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def background_result(name: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """The finished process `name` (started by a fixture or at collection), its output captured."""
+    process = BACKGROUND.pop(name)
+    out, err = process.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def _bad_context_synth() -> None:
+    """`python main.py` as the CLI runs it, with a bad value and a typo in the context."""
+    env = {"PATH": str(BIN), "CDK_OUTDIR": tempfile.mkdtemp(), "CDK_CONTEXT_JSON": BAD_CONTEXT}
+    start_background("bad-context-synth", [sys.executable, "main.py"], env)
+
+
+STARTED_AT_COLLECTION: dict[str, Callable[[], None]] = {"bad-context-synth": _bad_context_synth}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("background") is not None)  # stable: others keep order
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    wanted = {marker.args[0] for item in session.items for marker in item.iter_markers("background")}
+    for name in wanted & set(STARTED_AT_COLLECTION):
+        STARTED_AT_COLLECTION[name]()
 
 
 @dataclass(frozen=True)
@@ -65,8 +105,13 @@ def synthesize(
 
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """The app exactly as `make synth` builds it, synthesized once per session."""
-    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+    """The app exactly as `make synth` builds it, synthesized once per session; cfn-lint starts on it at once."""
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    synthesized = synthesize(outdir)
+    template = str(outdir / "ProdServerlessStack.template.json")
+    lint = [str(BIN / "cfn-lint"), "--regions", "us-east-1", "--format", "json", "--"]
+    start_background("cfn-lint", [*lint, template])
+    return synthesized
 
 
 # Every setting away from its default at once, so one more synth covers every configurable branch.
@@ -82,6 +127,10 @@ TUNED = {
     "deploymentStrategy": "linear10percentevery1minute",
     "provisionedConcurrency": "2",
     "reservedConcurrency": "5",
+    "logLevel": "DEBUG",
+    "systemLogLevel": "INFO",
+    "accessLogFormat": "full",
+    "tracing": "Active",
 }
 
 

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from prod_serverless.settings import SETTINGS, Settings, SettingsError
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import background_result
 
 
 def settings_from(**context: Any) -> Settings:
@@ -121,18 +117,10 @@ def test_freshness_alarm_must_exceed_the_buffer_interval() -> None:
         settings_from(firehoseBufferSeconds="600", firehoseFreshnessSeconds="300")
 
 
-def _run_app(tmp_path: Path, context_json: str | None) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": str(Path(sys.executable).parent), "CDK_OUTDIR": str(tmp_path)}
-    if context_json is not None:
-        env["CDK_CONTEXT_JSON"] = context_json
-    return subprocess.run(
-        [sys.executable, "main.py"], cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120
-    )
-
-
-def test_synth_stops_with_one_line_on_bad_context_and_a_typo(tmp_path: Path) -> None:
-    """As the CLI runs the app: bad values and unknown keys end in one line, never a traceback."""
-    result = _run_app(tmp_path, '{"alarmEmail": "nope", "alarmEmal": "ops@example.com"}')
+@pytest.mark.background("bad-context-synth")
+def test_synth_stops_with_one_line_on_bad_context_and_a_typo() -> None:
+    """As the CLI runs the app (CDK_CONTEXT_JSON, a fresh interpreter): one line, never a traceback."""
+    result = background_result("bad-context-synth")  # started at collection: tests/conftest.py
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         "Configuration error: unknown context key 'alarmEmal': did you mean 'alarmEmail'? "

@@ -258,3 +258,20 @@ def test_every_kms_key_is_kept_and_rotates(synthesized: Synthesized) -> None:
 
 def test_termination_protection_is_on(synthesized: Synthesized) -> None:
     assert synthesized.stack.termination_protection is True
+
+
+def test_the_log_cost_levers_reach_the_template(synthesized: Synthesized, tuned: Synthesized) -> None:
+    from prod_serverless.log_formats import access_log_format
+
+    for app, (application, system, tracing, log_format) in (
+        (synthesized, ("INFO", "WARN", "PassThrough", "compact")),
+        (tuned, ("DEBUG", "INFO", "Active", "full")),
+    ):
+        _, function = app.one("AWS::Lambda::Function", "ProdFunction")
+        properties = function["Properties"]
+        assert properties["LoggingConfig"]["ApplicationLogLevel"] == application
+        assert properties["Environment"]["Variables"]["LOG_LEVEL"] == application
+        assert properties["LoggingConfig"]["SystemLogLevel"] == system
+        assert properties["TracingConfig"] == {"Mode": tracing}
+        _, stage = app.one("AWS::ApiGatewayV2::Stage")
+        assert stage["Properties"]["AccessLogSettings"]["Format"] == access_log_format(log_format)

@@ -208,7 +208,7 @@ def _event(request: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(request=requests)
 def test_any_real_request_is_answered_safely_and_logged_within_the_allow_list(request: dict[str, Any]) -> None:
     records: list[logging.LogRecord] = []
@@ -263,7 +263,7 @@ event_like = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(event=json_values | event_like)
 def test_no_event_makes_the_handler_raise(event: Any) -> None:
     response = handler.handler(event, FakeContext())
