@@ -542,7 +542,15 @@ def readme_section(template: dict[str, Any]) -> str:
         [item.name, *(f"${items[row].usd:.4f}" for _, items in profiles)] for row, item in enumerate(profiles[0][1])
     ]
     rows.append(["**Total**", *(f"**${total(items):.2f}**" for _, items in profiles)])
-    out = [_markdown(header, rows), ""]
+    floor = _usd("api_request", 1e6) + _usd("lambda_request", 1e6)
+    out = [
+        f"The default configuration costs **${total(profiles[0][1]):.2f} per million requests** at a trickle, of which "
+        f"${floor:.2f} is the floor any HTTP API + Lambda design pays (its requests). A served request writes "
+        f"{len(lines.access) + len(lines.function) + len(lines.platform)} log event(s): the access line is "
+        f"{sum(len(line.encode()) for line in lines.access)} bytes.\n",
+        _markdown(header, rows),
+        "",
+    ]
     lever_rows = []
     for lever in LEVERS:
         changed = with_lever(deployed, lever)
