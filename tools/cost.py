@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import gzip
 import io
 import json
@@ -335,9 +336,14 @@ def _variants(lines: list[str], count: int) -> list[str]:
 
 def gzip_ratio(lines: list[str], level: int = 6) -> float:
     """Compressed / raw size of a realistic batch of these lines."""
+    return _gzip_ratio(tuple(lines), level)
+
+
+@functools.lru_cache(maxsize=64)
+def _gzip_ratio(lines: tuple[str, ...], level: int) -> float:
     if not lines:
         return 0.0
-    text = "\n".join(_variants(lines, 400)).encode()
+    text = "\n".join(_variants(list(lines), 400)).encode()
     return len(gzip.compress(text, compresslevel=level)) / len(text)
 
 
