@@ -6,8 +6,6 @@ Partition projection computes partitions from the S3 layout, so there is no craw
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_glue as glue
@@ -18,36 +16,12 @@ from constructs import Construct
 
 from prod_serverless.buckets import hardened_bucket
 from prod_serverless.compliance import FRAMEWORK_PACKS, acknowledge, arn_token
-from prod_serverless.log_formats import ACCESS_LOG_FIELDS, FUNCTION_LOG_COLUMNS
+from prod_serverless.log_formats import DATABASE_NAME, LOG_TABLES, LogTable
 
-DATABASE_NAME = "prod_serverless_logs"
 WORKGROUP_NAME = "ProdServerlessLogs"
 FIRST_YEAR = 2026
 # Largest scan one query may do; a runaway query stops at this instead of at the bill.
 BYTES_SCANNED_CUTOFF = 10 * 1024**3
-
-
-@dataclass(frozen=True)
-class LogTable:
-    """A source's table: its Glue name, its columns as (name, Hive type), and the JSON key of each column
-    whose key differs from its name."""
-
-    source: str
-    name: str
-    columns: tuple[tuple[str, str], ...]
-    json_keys: tuple[tuple[str, str], ...] = ()
-
-
-# One table reads both access-log formats; each short key maps to a readable column.
-API_ACCESS_TABLE = LogTable(
-    source="api",
-    name="prod_api_access_logs",
-    columns=tuple((field.column, field.hive_type) for field in ACCESS_LOG_FIELDS),
-    json_keys=tuple((field.column, field.key) for field in ACCESS_LOG_FIELDS),
-)
-FUNCTION_TABLE = LogTable(source="function", name="prod_function_logs", columns=FUNCTION_LOG_COLUMNS)
-
-LOG_TABLES = (API_ACCESS_TABLE, FUNCTION_TABLE)
 
 
 class LogCatalog(Construct):

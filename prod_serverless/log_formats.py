@@ -1,5 +1,6 @@
 """The shape of every log line this stack writes, in one place: the stage builds its access-log format from
-it, the Glue tables their columns, `make cost` its byte counts and the README its legend.
+it, the Glue tables (LOG_TABLES) their columns, the README's queries their table names, `make cost` its byte
+counts. Data only: nothing here imports the CDK.
 
 Every access-log byte is paid about three times (CloudWatch Logs ingestion, Firehose, S3), so the default
 `compact` format keeps only what the README's queries, the alarms' first steps and a join to the function's
@@ -95,3 +96,29 @@ FUNCTION_LOG_COLUMNS = (
         "maxMemoryUsedMB:int,initDurationMs:double>>",
     ),
 )
+
+
+DATABASE_NAME = "prod_serverless_logs"
+
+
+@dataclass(frozen=True)
+class LogTable:
+    """A source's table: its Glue name, its columns as (name, Hive type), and the JSON key of each column
+    whose key differs from its name."""
+
+    source: str
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    json_keys: tuple[tuple[str, str], ...] = ()
+
+
+# One table reads both access-log formats; each short key maps to a readable column.
+API_ACCESS_TABLE = LogTable(
+    source="api",
+    name="prod_api_access_logs",
+    columns=tuple((field.column, field.hive_type) for field in ACCESS_LOG_FIELDS),
+    json_keys=tuple((field.column, field.key) for field in ACCESS_LOG_FIELDS),
+)
+FUNCTION_TABLE = LogTable(source="function", name="prod_function_logs", columns=FUNCTION_LOG_COLUMNS)
+
+LOG_TABLES = (API_ACCESS_TABLE, FUNCTION_TABLE)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prod_serverless.log_catalog import API_ACCESS_TABLE, DATABASE_NAME, FUNCTION_TABLE
+from prod_serverless.log_formats import API_ACCESS_TABLE, DATABASE_NAME, FUNCTION_TABLE
 
 # What the README shows for the parameters; `make verify` passes today's date and a real request id.
 EXAMPLE = {"year": "2026", "month": "11", "day": "29", "request_id": "JKJaXmPLvHcESHA="}

@@ -196,13 +196,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def targets_table() -> str:
     """The README's statement of the targets, from the constants the verdict uses."""
-    rows = [
-        f"| `{metric}` | >= {RATIO_TARGETS[metric]:g}x | <= {ABSOLUTE_REFERENCE[metric]:g} |"
-        for metric in RATIO_TARGETS
-    ]
-    return (
-        "\n".join(["| Metric | Verdict: baseline / handler | Reference on the build machine |", "|---|---|---|", *rows])
-        + "\n"
+    from tools.docs import markdown_table
+
+    return markdown_table(
+        ("Metric", "Verdict: baseline / handler", "Reference on the build machine"),
+        ((f"`{m}`", f">= {RATIO_TARGETS[m]:g}x", f"<= {ABSOLUTE_REFERENCE[m]:g}") for m in RATIO_TARGETS),
     )
 
 

@@ -33,6 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from prod_serverless.log_formats import access_log_format, render_access_line
+from prod_serverless.queries import QUERIES
+from prod_serverless.settings import SYSTEM_LOG_LEVELS
+from tools.docs import markdown_table
+from tools.local_server import SERVICE_FUNCTION, function_environment, stage_access_log_format
 
 DEFAULT_TEMPLATE = Path("cdk.out/ProdServerlessStack.template.json")
 GB = 2**30
@@ -142,7 +146,7 @@ class Deployed:
             return [(i, r.get("Properties", {})) for i, r in resources.items() if r["Type"] == kind]
 
         ((_, stage),) = of_type("AWS::ApiGatewayV2::Stage")
-        ((_, function),) = [(i, p) for i, p in of_type("AWS::Lambda::Function") if i.startswith("ProdFunction")]
+        ((_, function),) = [(i, p) for i, p in of_type("AWS::Lambda::Function") if i.startswith(SERVICE_FUNCTION)]
         logging_config = function["LoggingConfig"]
         groups = {i: p for i, p in of_type("AWS::Logs::LogGroup")}
         (archive,) = [
@@ -157,8 +161,8 @@ class Deployed:
         routes = len(of_type("AWS::ApiGatewayV2::Route"))
         detailed = stage.get("DefaultRouteSettings", {}).get("DetailedMetricsEnabled", False)
         return cls(
-            access_log_format=json.loads(stage["AccessLogSettings"]["Format"]),
-            function_environment=function.get("Environment", {}).get("Variables", {}),
+            access_log_format=stage_access_log_format(template),
+            function_environment=function_environment(template),
             application_log_level=logging_config["ApplicationLogLevel"],
             system_log_level=logging_config["SystemLogLevel"],
             memory_mb=function["MemorySize"],
@@ -214,7 +218,6 @@ SAMPLE_REQUEST = {
     ),
     "$context.awsEndpointRequestId": "8f5e2b1c-3d4a-4e6f-9b8c-7a6d5e4f3c2b",
 }
-SYSTEM_LEVELS = ("WARN", "INFO", "DEBUG")
 
 
 def platform_lines(system_log_level: str, tracing: str, request_id: str) -> list[str]:
@@ -254,7 +257,8 @@ def platform_lines(system_log_level: str, tracing: str, request_id: str) -> list
             },
         ),
     ]
-    keep = SYSTEM_LEVELS[: SYSTEM_LEVELS.index(system_log_level) + 1]
+    # SYSTEM_LOG_LEVELS runs from most to least detail: a level keeps its own events and the less detailed ones.
+    keep = SYSTEM_LOG_LEVELS[SYSTEM_LOG_LEVELS.index(system_log_level) :]
     return [json.dumps(event, separators=(",", ":")) for level, event in events if level in keep]
 
 
@@ -460,10 +464,14 @@ def per_million(deployed: Deployed, lines: Lines, traffic: Traffic) -> list[Item
         # With S3 Bucket Keys, S3 asks KMS far less than once per object; once per object is the bound used.
         Item("KMS requests", _usd("kms_request", objects), "at most one per archived object (S3 Bucket Key)"),
     ]
+    # Each README query scans every table it reads (each with Athena's 10 MB minimum).
+    tables = {"api": "{api}", "function": "{fn}"}
     scanned = sum(
-        max(ATHENA_MIN_QUERY_BYTES, archived.get(table, 0.0) * million)
-        for table in ("api", "api", "api")  # the README's three queries read the access table (query 3 both)
-    ) + max(ATHENA_MIN_QUERY_BYTES, archived.get("function", 0.0) * million)
+        max(ATHENA_MIN_QUERY_BYTES, archived.get(source, 0.0) * million)
+        for query in QUERIES
+        for source, placeholder in tables.items()
+        if placeholder in query.sql
+    )
     items.append(Item("Athena", _usd("athena_tb", scanned / TB), "each README query once over these requests"))
     traced = 0.0
     if deployed.tracing == "Active":
@@ -538,11 +546,16 @@ def with_lever(deployed: Deployed, lever: Lever) -> Deployed:
     return dataclasses.replace(deployed, **change)
 
 
-def readme_section(template: dict[str, Any]) -> str:
-    """The README's cost tables: per million at each traffic profile, what each lever adds, the fixed costs."""
+def estimate(template: dict[str, Any]) -> tuple[Deployed, Lines, list[tuple[Traffic, list[Item]]]]:
+    """What `template` deploys, the lines one request writes, and the per-million items of each profile."""
     deployed = Deployed.read(template)
     lines = Lines.measure(deployed)
-    profiles = [(traffic, per_million(deployed, lines, traffic)) for traffic in TRAFFIC]
+    return deployed, lines, [(traffic, per_million(deployed, lines, traffic)) for traffic in TRAFFIC]
+
+
+def readme_section(template: dict[str, Any]) -> str:
+    """The README's cost tables: per million at each traffic profile, what each lever adds, the fixed costs."""
+    deployed, lines, profiles = estimate(template)
     header = ["Per million requests", *(f"{t.name} ({_rate(t)})" for t, _ in profiles)]
     rows = [
         [item.name, *(f"${items[row].usd:.4f}" for _, items in profiles)] for row, item in enumerate(profiles[0][1])
@@ -554,7 +567,7 @@ def readme_section(template: dict[str, Any]) -> str:
         f"${floor:.2f} is the floor any HTTP API + Lambda design pays (its requests). A served request writes "
         f"{len(lines.access) + len(lines.function) + len(lines.platform)} log event(s): the access line is "
         f"{sum(len(line.encode()) for line in lines.access)} bytes.\n",
-        _markdown(header, rows),
+        markdown_table(header, rows),
         "",
     ]
     lever_rows = []
@@ -567,11 +580,11 @@ def readme_section(template: dict[str, Any]) -> str:
                 *(f"+${total(per_million(changed, changed_lines, t)) - total(items):.4f}" for t, items in profiles),
             ]
         )
-    out += [_markdown(["Lever (context key)", *header[1:]], lever_rows), ""]
+    out += [markdown_table(["Lever (context key)", *header[1:]], lever_rows), ""]
     fixed = fixed_monthly(deployed)
     fixed_rows = [[item.name, item.basis, f"${item.usd:.2f}"] for item in fixed]
     fixed_rows.append(["**Total**", "", f"**${total(fixed):.2f}**"])
-    out.append(_markdown(["Fixed per month", "", "USD"], fixed_rows))
+    out.append(markdown_table(["Fixed per month", "", "USD"], fixed_rows))
     reference = reference_design(deployed)
     out.append(
         f"\nThe reference design (one `PutObject` per request from the handler, no access logs archived) costs "
@@ -587,16 +600,9 @@ def _rate(traffic: Traffic) -> str:
     return f"{rate:.2f} req/s" if rate < 1 else f"{rate:.0f} req/s"
 
 
-def _markdown(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
-
-
 # -------------------------------------------------------------------------------------------------- report
 def report(template: dict[str, Any]) -> str:
-    deployed = Deployed.read(template)
-    lines = Lines.measure(deployed)
-    profiles = [(traffic, per_million(deployed, lines, traffic)) for traffic in TRAFFIC]
+    deployed, lines, profiles = estimate(template)
     width = max(len(item.name) for item in profiles[0][1]) + 2
     out = [
         "Log lines of one served request, measured: "

@@ -27,7 +27,8 @@ README = ROOT / "README.md"
 MARKER = re.compile(r"(<!-- generated:(?P<name>[a-z-]+) -->\n)(?P<body>.*?)(<!-- /generated:(?P=name) -->)", re.DOTALL)
 
 
-def _table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
+def markdown_table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
+    """A GitHub Markdown table; a `|` inside a cell is escaped."""
     head = list(header)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
@@ -43,7 +44,7 @@ def configuration_table() -> str:
             return "none"
         return f"`{value}`"
 
-    return _table(
+    return markdown_table(
         ("Context key", "Default", "Allowed", "What it sets"),
         ((f"`{s.key}`", shown(s.default), s.kind.allowed, s.meaning) for s in SETTINGS),
     )
@@ -66,7 +67,9 @@ def alarm_table(specs: Iterable[Any]) -> str:
     rows.append(
         ("ServiceUnhealthy (composite)", f"any of {members}", "", "any member in ALARM", "the member's own row")
     )
-    return _table(("Alarm", "Watches (namespace, dimensions)", "Statistic / period", "Fires when", "First"), rows)
+    return markdown_table(
+        ("Alarm", "Watches (namespace, dimensions)", "Statistic / period", "Fires when", "First"), rows
+    )
 
 
 def inventory_table(stack: Any) -> str:
@@ -85,7 +88,7 @@ def inventory_table(stack: Any) -> str:
         )
         purpose = (type(child).__doc__ or "").strip().splitlines()[0]
         rows.append((f"`{child.node.id}`", f"`{type(child).__name__}`", purpose, held))
-    return _table(("Construct", "Class", "What it is", "CloudFormation resources"), rows)
+    return markdown_table(("Construct", "Class", "What it is", "CloudFormation resources"), rows)
 
 
 def exceptions_table(report: Mapping[str, Any], plugins: Iterable[str], decisions: Iterable[Any] = ()) -> str:
@@ -102,7 +105,7 @@ def exceptions_table(report: Mapping[str, Any], plugins: Iterable[str], decision
             rule = f"`{control[1]}` `{finding['ruleName']}`" if control else f"`{finding['ruleName']}`"
             rows.add((rule, f"`{path}`", finding["reason"]))
     decided = [(f"Decision: {d.topic}", f"`{d.construct}`", d.reason) for d in decisions]
-    return _table(("Rule", "Construct", "Reason"), [*sorted(rows), *decided])
+    return markdown_table(("Rule", "Construct", "Reason"), [*sorted(rows), *decided])
 
 
 def queries_section() -> str:

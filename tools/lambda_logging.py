@@ -17,6 +17,11 @@ REQUEST_ID: ContextVar[str] = ContextVar("lambda_request_id", default="local")
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
+def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """What `extra=` added to a record: the attributes a plain LogRecord does not have."""
+    return {key: value for key, value in vars(record).items() if key not in _STANDARD}
+
+
 class LambdaJsonFormatter(logging.Formatter):
     """One JSON object per record: timestamp, level, message, logger, requestId, then the extra fields."""
 
@@ -32,7 +37,7 @@ class LambdaJsonFormatter(logging.Formatter):
             "logger": record.name,
             "requestId": self.request_id or REQUEST_ID.get(),
         }
-        line.update((key, value) for key, value in vars(record).items() if key not in _STANDARD)
+        line.update(extra_fields(record))
         if record.exc_info:
             line["errorType"] = record.exc_info[0].__name__ if record.exc_info[0] else "Exception"
             line["stackTrace"] = self.formatException(record.exc_info).splitlines()

@@ -46,19 +46,23 @@ STATUS_MESSAGES = {
 }
 
 
-def _resources(template_path: Path, kind: str) -> list[dict[str, Any]]:
-    template = json.loads(template_path.read_text())
+def load_template(template_path: Path) -> dict[str, Any]:
+    template: dict[str, Any] = json.loads(template_path.read_text())
+    return template
+
+
+def _resources(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [r["Properties"] for r in template["Resources"].values() if r["Type"] == kind]
 
 
-def routes_from_template(template_path: Path) -> frozenset[str]:
+def routes(template: dict[str, Any]) -> frozenset[str]:
     """Every RouteKey (for example "GET /") of the HTTP API in the synthesized template."""
-    return frozenset(route["RouteKey"] for route in _resources(template_path, "AWS::ApiGatewayV2::Route"))
+    return frozenset(route["RouteKey"] for route in _resources(template, "AWS::ApiGatewayV2::Route"))
 
 
-def access_log_format_from_template(template_path: Path) -> dict[str, str]:
+def stage_access_log_format(template: dict[str, Any]) -> dict[str, str]:
     """The `$default` stage's access-log format: field name -> `$context` variable."""
-    (stage,) = _resources(template_path, "AWS::ApiGatewayV2::Stage")
+    (stage,) = _resources(template, "AWS::ApiGatewayV2::Stage")
     fields: dict[str, str] = json.loads(stage["AccessLogSettings"]["Format"])
     return fields
 
@@ -72,10 +76,6 @@ def function_environment(template: dict[str, Any]) -> dict[str, str]:
     ]
     variables: dict[str, str] = function.get("Environment", {}).get("Variables", {})
     return {name: value for name, value in variables.items() if isinstance(value, str)}
-
-
-def function_environment_from_template(template_path: Path) -> dict[str, str]:
-    return function_environment(json.loads(template_path.read_text()))
 
 
 def load_handler(environment: dict[str, str]) -> Handler:
@@ -138,16 +138,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
     # Headers and body leave as two writes; with Nagle on, keep-alive clients wait ~40 ms for a delayed ACK.
     disable_nagle_algorithm = True
 
+    def _request(self, received: float) -> dict[str, str]:
+        """What the access line knows of any request, served or refused: its id, time, client and method."""
+        return {
+            "$context.requestId": uuid.uuid4().hex[:16],
+            "$context.requestTimeEpoch": str(int(received * 1000)),
+            "$context.identity.sourceIp": self.client_address[0],
+            "$context.httpMethod": getattr(self, "command", None) or "-",  # unset when the request line is bad
+        }
+
     def _serve(self) -> None:
         started, received = time.perf_counter(), time.time()
         parts = urlsplit(self.path)
         route_key = f"{self.command} {parts.path}"
         context = {
-            "$context.requestId": uuid.uuid4().hex[:16],
+            **self._request(received),
             "$context.requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(received)),
-            "$context.requestTimeEpoch": str(int(received * 1000)),
-            "$context.identity.sourceIp": self.client_address[0],
-            "$context.httpMethod": self.command,
             "$context.routeKey": route_key if route_key in self.server.routes else "-",
             "$context.path": parts.path,
             "$context.protocol": self.request_version,
@@ -211,13 +217,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         """http.server's own refusals (a header line over 64 KiB, a malformed request line) in HTTP API's shape."""
         self.close_connection = True
         status = code if code in STATUS_MESSAGES else 400
-        context = {
-            "$context.requestId": uuid.uuid4().hex[:16],
-            "$context.requestTimeEpoch": str(int(time.time() * 1000)),
-            "$context.identity.sourceIp": self.client_address[0],
-            "$context.httpMethod": getattr(self, "command", None) or "-",
-        }
-        self._answer(status, _error(status), context, time.perf_counter())
+        self._answer(status, _error(status), self._request(time.time()), time.perf_counter())
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve  # noqa: N815
 
@@ -244,13 +244,14 @@ def _invoke(handler: Handler, event: dict[str, Any], context: LambdaContext) -> 
     return int(result.get("statusCode", 200)), headers, body if isinstance(body, str) else json.dumps(body)
 
 
-def serve(port: int, template: Path, handler: Handler | None = None) -> LocalApi:
+def serve(port: int, template_path: Path, handler: Handler | None = None) -> LocalApi:
     """Bind 127.0.0.1:`port` (0 picks a free port); the caller runs serve_forever()."""
+    template = load_template(template_path)
     return LocalApi(
         ("127.0.0.1", port),
-        routes=routes_from_template(template),
-        access_log_format=access_log_format_from_template(template),
-        handler=handler or load_handler(function_environment_from_template(template)),
+        routes=routes(template),
+        access_log_format=stage_access_log_format(template),
+        handler=handler or load_handler(function_environment(template)),
     )
 
 

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from prod_serverless.log_catalog import API_ACCESS_TABLE, DATABASE_NAME, FUNCTION_TABLE, WORKGROUP_NAME
+from prod_serverless.log_catalog import WORKGROUP_NAME
+from prod_serverless.log_formats import API_ACCESS_TABLE, DATABASE_NAME, FUNCTION_TABLE
 from prod_serverless.queries import QUERIES
 from tools.aws import STACK_NAME, AwsUnavailableError, client, one_line_errors, session
 

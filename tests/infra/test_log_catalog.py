@@ -7,8 +7,7 @@ import re
 
 import pytest
 
-from prod_serverless.log_catalog import API_ACCESS_TABLE, FUNCTION_TABLE
-from prod_serverless.log_formats import ACCESS_LOG_FIELDS, render_access_line
+from prod_serverless.log_formats import ACCESS_LOG_FIELDS, API_ACCESS_TABLE, FUNCTION_TABLE, render_access_line
 from prod_serverless.queries import EXAMPLE, QUERIES
 from tests.conftest import Synthesized
 

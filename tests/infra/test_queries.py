@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from prod_serverless.log_catalog import API_ACCESS_TABLE, DATABASE_NAME, FUNCTION_TABLE
+from prod_serverless.log_formats import API_ACCESS_TABLE, DATABASE_NAME, FUNCTION_TABLE
 from prod_serverless.queries import EXAMPLE, QUERIES, Query
 
 SQL_WORDS = {

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from service import handler
 from tests.conftest import FakeContext, load_event
+from tools.lambda_logging import extra_fields
 
 SECRETS = (
     "authorization-secret-value",
@@ -117,7 +118,7 @@ def test_at_debug_one_line_per_request_with_only_what_the_access_line_lacks(
         handler.handler(load_event("http_api_get_root.json"), lambda_context)
     (record,) = caplog.records
     assert record.getMessage() == "request" and record.levelno == logging.DEBUG
-    assert _extra_fields(record) == {"apiRequestId": "JKJaXmPLvHcESHA=", "status": 200, "durationMs": record.durationMs}  # type: ignore[attr-defined]
+    assert extra_fields(record) == {"apiRequestId": "JKJaXmPLvHcESHA=", "status": 200, "durationMs": record.durationMs}  # type: ignore[attr-defined]
     assert isinstance(record.durationMs, float)  # type: ignore[attr-defined]
 
 
@@ -161,12 +162,6 @@ def test_what_is_logged_from_the_request_is_capped(
         handler.handler(event, lambda_context)
     (record,) = caplog.records
     assert len(record.apiRequestId) == handler.MAX_LOGGED_CHARS  # type: ignore[attr-defined]
-
-
-def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
-    """The fields a record carries beyond a plain LogRecord's: what `extra=` added."""
-    standard = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
-    return {key: value for key, value in vars(record).items() if key not in standard}
 
 
 # Requests as API Gateway sends them, with every value tagged so a leak into the log is visible.
@@ -227,7 +222,7 @@ def test_any_real_request_is_answered_safely_and_logged_within_the_allow_list(re
     assert response["headers"] == handler.RESPONSE_HEADERS
     assert SECRET not in response["body"]
     (record,) = records
-    fields = _extra_fields(record)
+    fields = extra_fields(record)
     assert set(fields) == set(handler.LOGGED_FIELDS)
     assert fields["apiRequestId"] == request["requestId"] and fields["status"] == response["statusCode"]
     line = json.dumps(fields)

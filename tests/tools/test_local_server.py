@@ -24,10 +24,11 @@ from tools.events import build_event
 from tools.lambda_logging import install
 from tools.local_server import (
     LocalApi,
-    access_log_format_from_template,
-    function_environment_from_template,
-    routes_from_template,
+    function_environment,
+    load_template,
+    routes,
     serve,
+    stage_access_log_format,
 )
 
 
@@ -71,7 +72,7 @@ def _get(url: str, method: str = "GET", headers: dict[str, str] | None = None) -
 
 
 def test_routes_come_from_the_synthesized_template(template_file: Path) -> None:
-    assert routes_from_template(template_file) == frozenset({"GET /"})
+    assert routes(load_template(template_file)) == frozenset({"GET /"})
 
 
 def test_binds_loopback_only(server: LocalApi) -> None:
@@ -127,7 +128,7 @@ def test_each_request_is_logged_in_the_stages_access_log_format(server: LocalApi
     _get(server.url + "/missing")
     lines = _access_lines(server)
     assert [(line["r"], line["s"]) for line in lines] == [("GET /", "200"), ("-", "404")]
-    assert set(lines[0]) == set(access_log_format_from_template(template_file))
+    assert set(lines[0]) == set(stage_access_log_format(load_template(template_file)))
     assert (lines[0]["ip"], lines[0]["m"]) == ("127.0.0.1", "GET")
     assert lines[0]["ilat"] != "-" and lines[1]["ilat"] == "-"
 
@@ -151,7 +152,7 @@ def test_one_request_id_in_the_answer_the_function_log_and_the_access_line(serve
 
 
 def test_the_handler_runs_under_the_functions_environment_from_the_template(template_file: Path) -> None:
-    environment = function_environment_from_template(template_file)
+    environment = function_environment(load_template(template_file))
     assert environment == {"ENVIRONMENT_NAME": "prod", "APP_VERSION": "1.0.0", "LOG_LEVEL": "INFO"}
     api = serve(0, template_file)
     thread = threading.Thread(target=api.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
