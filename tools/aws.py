@@ -82,10 +82,9 @@ def one_line_errors(action: str) -> Iterator[None]:
         raise AwsUnavailableError(f"{action}: {error}") from error
 
 
-def stack_outputs(aws: Any) -> dict[str, str]:
+def stack_outputs(cloudformation: Any) -> dict[str, str]:
     """The stack's outputs, or AwsUnavailableError when the stack is not deployed here."""
     with one_line_errors(f"reading stack {STACK_NAME} in {REGION}"):
-        cloudformation = client(aws, "cloudformation")
         try:
             stacks = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"]
         except cloudformation.exceptions.ClientError as error:

@@ -10,7 +10,7 @@ import time
 import urllib.error
 import urllib.request
 
-from tools.aws import STACK_NAME, AwsUnavailableError, session, stack_outputs
+from tools.aws import STACK_NAME, AwsUnavailableError, client, session, stack_outputs
 
 OUTPUT_KEY = "ProdApiUrl"
 EXPECTED_HEADERS = {
@@ -27,7 +27,7 @@ class SmokeError(Exception):
 def url_from_stack() -> str:
     """The stack's ProdApiUrl output, read with the caller's AWS credentials."""
     try:
-        outputs = stack_outputs(session())
+        outputs = stack_outputs(client(session(), "cloudformation"))
     except AwsUnavailableError as error:
         raise SmokeError(
             f"no URL given, and the stack's URL cannot be read: {error}; or pass URL=https://..."

@@ -33,7 +33,7 @@ from typing import Any
 from prod_serverless.log_catalog import WORKGROUP_NAME
 from prod_serverless.log_formats import API_ACCESS_TABLE, DATABASE_NAME, FUNCTION_TABLE
 from prod_serverless.queries import QUERIES
-from tools.aws import STACK_NAME, AwsUnavailableError, client, one_line_errors, session
+from tools.aws import STACK_NAME, AwsUnavailableError, client, one_line_errors, session, stack_outputs
 
 EXPECTED_BODY_KEYS = {"message", "requestId", "environment", "version"}
 EXPECTED_MESSAGE = "Hello from Prod"
@@ -75,10 +75,7 @@ class Stack:
 
     @classmethod
     def read(cls, cloudformation: Any) -> Stack:
-        outputs = {
-            o["OutputKey"]: o["OutputValue"]
-            for o in cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"][0].get("Outputs", [])
-        }
+        outputs = stack_outputs(cloudformation)
         alarms, token = {}, None
         while True:
             page = cloudformation.list_stack_resources(StackName=STACK_NAME, **({"NextToken": token} if token else {}))
