@@ -82,15 +82,23 @@ def one_line_errors(action: str) -> Iterator[None]:
         raise AwsUnavailableError(f"{action}: {error}") from error
 
 
+def describe_stack(cloudformation: Any) -> dict[str, Any] | None:
+    """The stack's description, or None when it does not exist (or was deleted)."""
+    try:
+        stacks = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"]
+    except cloudformation.exceptions.ClientError as error:
+        if "does not exist" in str(error):
+            return None
+        raise
+    return stacks[0] if stacks else None
+
+
 def stack_outputs(cloudformation: Any) -> dict[str, str]:
     """The stack's outputs, or AwsUnavailableError when the stack is not deployed here."""
     with one_line_errors(f"reading stack {STACK_NAME} in {REGION}"):
-        try:
-            stacks = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"]
-        except cloudformation.exceptions.ClientError as error:
-            if "does not exist" in str(error):
-                raise AwsUnavailableError(
-                    f"stack {STACK_NAME} is not deployed in this account's {REGION}: run `make deploy` first"
-                ) from error
-            raise
-    return {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
+        stack = describe_stack(cloudformation)
+    if stack is None:
+        raise AwsUnavailableError(
+            f"stack {STACK_NAME} is not deployed in this account's {REGION}: run `make deploy` first"
+        )
+    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}

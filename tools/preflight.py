@@ -17,7 +17,7 @@ import argparse
 import sys
 from typing import Any
 
-from tools.aws import REGION, STACK_NAME, AwsUnavailableError, client, one_line_errors, session
+from tools.aws import REGION, STACK_NAME, AwsUnavailableError, client, describe_stack, one_line_errors, session
 
 # The CDK CLI deletes and re-creates a stack in these states (toolkit-lib StackStatus.isCreationFailure).
 CREATE_FAILED = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED")
@@ -32,19 +32,8 @@ class PreflightError(Exception):
     """The CLI must not run; the message says why and what to do."""
 
 
-def stack_status(cloudformation: Any) -> dict[str, Any] | None:
-    """The stack's description, or None when it does not exist (or was deleted)."""
-    try:
-        stacks = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"]
-    except cloudformation.exceptions.ClientError as error:
-        if "does not exist" in str(error):
-            return None
-        raise
-    return stacks[0] if stacks else None
-
-
 def before_deploy(cloudformation: Any, say: Any) -> None:
-    stack = stack_status(cloudformation)
+    stack = describe_stack(cloudformation)
     if stack is None:
         say(f"preflight: {STACK_NAME} does not exist yet in {REGION}: this deploy creates it")
         return
@@ -77,7 +66,7 @@ def before_destroy(cloudformation: Any, confirm: str, say: Any) -> None:
         raise PreflightError(
             f"make destroy deletes the production stack: run `make destroy CONFIRM={STACK_NAME}` to confirm"
         )
-    stack = stack_status(cloudformation)
+    stack = describe_stack(cloudformation)
     if stack is None:
         raise PreflightError(f"{STACK_NAME} does not exist in {REGION}: nothing to destroy")
     kept = [
