@@ -15,11 +15,12 @@ URL ?=
 CONFIRM ?=
 # make deploy asks before widening IAM; the pipeline passes APPROVAL=never after its environment's approval.
 APPROVAL ?= broadening
-# Configuration for synth, diff and deploy: CONTEXT="alarmEmail=ops@example.com logLevel=DEBUG"
+# Configuration for every target: CONTEXT="alarmEmail=ops@example.com logLevel=DEBUG". Exported, not split by
+# make: the app and the tools parse it alike (prod_serverless/settings.parse_pairs), and refuse a malformed pair.
 CONTEXT ?=
-CDK_CONTEXT := $(foreach pair,$(CONTEXT),-c $(pair))
+export CONTEXT
 
-.PHONY: help deps synth test lint typecheck workflows unit docs bootstrap diff deploy verify destroy serve cost bench smoke lock clean
+.PHONY: help deps synth test lint format typecheck workflows unit docs bootstrap diff deploy verify destroy serve cost bench smoke lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,12 +41,16 @@ node_modules/.installed: package-lock.json $(VENV)/.installed
 deps: $(VENV)/.installed node_modules/.installed
 
 synth: deps ## Install pinned tools (first run) and write cdk.out/ProdServerlessStack.template.json
-	$(CDK) synth --quiet $(CDK_CONTEXT)
+	$(CDK) synth --quiet
 	@echo "wrote $(TEMPLATE) and cdk.out/validation-report.json (rule packs, acknowledgments)"
 
-lint: deps ## ruff format check and lint
-	$(BIN)/ruff format --check .
+lint: deps ## ruff format check and lint (make format fixes what it can)
+	@$(BIN)/ruff format --check . || { echo "make lint: run \`make format\` to reformat, then commit"; exit 1; }
 	$(BIN)/ruff check .
+
+format: deps ## Reformat with ruff and apply its safe lint fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 typecheck: deps ## mypy (strict) over infra, handlers and tools
 	$(BIN)/mypy
@@ -68,11 +73,11 @@ bootstrap: deps ## Once per account and region: cdk bootstrap (needs AWS credent
 
 diff: deps ## Show what a deploy would change (needs AWS credentials)
 	$(BIN)/python -m tools.preflight diff
-	$(CDK) diff $(STACK) $(CDK_CONTEXT)
+	$(CDK) diff $(STACK)
 
-deploy: deps ## Deploy to the account of your AWS credentials (us-east-1); retry after a failed first create
+deploy: deps ## Deploy to your AWS credentials' account, in the configured region; retry after a failed first create
 	$(BIN)/python -m tools.preflight deploy
-	$(CDK) deploy $(STACK) --require-approval $(APPROVAL) $(CDK_CONTEXT)
+	$(CDK) deploy $(STACK) --require-approval $(APPROVAL)
 
 verify: deps ## After deploy: prove the whole path in the account (API, S3, Athena, alarm action, metrics)
 	$(BIN)/python -m tools.verify
@@ -90,7 +95,7 @@ cost: synth ## Cost per million requests of the stack as configured, all-in, and
 bench: synth ## Handler cold/warm numbers beside the boto3 baseline, and local server throughput
 	$(BIN)/python -m tools.bench --template $(TEMPLATE)
 
-smoke: deps ## Check a deployed endpoint: make smoke URL=https://... (defaults to the stack's ApiUrl)
+smoke: deps ## Every route's sample against URL=http://127.0.0.1:3000 (make serve) or the deployed stack's URL
 	$(BIN)/python -m tools.smoke $(if $(URL),--url $(URL),)
 
 lock: ## Re-resolve requirements.lock from pyproject.toml (needs network)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
+
+if __name__ == "__main__" and "CDK_OUTDIR" not in os.environ:
+    # Run by hand (often with a Python that lacks the CDK): say what to run instead of a traceback.
+    sys.exit("main.py is run by the CDK CLI: use `make synth` (or `make deploy`), which installs and sets up all")
 
 from aws_cdk import App, CfnOutput, DefaultStackSynthesizer, Environment, Stack
 from constructs import Construct
@@ -15,27 +17,37 @@ from constructs import Construct
 from prod_serverless.alarms import alarm_specs
 from prod_serverless.api import HttpEndpoint
 from prod_serverless.compliance import add_compliance_checks
-from prod_serverless.function import TIMEOUT, ServiceFunction
+from prod_serverless.function import ServiceFunction
 from prod_serverless.log_archive import LogArchive
 from prod_serverless.log_catalog import LogCatalog
 from prod_serverless.monitoring import MonitoredService, Monitoring
 from prod_serverless.release import SafeRelease
-from prod_serverless.settings import Settings, SettingsError
+from prod_serverless.settings import Settings, SettingsError, cdk_json_context, parse_pairs
+from service.routes import ROUTES
+from service.routing import Route, RouteError
 
 STACK_NAME = "ProdServerlessStack"
-REGION = "us-east-1"
-CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
 
 
 class ProdServerlessStack(Stack):
     """HTTP API → Lambda, with its logs archived to an encrypted, queryable S3 bucket and alarms on both."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        routes: tuple[Route, ...] = ROUTES,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
 
         archive = LogArchive(self, "ProdLogArchive", settings=settings)
         service = ServiceFunction(self, "ProdFunction", settings=settings, log_key=archive.key)
-        api = HttpEndpoint(self, "ProdApi", settings=settings, function=service.alias, log_key=archive.key)
+        api = HttpEndpoint(
+            self, "ProdApi", settings=settings, routes=routes, function=service.alias, log_key=archive.key
+        )
         archive.add_source("api", api.access_log_group)
         archive.add_source("function", service.log_group)
         catalog = LogCatalog(
@@ -49,13 +61,20 @@ class ProdServerlessStack(Stack):
         monitoring = Monitoring(
             self,
             "ProdMonitoring",
-            specs=alarm_specs(settings, sources=tuple(archive.sources), timeout_ms=int(TIMEOUT.to_milliseconds())),
+            specs=alarm_specs(
+                settings,
+                sources=tuple(archive.sources),
+                timeout_ms=int(service.timeout.to_milliseconds()),
+                routes=routes,
+            ),
             service=MonitoredService(
                 function_name=service.function.function_name,
                 api_id=api.http_api.api_id,
                 executed_version=service.version.version,
                 delivery_streams={source: stream.ref for source, stream in archive.streams.items()},
                 log_groups={source: group.log_group_name for source, group in archive.sources.items()},
+                routes=tuple(route.key for route in routes),
+                access_log_group=api.access_log_group.log_group_name,
             ),
             alarm_email=settings.alarm_email,
         )
@@ -65,13 +84,16 @@ class ProdServerlessStack(Stack):
             function=service.function,
             version=service.version,
             alias=service.alias,
+            function_timeout_seconds=settings.function_timeout_seconds,
+            routes=routes,
             strategy=settings.deployment_strategy,
             rollback_alarms=monitoring.release_alarms,
+            ignore_alarms=settings.release_ignore_alarms,
             log_key=archive.key,
             provisioned=settings.provisioned_concurrency is not None,
         )
 
-        CfnOutput(self, "ProdApiUrl", value=api.url, description="Invoke URL of GET /")
+        CfnOutput(self, "ProdApiUrl", value=api.url, description="Invoke URL of the API (its routes: docs/routes.md)")
         CfnOutput(self, "ProdLogBucketName", value=archive.bucket.bucket_name, description="Log archive bucket")
         CfnOutput(self, "ProdLogArchiveKeyArn", value=archive.key.key_arn, description="Key of the log archive")
         CfnOutput(self, "ProdFunctionName", value=service.function.function_name, description="API function")
@@ -85,14 +107,12 @@ class ProdServerlessStack(Stack):
         )
 
 
-def cdk_json_context() -> dict[str, Any]:
-    """The feature flags and context of cdk.json, which the CLI passes to the app on every run."""
-    context: dict[str, Any] = json.loads(CDK_JSON.read_text())["context"]
-    return context
-
-
 def build_app(
-    context: Mapping[str, Any] | None = None, outdir: str | None = None, *, control_tower: bool = True
+    context: Mapping[str, Any] | None = None,
+    outdir: str | None = None,
+    *,
+    control_tower: bool = True,
+    routes: tuple[Route, ...] = ROUTES,
 ) -> App:
     """The whole app: settings from context, the stack, the compliance checks.
 
@@ -106,7 +126,8 @@ def build_app(
         app,
         STACK_NAME,
         settings=settings,
-        env=Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=REGION),
+        routes=routes,
+        env=Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=settings.region),
         description="Prod serverless API: HTTP API + Lambda, encrypted log archive, alarms",
         analytics_reporting=False,  # CDKMetadata would be the one resource without the Prod prefix
         # The BootstrapVersion parameter and rule would be the only unprefixed logical IDs; the CLI still
@@ -120,8 +141,9 @@ def build_app(
 
 def main() -> None:
     try:
-        app = build_app()
-    except SettingsError as error:
+        # make passes the configuration as CONTEXT="key=value …" (the CLI's own -c pairs still work too).
+        app = build_app(parse_pairs(os.environ.get("CONTEXT", "")))
+    except (SettingsError, RouteError) as error:
         sys.exit(f"Configuration error: {error}")
     try:
         app.synth()

@@ -1,8 +1,9 @@
-"""CodeDeploy's BeforeAllowTraffic hook: before any traffic shifts, invoke the new version with a real
-HTTP API v2 `GET /` event and fail the deployment unless it answers 200 with the documented body.
+"""CodeDeploy's BeforeAllowTraffic hook: before any traffic shifts, send the new version each route's sample
+request as a real HTTP API v2 event, and fail the deployment unless every answer is the healthy one.
 
-Standard library only, as the API function: the two AWS calls (Lambda Invoke, CodeDeploy
-PutLifecycleEventHookExecutionStatus) are signed here with Signature Version 4 from the function's
+The checks come from the route table (service/routes.py) through the ROUTE_CHECKS environment variable, which
+the stack writes at synth. Standard library only, as the API function: the two AWS calls (Lambda Invoke,
+CodeDeploy PutLifecycleEventHookExecutionStatus) are signed here with Signature Version 4 from the function's
 credentials, so nothing is packaged and no SDK version can change under it.
 """
 
@@ -21,65 +22,73 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-# The new version, set by CloudFormation to the Version resource being deployed (its qualified ARN).
+# Set by the stack (prod_serverless/release.py): the new version (its qualified ARN), the checks as JSON, and
+# how long one call to the new version may take.
 TARGET_ENV = "TARGET_VERSION_ARN"
-EXPECTED_STATUS = 200
-EXPECTED_MESSAGE = "Hello from Prod"
-EXPECTED_BODY_KEYS = frozenset({"message", "requestId", "environment", "version"})
+CHECKS_ENV = "ROUTE_CHECKS"
+INVOKE_TIMEOUT_ENV = "INVOKE_TIMEOUT_SECONDS"
 CODEDEPLOY_TARGET = "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus"
+# A call to CodeDeploy answers in well under a second; this bounds it so the hook always gets to report.
+REPORT_TIMEOUT_SECONDS = 10
 
 LOGGER = logging.getLogger("pre_traffic_hook")
 LOGGER.setLevel(logging.INFO)
 
-Opener = Callable[[urllib.request.Request], tuple[int, Mapping[str, str], bytes]]
+Opener = Callable[[urllib.request.Request, float], tuple[int, Mapping[str, str], bytes]]
 
 
-def get_root_event(now: float) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload format 2.0) `GET /` event, as the `$default` stage sends it."""
-    return {
+def route_event(check: Mapping[str, Any], now: float) -> dict[str, Any]:
+    """The API Gateway HTTP API (payload format 2.0) event of one check, as the `$default` stage sends it."""
+    method, path, query, body = check["method"], check["path"], check.get("query") or "", check.get("body")
+    headers = {"accept": "application/json", "host": "pre-traffic-hook", "user-agent": "codedeploy-pre-traffic"}
+    if body is not None:
+        headers["content-type"] = "application/json"
+    event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": "GET /",
-        "rawPath": "/",
-        "rawQueryString": "",
-        "headers": {"accept": "application/json", "host": "pre-traffic-hook", "user-agent": "codedeploy-pre-traffic"},
+        "routeKey": check["route"],
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": headers,
         "requestContext": {
             "accountId": "anonymous",
             "apiId": "pre-traffic-hook",
             "domainName": "pre-traffic-hook",
             "domainPrefix": "pre-traffic-hook",
             "http": {
-                "method": "GET",
-                "path": "/",
+                "method": method,
+                "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": "127.0.0.1",
                 "userAgent": "codedeploy-pre-traffic",
             },
             "requestId": f"pre-traffic-{int(now * 1000)}",
-            "routeKey": "GET /",
+            "routeKey": check["route"],
             "stage": "$default",
             "time": datetime.fromtimestamp(now, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(now * 1000),
         },
         "isBase64Encoded": False,
     }
+    if query:
+        event["queryStringParameters"] = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
+    if body is not None:
+        event["body"] = body
+    return event
 
 
-def verdict(result: Any) -> str | None:
-    """None when the function answered as documented, else what is wrong."""
+def verdict(result: Any, check: Mapping[str, Any]) -> str | None:
+    """None when the function answered the check's healthy answer (its status and exactly its body keys)."""
     if not isinstance(result, dict):
         return f"the answer is not an object: {str(result)[:200]}"
-    if result.get("statusCode") != EXPECTED_STATUS:
-        return f"statusCode is {result.get('statusCode')!r}, expected {EXPECTED_STATUS}"
+    if result.get("statusCode") != check["status"]:
+        return f"statusCode is {result.get('statusCode')!r}, expected {check['status']}"
     try:
         body = json.loads(result.get("body") or "")
     except (TypeError, ValueError):
         return f"body is not JSON: {str(result.get('body'))[:200]}"
-    if not isinstance(body, dict) or set(body) != EXPECTED_BODY_KEYS:
-        return (
-            f"body keys are {sorted(body) if isinstance(body, dict) else body!r}, expected {sorted(EXPECTED_BODY_KEYS)}"
-        )
-    if body["message"] != EXPECTED_MESSAGE:
-        return f"message is {body['message']!r}, expected {EXPECTED_MESSAGE!r}"
+    if not isinstance(body, dict) or sorted(body) != sorted(check["keys"]):
+        shown = sorted(body) if isinstance(body, dict) else body
+        return f"body keys are {shown!r}, expected {sorted(check['keys'])}"
     return None
 
 
@@ -126,10 +135,10 @@ def sign(
     return request
 
 
-def urlopen(request: urllib.request.Request) -> tuple[int, Mapping[str, str], bytes]:
+def urlopen(request: urllib.request.Request, timeout: float) -> tuple[int, Mapping[str, str], bytes]:
     """Send `request`; an HTTP error status is an answer, not an exception."""
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - AWS endpoints only
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - AWS endpoints only
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read()
@@ -140,6 +149,7 @@ class Aws:
 
     def __init__(self, environ: Mapping[str, str], opener: Opener = urlopen) -> None:
         self.region = environ["AWS_REGION"]
+        self.invoke_timeout = float(environ[INVOKE_TIMEOUT_ENV])
         self.credentials = {
             "key": environ["AWS_ACCESS_KEY_ID"],
             "secret": environ["AWS_SECRET_ACCESS_KEY"],
@@ -147,12 +157,14 @@ class Aws:
         }
         self.opener = opener
 
-    def _call(self, service: str, path: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
+    def _call(
+        self, service: str, path: str, body: bytes, headers: Mapping[str, str], timeout: float
+    ) -> tuple[int, bytes]:
         request = urllib.request.Request(
             f"https://{service}.{self.region}.amazonaws.com{path}", data=body, method="POST", headers=dict(headers)
         )
         signed = sign(request, service=service, region=self.region, credentials=self.credentials, now=_now())
-        status, response_headers, payload = self.opener(signed)
+        status, response_headers, payload = self.opener(signed, timeout)
         if status >= 300:
             raise RuntimeError(f"{service} answered {status}: {payload[:300]!r}")
         if response_headers.get("X-Amz-Function-Error") or response_headers.get("x-amz-function-error"):
@@ -163,33 +175,45 @@ class Aws:
         """Lambda Invoke (RequestResponse) of exactly `function_arn`, a qualified version ARN."""
         path = f"/2015-03-31/functions/{urllib.parse.quote(function_arn, safe='')}/invocations"
         headers = {"Content-Type": "application/json", "X-Amz-Invocation-Type": "RequestResponse"}
-        _, payload = self._call("lambda", path, json.dumps(event).encode(), headers)
+        _, payload = self._call("lambda", path, json.dumps(event).encode(), headers, self.invoke_timeout)
         return json.loads(payload)
 
     def report(self, deployment_id: str, execution_id: str, status: str) -> None:
         """CodeDeploy PutLifecycleEventHookExecutionStatus: Succeeded lets traffic shift, Failed rolls back."""
         body = {"deploymentId": deployment_id, "lifecycleEventHookExecutionId": execution_id, "status": status}
         headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": CODEDEPLOY_TARGET}
-        self._call("codedeploy", "/", json.dumps(body).encode(), headers)
+        self._call("codedeploy", "/", json.dumps(body).encode(), headers, REPORT_TIMEOUT_SECONDS)
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def run(event: Mapping[str, Any], aws: Aws, target: str) -> str:
-    """Test `target`, report the result to CodeDeploy, and return it ("Succeeded" or "Failed")."""
-    status = "Failed"
-    try:
-        problem = verdict(aws.invoke(target, get_root_event(time.time())))
-        status = "Succeeded" if problem is None else "Failed"
-        LOGGER.info("pre-traffic check", extra={"target": target, "status": status, "problem": problem})
-    except Exception as error:  # any failure to test is a failed test
-        LOGGER.error("pre-traffic check could not run", extra={"target": target, "error": str(error)[:300]})
+def run(event: Mapping[str, Any], aws: Aws, target: str, checks: list[dict[str, Any]]) -> str:
+    """Send `target` every check, report the result to CodeDeploy, and return it ("Succeeded" or "Failed")."""
+    status = "Failed" if not checks else "Succeeded"  # no check is no proof
+    for check in checks:
+        try:
+            problem = verdict(aws.invoke(target, route_event(check, time.time())), check)
+        except Exception as error:  # any failure to test is a failed test
+            problem = f"could not run: {str(error)[:300]}"
+        LOGGER.info("pre-traffic check", extra={"target": target, "route": check["route"], "problem": problem})
+        if problem is not None:
+            status = "Failed"
+            break
     aws.report(str(event["DeploymentId"]), str(event["LifecycleEventHookExecutionId"]), status)
     return status
 
 
 def handler(event: dict[str, Any], context: object) -> dict[str, str]:
     """Lambda entry point, invoked by CodeDeploy with DeploymentId and LifecycleEventHookExecutionId."""
-    return {"status": run(event, Aws(os.environ), os.environ[TARGET_ENV])}
+    return {"status": run(event, Aws(os.environ), os.environ[TARGET_ENV], read_checks(os.environ))}
+
+
+def read_checks(environ: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The checks the stack wrote; none (so a failed release, reported at once) when they are unreadable."""
+    try:
+        checks = json.loads(environ.get(CHECKS_ENV) or "[]")
+    except ValueError:
+        return []
+    return checks if isinstance(checks, list) and all(isinstance(c, dict) for c in checks) else []

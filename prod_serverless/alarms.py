@@ -6,12 +6,14 @@ come from the settings, so the same table describes the stack as configured.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from prod_serverless import metrics
 from prod_serverless.metrics import Watch
 from prod_serverless.settings import Settings
+from service.routing import Route
 
 GTE = "GreaterThanOrEqualToThreshold"
 GT = "GreaterThanThreshold"
@@ -39,10 +41,18 @@ class AlarmSpec:
     datapoints_to_alarm: int = 1
     treat_missing_data: str = "notBreaching"
     source: str | None = None  # the archived log source this alarm is about, if any
-    service_health: bool = False  # part of the composite "service unhealthy" alarm
-    release: bool = False  # watched by CodeDeploy during a release; ALARM rolls the release back
-    notify_ok: bool = True  # OK goes to the topic too (not for release alarms: see alarm_specs)
+    route: str | None = None  # the route key this alarm is about, if any
+    # Part of the composite "service unhealthy" alarm, which alone notifies: one failure pages once.
+    service_health: bool = False
+    # Watched by CodeDeploy during a release, scoped to the new version; ALARM rolls the release back, and that
+    # is its only action (the composite pages if the service is hurt).
+    release: bool = False
     note: str = field(default="", compare=False)  # why it is built this way, for the README
+
+    @property
+    def notifies(self) -> bool:
+        """Whether this alarm's own ALARM and OK reach the topic (the composite speaks for its members)."""
+        return not (self.service_health or self.release)
 
     @property
     def construct_id(self) -> str:
@@ -68,9 +78,23 @@ class AlarmSpec:
         return f"{SYMBOLS[self.comparison]} {value}, {window}{action}"
 
 
-def alarm_specs(settings: Settings, sources: Sequence[str], timeout_ms: int) -> tuple[AlarmSpec, ...]:
-    """Every alarm of the stack: the function, the API, and each archived source's delivery path."""
+def route_name(route: Route) -> str:
+    """An alarm-name part for a route: `GET /items/{id}` -> `GetItemsId`."""
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", route.key.lower()) if part)
+
+
+def alarm_specs(
+    settings: Settings, sources: Sequence[str], timeout_ms: int, routes: Sequence[Route] = ()
+) -> tuple[AlarmSpec, ...]:
+    """Every alarm of the stack: the function, the API, the routes that declare one, each archived source."""
     duration_threshold = round(timeout_ms * DURATION_ALARM_FRACTION)
+    quiet = sorted(route.key for route in routes if not route.client_errors_page)
+    client_errors: tuple[tuple[str, Watch], ...] = (("clientErrors", metrics.API_4XX), ("requests", metrics.API_COUNT))
+    rate = "IF(requests > 0, 100 * clientErrors / requests, 0)"
+    if quiet:
+        # The function counts the 4xx answers of these routes (ExpectedClientErrors); they are not paged on.
+        client_errors += (("expected", metrics.EXPECTED_CLIENT_ERRORS),)
+        rate = "IF(requests > 0, 100 * (clientErrors - FILL(expected, 0)) / requests, 0)"
     specs = [
         AlarmSpec(
             "FunctionErrors",
@@ -122,7 +146,7 @@ def alarm_specs(settings: Settings, sources: Sequence[str], timeout_ms: int) -> 
         ),
         AlarmSpec(
             "Api4xxRate",
-            (("clientErrors", metrics.API_4XX), ("requests", metrics.API_COUNT)),
+            client_errors,
             "Sum",
             5,
             GT,
@@ -130,9 +154,10 @@ def alarm_specs(settings: Settings, sources: Sequence[str], timeout_ms: int) -> 
             f"more than {settings.api_4xx_rate_percent}% of requests got a 4xx answer. First: the access log's "
             "path and sourceIp of the 4xx lines: a client bug, a scan, or throttling (429).",
             threshold_key="api4xxRatePercent",
-            expression="IF(requests > 0, 100 * clientErrors / requests, 0)",
+            expression=rate,
             service_health=True,
-            note="a rate, so a traffic spike alone does not fire it",
+            note="a rate, so a traffic spike alone does not fire it"
+            + (f"; without the 4xx of {', '.join(quiet)} (client_errors_page=False)" if quiet else ""),
         ),
         AlarmSpec(
             "ApiLatency",
@@ -147,11 +172,29 @@ def alarm_specs(settings: Settings, sources: Sequence[str], timeout_ms: int) -> 
             service_health=True,
         ),
     ]
-    # Release alarms: CodeDeploy watches them while it shifts traffic. One bad minute is enough (1 of 1, or
-    # 2 of 2 for latency, which one cold start must not fail); missing data is not breaching, because a
+    specs += [
+        AlarmSpec(
+            f"Route{route_name(route)}5xx",
+            (("m", metrics.ROUTE_SERVER_ERRORS),),
+            "Sum",
+            1,
+            GTE,
+            route.alarm_5xx,
+            f"{route.key} answered with server errors. First: the function's ERROR lines for that route in the "
+            "alarm window, then the access log's integrationError for it.",
+            route=route.key,
+            service_health=True,
+            note="declared by the route (alarm_5xx); counts the function's own 5xx answers",
+        )
+        for route in routes
+        if route.alarm_5xx is not None
+    ]
+    # Release alarms: CodeDeploy watches them while it shifts traffic, and each sees the new version alone, so
+    # the old version's failures (the reason for a hotfix) can never stop the fix (CodeDeploy "Monitoring
+    # deployments with CloudWatch alarms": any alarm in ALARM stops the deployment). One bad minute is enough
+    # (2 of 2 for duration, which one cold start must not fail); missing data is not breaching, because a
     # canary at low traffic may get no request at all: the pre-traffic hook has already proven the version
-    # answers. ALARM notifies (a release was rolled back); OK does not, because the version dimension
-    # changes with every release and each healthy one would otherwise send an "OK" to everyone.
+    # answers. Their action is the rollback; they notify no one.
     specs += [
         AlarmSpec(
             "ReleaseVersionErrors",
@@ -160,39 +203,39 @@ def alarm_specs(settings: Settings, sources: Sequence[str], timeout_ms: int) -> 
             1,
             GTE,
             1,
-            "the new version raised or timed out during a release. First: the function's log lines of that "
-            "version (Logs Insights: @logStream like '[<version>]').",
+            "the new version raised, timed out or ran out of memory during a release. First: the function's "
+            "log lines of that version (Logs Insights: @logStream like '[<version>]').",
             insights=True,
             release=True,
-            notify_ok=False,
-            note="by FunctionName and ExecutedVersion: the new version's own errors",
+            note="by FunctionName and ExecutedVersion: the new version's own crashes",
         ),
         AlarmSpec(
-            "ReleaseApi5xx",
-            (("m", metrics.API_5XX),),
+            "ReleaseVersion5xx",
+            (("m", metrics.VERSION_SERVER_ERRORS),),
             "Sum",
             1,
             GTE,
             1,
-            "the API answered with server errors during a release. First: the access log's status and "
-            "integrationError for that minute.",
+            "the new version answered 5xx during a release (a handled error Lambda does not count). First: its "
+            "ERROR lines (errorType) in the function's log group.",
             release=True,
-            notify_ok=False,
+            note="the function's own count, by FunctionName and FunctionVersion (embedded metric format)",
         ),
         AlarmSpec(
-            "ReleaseApiLatency",
-            (("m", metrics.API_LATENCY),),
-            "p99",
+            "ReleaseVersionDuration",
+            (("m", metrics.VERSION_DURATION),),
+            "Average",
             1,
             GT,
             settings.api_latency_p99_ms,
-            "the p99 API latency was high for two minutes during a release. First: the new version's Duration "
-            "(AWS/Lambda, by ExecutedVersion) against the old one's; integrationLatency in the access log.",
+            "the new version's average duration was above the API latency target for two minutes during a "
+            "release. First: its Duration against the old version's (AWS/Lambda, by ExecutedVersion).",
             threshold_key="apiLatencyP99Ms",
+            insights=True,
             evaluation_periods=2,
             datapoints_to_alarm=2,
             release=True,
-            notify_ok=False,
+            note="by FunctionName and ExecutedVersion; an average, as Metrics Insights has no percentiles",
         ),
     ]
     for source in sources:

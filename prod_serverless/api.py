@@ -1,9 +1,10 @@
-"""The public HTTP API: one `GET /` route proxied to the function, compact JSON access logs, stage throttling."""
+"""The public HTTP API: every route of the route table (service/routes.py) proxied to the function's alias,
+CORS for the table's methods, compact JSON access logs, stage throttling."""
 
 from __future__ import annotations
 
 import jsii
-from aws_cdk import Aws, Duration, Fn
+from aws_cdk import Aws, Duration, Fn, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_integrations as integrations
@@ -12,12 +13,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from prod_serverless.compliance import acknowledge
+from prod_serverless.compliance import acknowledge, is_specific
 from prod_serverless.log_formats import access_log_format
 from prod_serverless.log_groups import encrypted_log_group
 from prod_serverless.settings import Settings
+from service.routing import Route, RouteError
 
-ROUTE_PATH = "/"
 VENDED_LOGS_PREFIX = "/aws/vendedlogs/"
 
 
@@ -52,8 +53,13 @@ class _AccessLogSettings:
         return self._format
 
 
+def cors_methods(routes: tuple[Route, ...]) -> list[str]:
+    """The methods a browser may send cross-origin: exactly those of the routes (the preflight is API Gateway's)."""
+    return sorted({route.method for route in routes})
+
+
 class HttpEndpoint(Construct):
-    """HTTP API with `GET /` → Lambda proxy (payload 2.0) on an explicitly configured `$default` stage."""
+    """HTTP API with each route → Lambda proxy (payload 2.0) on an explicitly configured `$default` stage."""
 
     def __init__(
         self,
@@ -61,10 +67,17 @@ class HttpEndpoint(Construct):
         construct_id: str,
         *,
         settings: Settings,
-        function: lambda_.IFunction,  # the `live` alias: the API never invokes $LATEST or a bare version
+        routes: tuple[Route, ...],
+        function: lambda_.IFunction,  # the live alias: the API never invokes $LATEST or a bare version
         log_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
+        for route in routes:
+            if not is_specific(route.public):
+                raise RouteError(
+                    f"route {route.key}: `public` must say why it is public without an authorizer (at least 40 "
+                    f"characters, naming what bounds abuse); got {route.public!r}"
+                )
 
         self.access_log_group = encrypted_log_group(
             self,
@@ -78,7 +91,7 @@ class HttpEndpoint(Construct):
         if settings.cors_allowed_origins:
             cors = apigwv2.CorsPreflightOptions(
                 allow_origins=list(settings.cors_allowed_origins),
-                allow_methods=[apigwv2.CorsHttpMethod.GET],
+                allow_methods=[apigwv2.CorsHttpMethod(method) for method in cors_methods(routes)],
                 allow_headers=["content-type"],
                 max_age=Duration.hours(1),
             )
@@ -103,29 +116,36 @@ class HttpEndpoint(Construct):
                 rate_limit=settings.throttle_rate_limit,
                 burst_limit=settings.throttle_burst_limit,
             ),
-            detailed_metrics_enabled=True,
+            # Off: per-route metrics are billed per metric, and their dimension set is documented two ways
+            # (ApiId, Stage, Route / ApiId, Method, Resource, Stage), so an alarm on them could watch a series
+            # never published. The dashboard's per-route rows read the access log's routeKey instead.
+            detailed_metrics_enabled=False,
         )
-        routes = self.http_api.add_routes(
-            path=ROUTE_PATH,
-            methods=[apigwv2.HttpMethod.GET],
-            integration=integrations.HttpLambdaIntegration(
-                "FunctionIntegration",
-                function,
-                payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0,
-            ),
+        integration = integrations.HttpLambdaIntegration(
+            "FunctionIntegration",
+            function,
+            payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0,
         )
-
+        self.routes: dict[str, apigwv2.HttpRoute] = {}
         for route in routes:
+            (self.routes[route.key],) = self.http_api.add_routes(
+                path=route.path, methods=[apigwv2.HttpMethod(route.method)], integration=integration
+            )
+        for route in routes:
+            added = self.routes[route.key]
             for rule in ("AwsSolutions-APIG4", "CT.APIGATEWAY.PR.5"):
-                acknowledge(
-                    route,
-                    rule,
-                    "GET / is a public, read-only endpoint by requirement; abuse is bounded by stage throttling.",
-                )
+                acknowledge(added, rule, route.public)
             # Control Tower CT.LAMBDA.PR.2: a service principal's permission names the source account too.
-            for permission in route.node.find_all():
+            for permission in added.node.find_all():
                 if isinstance(permission, lambda_.CfnPermission):
                     permission.source_account = Aws.ACCOUNT_ID
+                    # The route's own method, not any: execute-api ARNs are api-id/stage/METHOD/path (API Gateway
+                    # "Control access to an HTTP API with IAM authorization"; the path as the route declares it).
+                    permission.source_arn = Stack.of(self).format_arn(
+                        service="execute-api",
+                        resource=self.http_api.api_id,
+                        resource_name=f"*/{route.method}{route.path}",
+                    )
                     acknowledge(
                         permission,
                         "CT.LAMBDA.PR.2",
@@ -135,5 +155,5 @@ class HttpEndpoint(Construct):
 
     @property
     def url(self) -> str:
-        """The invoke URL of the `$default` stage."""
+        """The invoke URL of the `$default` stage (ends in /)."""
         return self.stage.url

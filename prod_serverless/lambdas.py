@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration
+from aws_cdk import AssetHashType, Duration, IgnoreMode
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -25,7 +25,7 @@ from prod_serverless.log_groups import encrypted_log_group
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
 # What never ships with the code: the asset and its digest both skip these.
-EXCLUDED = ("__pycache__", "*.pyc", "__init__.py")
+EXCLUDED = ("__pycache__", "*.pyc")
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class OwnedFunction:
 
 
 def shipped_files(directory: Path) -> list[Path]:
-    """The files of `directory` that the asset ships, in a stable order."""
+    """The files of the package `directory` that the asset ships, in a stable order."""
     return sorted(
         path
         for path in directory.rglob("*")
@@ -51,8 +51,26 @@ def code_digest(directory: Path) -> str:
     """A digest of exactly what ships: it changes when, and only when, the deployed code changes."""
     digest = hashlib.sha256()
     for path in shipped_files(directory):
-        digest.update(path.relative_to(directory).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(path.relative_to(directory.parent).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def package_asset(package: Path) -> lambda_.Code:
+    """The package `package` as the function's code, under its own name (`<package>/…` in the zip).
+
+    Shipped as a package, not as loose files, so its modules import each other the same way in Lambda, in
+    the tests and in the CDK app (`from service.routes import ROUTES`). The asset is the parent directory
+    with everything but the package excluded (glob patterns, .gitignore-like: the last match wins).
+    """
+    return lambda_.Code.from_asset(
+        str(package.parent),
+        # "*" skips dot-names (minimatch), so ".*" too; then the package back in, then what never ships.
+        exclude=["*", ".*", f"!{package.name}", f"!{package.name}/**", *(f"**/{pattern}" for pattern in EXCLUDED)],
+        ignore_mode=IgnoreMode.GLOB,
+        # The digest of exactly the shipped files: the repository's other files never change the asset.
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=code_digest(package),
+    )
 
 
 def owned_function(
@@ -75,7 +93,8 @@ def owned_function(
     reserved_concurrency: int | None = None,
     retry_attempts: int | None = None,
 ) -> OwnedFunction:
-    """Build the function into `scope`; `purpose` completes "Runtime role of …" and the policy description."""
+    """Build the function into `scope` from the package `code` (`handler` is relative to it: "handler.handler");
+    `purpose` completes "Runtime role of …" and the policy description."""
     log_group = encrypted_log_group(scope, "LogGroup", retention_days=log_retention_days, key=log_key)
     # Our own role: the default one would attach the AWS managed AWSLambdaBasicExecutionRole.
     role = iam.Role(
@@ -116,8 +135,8 @@ def owned_function(
         description=description,
         runtime=RUNTIME,
         architecture=ARCHITECTURE,
-        handler=handler,
-        code=lambda_.Code.from_asset(str(code), exclude=list(EXCLUDED)),
+        handler=f"{code.name}.{handler}",
+        code=package_asset(code),
         memory_size=memory_mb,
         timeout=timeout,
         # Nothing may add to the role behind this builder's back (grants would be inline policies): every

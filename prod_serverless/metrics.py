@@ -6,7 +6,9 @@ Namespaces, names and dimensions are the ones each service documents as publishe
   `IntegrationLatency` by `ApiId` (the REST API names `5XXError` / `ApiName` would never fire here);
 - Firehose "Monitoring with CloudWatch metrics": AWS/Firehose `DeliveryToS3.*` by `DeliveryStreamName`;
 - CloudWatch Logs "Monitoring with CloudWatch metrics": AWS/Logs `DeliveryErrors`, `DeliveryThrottling`, with the
-  dimensions `LogGroupName, DestinationType, FilterName` (see `insights_query` for why those alarms use a query).
+  dimensions `LogGroupName, DestinationType, FilterName` (see `insights_query` for why those alarms use a query);
+- the function's own, in CloudWatch embedded metric format (service/metrics.py): `ProdServerless` `ServerErrors`
+  by `FunctionName, FunctionVersion` and by `FunctionName, Route`, `ExpectedClientErrors` by `FunctionName`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,13 @@ LAMBDA_ERRORS = Watch("AWS/Lambda", "Errors", ("FunctionName",))
 # Lambda publishes ExecutedVersion with alias invocations, to tell the versions of a weighted alias apart;
 # queried by FunctionName and ExecutedVersion (insights_query), whatever else the set carries.
 VERSION_ERRORS = Watch("AWS/Lambda", "Errors", ("FunctionName", "ExecutedVersion"))
+# Lambda "Types of metrics": Duration is published with ExecutedVersion too; read by a query (AVG) like Errors.
+VERSION_DURATION = Watch("AWS/Lambda", "Duration", ("FunctionName", "ExecutedVersion"))
+# Emitted by the function itself (service/metrics.py), only when it answers so: nothing is written when healthy.
+SERVICE_NAMESPACE = "ProdServerless"
+VERSION_SERVER_ERRORS = Watch(SERVICE_NAMESPACE, "ServerErrors", ("FunctionName", "FunctionVersion"))
+ROUTE_SERVER_ERRORS = Watch(SERVICE_NAMESPACE, "ServerErrors", ("FunctionName", "Route"))
+EXPECTED_CLIENT_ERRORS = Watch(SERVICE_NAMESPACE, "ExpectedClientErrors", ("FunctionName",))
 LAMBDA_THROTTLES = Watch("AWS/Lambda", "Throttles", ("FunctionName",))
 LAMBDA_DURATION = Watch("AWS/Lambda", "Duration", ("FunctionName",))
 LAMBDA_INVOCATIONS = Watch("AWS/Lambda", "Invocations", ("FunctionName",))

@@ -24,6 +24,8 @@ COMPARISONS = {
     "GreaterThanThreshold": cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
     "LessThanThreshold": cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
 }
+# Metrics Insights' aggregate functions, by the statistic an alarm spec names.
+INSIGHTS_FUNCTIONS = {"Sum": "SUM", "Average": "AVG", "Maximum": "MAX", "Minimum": "MIN"}
 MISSING_DATA = {
     "notBreaching": cloudwatch.TreatMissingData.NOT_BREACHING,
     "breaching": cloudwatch.TreatMissingData.BREACHING,
@@ -40,17 +42,28 @@ class MonitoredService:
     executed_version: str  # the version CodeDeploy is releasing (or has released)
     delivery_streams: Mapping[str, str]  # source -> delivery stream name
     log_groups: Mapping[str, str]  # source -> name of the log group subscribed into the archive
+    routes: tuple[str, ...] = ()  # route keys, each a row of the dashboard
+    access_log_group: str = ""  # where each route's row reads its numbers (the access line's routeKey)
 
-    def dimensions(self, source: str | None) -> dict[str, str]:
-        """Every dimension value the stack's metrics are published with, for one archived source."""
-        values = {"FunctionName": self.function_name, "ApiId": self.api_id, "ExecutedVersion": self.executed_version}
+    def dimensions(self, source: str | None = None, route: str | None = None) -> dict[str, str]:
+        """Every dimension value the stack's metrics are published with, for one archived source or route."""
+        values = {
+            "FunctionName": self.function_name,
+            "ApiId": self.api_id,
+            "ExecutedVersion": self.executed_version,
+            # The function's EMF metrics name the version as Lambda's AWS_LAMBDA_FUNCTION_VERSION does.
+            "FunctionVersion": self.executed_version,
+        }
         if source is not None:
             values |= {"DeliveryStreamName": self.delivery_streams[source], "LogGroupName": self.log_groups[source]}
+        if route is not None:
+            values["Route"] = route
         return values
 
 
 class Monitoring(Construct):
-    """Every alarm notifies the topic on ALARM and OK; a composite alarm sums up service health."""
+    """A composite alarm sums up service health and pages for its members (ALARM and OK), so one failure
+    pages once; the log-delivery alarms notify on their own; release alarms only roll back."""
 
     def __init__(
         self,
@@ -63,8 +76,9 @@ class Monitoring(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._service = service
-        self.topic = self._notification_topic(alarm_email)
+        self.topic, self.events_topic = self._notification_topics(alarm_email)
         self._action = cloudwatch_actions.SnsAction(self.topic)
+        self._record = cloudwatch_actions.SnsAction(self.events_topic)
         self.specs = tuple(specs)
         self.alarms: dict[str, cloudwatch.IAlarm] = {spec.name: self._alarm(spec) for spec in self.specs}
 
@@ -76,7 +90,7 @@ class Monitoring(Construct):
             "First: the member alarm's own description.",
             alarm_rule=cloudwatch.AlarmRule.any_of(*health),
         )
-        self._notify(self.service_unhealthy)
+        self._notify(self.service_unhealthy, self._action)
         self.dashboard = self._dashboard()
 
     @property
@@ -84,7 +98,10 @@ class Monitoring(Construct):
         """What CodeDeploy watches during a release."""
         return [self.alarms[spec.name] for spec in self.specs if spec.release]
 
-    def _notification_topic(self, alarm_email: str | None) -> sns.Topic:
+    def _notification_topics(self, alarm_email: str | None) -> tuple[sns.Topic, sns.Topic]:
+        """The paging topic (the composite and the log-delivery alarms) and the events topic (every other alarm
+        state change: the composite's members and the release alarms). Every alarm has an action (Control
+        Tower CT.CLOUDWATCH.PR.1); only the first topic pages, so one failure pages once."""
         stack = Stack.of(self)
         key = customer_managed_key(
             self,
@@ -104,21 +121,28 @@ class Monitoring(Construct):
                 resources=["*"],
             )
         )
-        topic = sns.Topic(self, "AlarmTopic", display_name="Prod serverless alarms", master_key=key, enforce_ssl=True)
-        topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowThisAccountsAlarmsToPublish",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[topic.topic_arn],
-                conditions={
-                    "ArnLike": {
-                        "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
+        topics = []
+        for construct_id, display_name in (
+            ("AlarmTopic", "Prod serverless alarms"),
+            ("AlarmEventsTopic", "Prod serverless alarm events (no paging)"),
+        ):
+            topic = sns.Topic(self, construct_id, display_name=display_name, master_key=key, enforce_ssl=True)
+            topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="AllowThisAccountsAlarmsToPublish",
+                    principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                    actions=["sns:Publish"],
+                    resources=[topic.topic_arn],
+                    conditions={
+                        "ArnLike": {
+                            "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
+                        },
+                        "StringEquals": {"aws:SourceAccount": stack.account},
                     },
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                },
+                )
             )
-        )
+            topics.append(topic)
+        topic, events = topics
         if alarm_email:
             email = topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
             acknowledge(
@@ -132,13 +156,13 @@ class Monitoring(Construct):
                 "No alarm recipient: alarms will reach no one. Set one with "
                 'make deploy CONTEXT="alarmEmail=ops@example.com", or subscribe to the ProdAlarmTopicArn output.',
             )
-        return topic
+        return topic, events
 
     def _alarm(self, spec: AlarmSpec) -> cloudwatch.IAlarm:
         description = f"Prod: {spec.runbook[0].upper()}{spec.runbook[1:]}"
         if spec.insights:
             return self._insights_alarm(spec, description)
-        alarm = cloudwatch.Alarm(
+        alarm: cloudwatch.Alarm = cloudwatch.Alarm(
             self,
             spec.construct_id,
             alarm_description=description,
@@ -149,12 +173,12 @@ class Monitoring(Construct):
             datapoints_to_alarm=spec.datapoints_to_alarm,
             treat_missing_data=MISSING_DATA[spec.treat_missing_data],
         )
-        self._notify(alarm, ok=spec.notify_ok)
+        self._notify(alarm, self._action if spec.notifies else self._record)
         return alarm
 
     def _metric(self, spec: AlarmSpec) -> cloudwatch.IMetric:
         period = Duration.minutes(spec.period_minutes)
-        dimensions = self._service.dimensions(spec.source)
+        dimensions = self._service.dimensions(spec.source, spec.route)
         if spec.expression is None:
             return metrics.metric(spec.watch, dimensions, spec.statistic, period)
         return cloudwatch.MathExpression(
@@ -168,7 +192,10 @@ class Monitoring(Construct):
 
     def _insights_alarm(self, spec: AlarmSpec, description: str) -> cloudwatch.IAlarm:
         """An alarm on a Metrics Insights query: CloudFormation's Metrics property, as the L2 has none."""
-        query = metrics.insights_query(spec.watch, self._service.dimensions(spec.source), spec.statistic.upper())
+        query = metrics.insights_query(
+            spec.watch, self._service.dimensions(spec.source, spec.route), INSIGHTS_FUNCTIONS[spec.statistic]
+        )
+        topic = self.topic if spec.notifies else self.events_topic
         alarm = cloudwatch.CfnAlarm(
             self,
             spec.construct_id,
@@ -183,16 +210,15 @@ class Monitoring(Construct):
             evaluation_periods=spec.evaluation_periods,
             datapoints_to_alarm=spec.datapoints_to_alarm,
             treat_missing_data=spec.treat_missing_data,
-            alarm_actions=[self.topic.topic_arn],
-            ok_actions=[self.topic.topic_arn] if spec.notify_ok else None,
+            alarm_actions=[topic.topic_arn],
+            ok_actions=[topic.topic_arn],
         )
         return cloudwatch.Alarm.from_alarm_arn(self, f"{spec.name}Imported", alarm.attr_arn)
 
-    def _notify(self, alarm: cloudwatch.AlarmBase, *, ok: bool = True) -> None:
-        """ALARM reaches the topic to act, and (unless `ok` is False) OK to stand down."""
-        alarm.add_alarm_action(self._action)
-        if ok:
-            alarm.add_ok_action(self._action)
+    def _notify(self, alarm: cloudwatch.AlarmBase, action: cloudwatch_actions.SnsAction) -> None:
+        """ALARM reaches the topic to act, and OK to stand down."""
+        alarm.add_alarm_action(action)
+        alarm.add_ok_action(action)
 
     def _dashboard(self) -> cloudwatch.Dashboard:
         """Alarm states first, then every alarm's graph with its threshold, then context graphs."""
@@ -231,7 +257,29 @@ class Monitoring(Construct):
                 ],
             ),
         )
+        # One row per route, from the access log's own fields (log_formats.py): exact whatever the route, and
+        # billed only when the dashboard is viewed (Logs Insights, per GB scanned).
+        for route in self._service.routes:
+            dashboard.add_widgets(
+                cloudwatch.LogQueryWidget(
+                    title=f"{route}: requests, 4xx, 5xx, p99 latency (ms), per 5 minutes",
+                    log_group_names=[self._service.access_log_group],
+                    query_lines=route_query(route),
+                    view=cloudwatch.LogQueryVisualizationType.LINE,
+                    width=DASHBOARD_WIDTH,
+                    height=5,
+                )
+            )
         return dashboard
+
+
+def route_query(route: str) -> list[str]:
+    """The Logs Insights query of a route's dashboard row, over the access-log keys (r, s, lat)."""
+    return [
+        f'filter r = "{route}"',
+        "stats count(*) as requests, sum(s >= 400 and s < 500) as client_errors, sum(s >= 500) as server_errors, "
+        "pct(lat, 99) as p99_ms by bin(5m)",
+    ]
 
 
 def _graph(title: str, shown: list[cloudwatch.Metric]) -> cloudwatch.GraphWidget:

@@ -9,11 +9,20 @@ row must not be counted.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from prod_serverless.log_formats import API_ACCESS_TABLE, DATABASE_NAME, FUNCTION_TABLE
 
 # What the README shows for the parameters; `make verify` passes today's date and a real request id.
 EXAMPLE = {"year": "2026", "month": "11", "day": "29", "request_id": "JKJaXmPLvHcESHA="}
+
+
+def partitions(year: str, month: str, day: str) -> str:
+    """The request's day and the next: partitions are Firehose's delivery time, not the request's (a request
+    at 23:59 UTC, or a 15-minute buffer, lands in the next day's prefix)."""
+    first = date(int(year), int(month), int(day))
+    days = (first, first + timedelta(days=1))
+    return "(" + " OR ".join(f"(year = '{d:%Y}' AND month = '{d:%m}' AND day = '{d:%d}')" for d in days) + ")"
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,7 @@ class Query:
             month=month,
             day=day,
             request_id=request_id,
+            days=partitions(year, month, day),
         )
 
 
@@ -69,19 +79,19 @@ GROUP BY routekey ORDER BY p99_ms DESC LIMIT 20;""",
         "Every log line of one request, API and function together, in time order",
         """WITH invocation AS (  -- the Lambda request id that served this API request
   SELECT lambdarequestid FROM {db}.{api}
-  WHERE year = '{year}' AND month = '{month}' AND day = '{day}' AND requestid = '{request_id}'
+  WHERE {days} AND requestid = '{request_id}'  -- the request's day and the next: delivery time
 )
 SELECT 'api' AS source,
        from_unixtime(requesttimeepoch / 1000e0) AS at,
        concat(httpmethod, ' ', path, ' -> ', CAST(status AS varchar)) AS detail
 FROM {db}.{api}
-WHERE year = '{year}' AND month = '{month}' AND day = '{day}' AND requestid = '{request_id}'
+WHERE {days} AND requestid = '{request_id}'
 UNION ALL
 SELECT 'function',
        from_iso8601_timestamp(coalesce("timestamp", "time")),  -- application line or platform line
        coalesce(concat(level, ' ', message), type)
 FROM {db}.{fn}
-WHERE year = '{year}' AND month = '{month}' AND day = '{day}'
+WHERE {days}
   AND (coalesce(requestid, record.requestid) IN (SELECT lambdarequestid FROM invocation)
        OR apirequestid = '{request_id}')  -- error and DEBUG lines name the API request id too
 ORDER BY at;""",

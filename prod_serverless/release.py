@@ -8,6 +8,8 @@ permission is in this construct's own customer-managed policies instead, on exac
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,10 +23,21 @@ from constructs import Construct
 
 from prod_serverless.compliance import acknowledge, arn_token
 from prod_serverless.lambdas import OwnedFunction, owned_function
+from prod_serverless.settings import SettingsError
+from service.routing import Route
 
 HOOK_CODE = Path(__file__).resolve().parent.parent / "pre_traffic_hook"
-TARGET_ENV = "TARGET_VERSION_ARN"  # pre_traffic_hook/handler.py reads the version to test from here
-HOOK_TIMEOUT = Duration.seconds(60)
+# pre_traffic_hook/handler.py reads these: the version to test, what to send it, how long one call may take.
+TARGET_ENV = "TARGET_VERSION_ARN"
+CHECKS_ENV = "ROUTE_CHECKS"
+INVOKE_TIMEOUT_ENV = "INVOKE_TIMEOUT_SECONDS"
+# A call waits for the function's own timeout plus this, for Lambda's and the network's overhead.
+INVOKE_MARGIN_SECONDS = 5
+# What the hook needs beside its calls to the function: start-up and its report to CodeDeploy.
+HOOK_OVERHEAD_SECONDS = 15
+# Lambda quotas: a function runs at most 900 s; its environment variables total at most 4 KB.
+LAMBDA_MAX_TIMEOUT_SECONDS = 900
+ENVIRONMENT_MAX_BYTES = 4096
 # The hook's log is deployment evidence and is not archived: kept a year (Control Tower CT.CLOUDWATCH.PR.2).
 HOOK_LOG_RETENTION_DAYS = 365
 
@@ -40,17 +53,26 @@ class SafeRelease(Construct):
         function: lambda_.IFunction,
         version: lambda_.IVersion,
         alias: lambda_.Alias,
+        function_timeout_seconds: int,
+        routes: Sequence[Route],
         strategy: str,
         rollback_alarms: Sequence[cloudwatch.IAlarm],
+        ignore_alarms: bool,
         log_key: kms.IKey,
         provisioned: bool,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.hook = self._pre_traffic_hook(function=function, version=version, log_key=log_key)
+        self.hook = self._pre_traffic_hook(
+            function=function,
+            version=version,
+            routes=routes,
+            invoke_timeout_seconds=function_timeout_seconds + INVOKE_MARGIN_SECONDS,
+            log_key=log_key,
+        )
+        self.application = codedeploy.LambdaApplication(self, "Application")
         self.role, self.role_policy = self._deployment_role(
             function=function, alias=alias, hook=self.hook.function, provisioned=provisioned
         )
-        self.application = codedeploy.LambdaApplication(self, "Application")
         self.deployment_group = codedeploy.LambdaDeploymentGroup(
             self,
             "DeploymentGroup",
@@ -60,6 +82,8 @@ class SafeRelease(Construct):
                 self, "Strategy", f"CodeDeployDefault.Lambda{strategy}"
             ),
             alarms=list(rollback_alarms),
+            # The emergency switch (releaseIgnoreAlarms): ship while alarms fire, e.g. a fix during an incident.
+            ignore_alarm_configuration=ignore_alarms,
             pre_hook=self.hook.function,
             role=self.role.without_policy_updates(),
             auto_rollback=codedeploy.AutoRollbackConfig(failed_deployment=True, deployment_in_alarm=True),
@@ -71,20 +95,46 @@ class SafeRelease(Construct):
                 resources=[self.deployment_group.deployment_group_arn],
             )
         )
-        # The alias update starts the deployment: every permission must exist first (the hook function is
-        # already ordered before it by the alias's UpdatePolicy).
-        alias.node.add_dependency(self.hook.policy, self.role_policy)
+        # The alias update starts the deployment: every permission must exist first, and the hook must already
+        # name the new version (its TARGET_VERSION_ARN); a Ref inside an UpdatePolicy orders nothing.
+        alias.node.add_dependency(self.hook.policy, self.role_policy, self.hook.function)
+        # CloudFormation documents DependsOn and references in Properties as ordering, not one in an UpdatePolicy
+        # (cfn-lint's W3005 assumes it is): the dependency on the hook stays explicit.
+        alias_resource = alias.node.default_child
+        if isinstance(alias_resource, lambda_.CfnAlias):
+            alias_resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
 
     def _pre_traffic_hook(
-        self, *, function: lambda_.IFunction, version: lambda_.IVersion, log_key: kms.IKey
+        self,
+        *,
+        function: lambda_.IFunction,
+        version: lambda_.IVersion,
+        routes: Sequence[Route],
+        invoke_timeout_seconds: int,
+        log_key: kms.IKey,
     ) -> OwnedFunction:
-        """Standard-library function that invokes the new version with `GET /` and reports to CodeDeploy."""
+        """Standard-library function that sends every route's sample to the new version and reports to CodeDeploy."""
+        # One call per route, one after another, each up to the function's timeout and a margin.
+        timeout = len(routes) * invoke_timeout_seconds + HOOK_OVERHEAD_SECONDS
+        if timeout > LAMBDA_MAX_TIMEOUT_SECONDS:
+            raise SettingsError(
+                f"the release hook would need {timeout} s to check {len(routes)} routes at "
+                f"functionTimeoutSeconds={invoke_timeout_seconds - INVOKE_MARGIN_SECONDS}; Lambda allows "
+                f"{LAMBDA_MAX_TIMEOUT_SECONDS}: lower functionTimeoutSeconds"
+            )
+        checks = json.dumps([route.check() for route in routes], separators=(",", ":"), sort_keys=True)
+        if len(checks) > ENVIRONMENT_MAX_BYTES - 512:
+            raise SettingsError(
+                f"the routes' samples take {len(checks)} bytes in the release hook's environment; Lambda allows "
+                f"{ENVIRONMENT_MAX_BYTES} in all: make the samples smaller"
+            )
+        self.hook_timeout = Duration.seconds(math.ceil(timeout))
         hook = Construct(self, "PreTrafficHook")
         owned = owned_function(
             hook,
             code=HOOK_CODE,
             handler="handler.handler",
-            description="Prod release check: GET / on the new version before any traffic shifts",
+            description="Prod release check: every route's sample on the new version before any traffic shifts",
             purpose="the Prod pre-traffic hook: invoke this function's versions, report to its deployment group",
             statements=[
                 iam.PolicyStatement(
@@ -94,8 +144,12 @@ class SafeRelease(Construct):
                     resources=[f"{function.function_arn}:*"],
                 )
             ],
-            # CloudFormation sets this to the version being deployed, before it updates the alias.
-            environment={TARGET_ENV: version.function_arn},
+            # CloudFormation sets the target to the version being deployed, before it updates the alias.
+            environment={
+                TARGET_ENV: version.function_arn,
+                CHECKS_ENV: checks,
+                INVOKE_TIMEOUT_ENV: str(invoke_timeout_seconds),
+            },
             log_key=log_key,
             log_retention_days=HOOK_LOG_RETENTION_DAYS,
             log_level="INFO",
@@ -103,7 +157,7 @@ class SafeRelease(Construct):
             system_log_level="INFO",
             tracing="Active",
             memory_mb=128,
-            timeout=HOOK_TIMEOUT,
+            timeout=self.hook_timeout,
             dlq_reason="CodeDeploy waits for this hook's report and fails the release without it; "
             "a DLQ of hook events would hold nothing anyone could act on.",
             # CodeDeploy invokes the hook once per release; a retry would report twice.
@@ -134,8 +188,15 @@ class SafeRelease(Construct):
             description="CodeDeploy for the Prod API: shift the live alias, run the pre-traffic hook",
             assumed_by=iam.ServicePrincipal(
                 "codedeploy.amazonaws.com",
-                # IfExists: the CodeDeploy docs do not say it sends aws:SourceAccount; when it does, it must be ours.
-                conditions={"StringEqualsIfExists": {"aws:SourceAccount": stack.account}},
+                # CodeDeploy "Cross-service confused deputy prevention": aws:SourceAccount and aws:SourceArn, the
+                # deployment group's ARN (any group of this application: the group's own ARN would be a cycle).
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{stack.partition}:codedeploy:{stack.region}:{stack.account}:"
+                        f"deploymentgroup:{self.application.application_name}/*"
+                    },
+                },
             ),
         )
         alias_actions = ["lambda:GetAlias", "lambda:UpdateAlias"]
@@ -157,7 +218,8 @@ class SafeRelease(Construct):
                 iam.PolicyStatement(
                     sid="RunThePreTrafficHook",
                     actions=["lambda:InvokeFunction"],
-                    resources=[hook.function_arn],
+                    # Unqualified and qualified: CodeDeploy may invoke the hook by either ARN.
+                    resources=[hook.function_arn, f"{hook.function_arn}:*"],
                 ),
                 iam.PolicyStatement(
                     sid="ReadTheRollbackAlarms",
@@ -165,6 +227,12 @@ class SafeRelease(Construct):
                     resources=["*"],
                 ),
             ],
+        )
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{arn_token(hook)}:*]",
+            "Covers only the pre-traffic hook function's versions and aliases, the qualified ARNs by which "
+            "CodeDeploy may invoke it.",
         )
         acknowledge(
             policy,

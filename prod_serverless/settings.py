@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
+import os
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from prod_serverless.log_formats import ACCESS_LOG_FORMATS
@@ -37,6 +41,20 @@ DEPLOYMENT_STRATEGIES = (
     "Linear10PercentEvery10Minutes",
     "AllAtOnce",
 )
+# The commercial (aws partition) regions that have every service of the stack: Lambda, HTTP APIs, Firehose,
+# CodeDeploy, Athena. tests/infra/test_settings.py keeps it equal to botocore's endpoint data.
+REGIONS = (
+    "af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1",
+    "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5",
+    "ap-southeast-6", "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1", "eu-central-2", "eu-north-1",
+    "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3", "il-central-1", "me-central-1",
+    "me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+)  # fmt: skip
+# Lambda quotas: function memory 128 MB to 10,240 MB, in 1-MB increments.
+FUNCTION_MEMORY_MB = (128, 10240)
+# API Gateway "Quotas for configuring and running an HTTP API": integration timeout 30 seconds at most. The
+# function must time out first, so its own timeout (and its report line) comes before the API's 503.
+FUNCTION_TIMEOUT_SECONDS = (1, 29)
 # Deliberately strict: one address, no display name, a dotted domain.
 EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 ORIGIN_PATTERN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
@@ -50,6 +68,10 @@ class SettingsError(ValueError):
 class Settings:
     """Everything the stack can be configured with; defaults are the production values."""
 
+    # The function and where it runs
+    region: str = "us-east-1"
+    function_memory_mb: int = 128
+    function_timeout_seconds: int = 15
     environment_label: str = "prod"
     app_version: str = "1.0.0"
     log_level: str = "INFO"
@@ -79,7 +101,9 @@ class Settings:
     throttle_burst_limit: int = 200
     reserved_concurrency: int | None = None
     # Releases
-    deployment_strategy: str = "Canary10Percent5Minutes"
+    # Ten minutes at 10 %: a minute's metrics arrive and are evaluated several times before the full shift.
+    deployment_strategy: str = "Canary10Percent10Minutes"
+    release_ignore_alarms: bool = False
     provisioned_concurrency: int | None = None
     cors_allowed_origins: tuple[str, ...] = field(default_factory=tuple)
 
@@ -165,6 +189,17 @@ class Matching:
         return value
 
 
+class Flag:
+    allowed = "`true` or `false`"
+
+    def parse(self, key: str, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise SettingsError(f"context key '{key}' must be true or false; got {value!r}")
+
+
 class EmailAddress:
     allowed = "one e-mail address"
 
@@ -222,6 +257,25 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "region",
+        "region",
+        OneOf(REGIONS, "an AWS Region with Lambda, HTTP APIs, Firehose, CodeDeploy and Athena, e.g. `eu-west-1`"),
+        "the Region the stack is synthesized and deployed for; `make verify`, `make smoke` and the preflight use "
+        "it too",
+    ),
+    Setting(
+        "functionMemoryMb",
+        "function_memory_mb",
+        WholeNumber(*FUNCTION_MEMORY_MB),
+        "memory of the API function, in MB (CPU scales with it)",
+    ),
+    Setting(
+        "functionTimeoutSeconds",
+        "function_timeout_seconds",
+        WholeNumber(*FUNCTION_TIMEOUT_SECONDS),
+        "timeout of the API function; below HTTP API's 30 s integration limit, so the function stops first",
+    ),
     Setting(
         "environmentLabel",
         "environment_label",
@@ -320,15 +374,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "reservedConcurrency",
         "reserved_concurrency",
-        WholeNumber(1, 1000),
-        "opt-in reserved concurrency (new accounts have a quota of 10)",
+        WholeNumber(1, 900),
+        "opt-in reserved concurrency; Lambda keeps 100 of the account's quota unreserved, so it must stay 100 "
+        "under the quota (new accounts have 10: none can be reserved; `make deploy` checks the account first)",
     ),
     Setting("corsAllowedOrigins", "cors_allowed_origins", Origins(), "CORS on the HTTP API (off when unset)"),
     Setting(
         "deploymentStrategy",
         "deployment_strategy",
-        OneOf(DEPLOYMENT_STRATEGIES, "`Canary10Percent5Minutes` and the other CodeDeploy Lambda configs below"),
+        OneOf(DEPLOYMENT_STRATEGIES, "`Canary10Percent10Minutes` and the other CodeDeploy Lambda configs below"),
         "how CodeDeploy shifts traffic to a new version (CodeDeployDefault.Lambda<value>)",
+    ),
+    Setting(
+        "releaseIgnoreAlarms",
+        "release_ignore_alarms",
+        Flag(),
+        "emergency switch: `true` ships a release while its alarms fire (a fix during an incident); the "
+        "pre-traffic hook still runs. Deploy once with it, then without",
     ),
     Setting(
         "provisionedConcurrency",
@@ -340,14 +402,54 @@ SETTINGS: tuple[Setting, ...] = (
 SETTING_KEYS = tuple(spec.key for spec in SETTINGS)
 
 
+CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The feature flags and context of cdk.json, which the CLI passes to the app on every run."""
+    context: dict[str, Any] = json.loads(CDK_JSON.read_text())["context"]
+    return context
+
+
+def configured(environ: Mapping[str, str] = os.environ) -> Settings:
+    """The settings as `make` gives them to every target: cdk.json's context, then CONTEXT (the tools use this,
+    so `make verify CONTEXT="region=eu-west-1"` looks where `make deploy` with the same CONTEXT deployed)."""
+    return Settings.from_context({**cdk_json_context(), **parse_pairs(environ.get("CONTEXT", ""))})
+
+
+def parse_pairs(text: str) -> dict[str, str]:
+    """`CONTEXT="key=value key=value"` as make passes it: every word must be key=value, or nothing is used.
+
+    Quotes keep a value whole (`corsAllowedOrigins='https://a.example.com, https://b.example.com'`); a word
+    without `=` (a key alone, spaces around `=`, a list split by a space) is an error, never dropped.
+    """
+    try:
+        words = shlex.split(text)
+    except ValueError as error:
+        raise SettingsError(f"CONTEXT: {error} in {text!r}") from error
+    pairs: dict[str, str] = {}
+    for word in words:
+        key, equals, value = word.partition("=")
+        if not equals or not key:
+            raise SettingsError(
+                f"CONTEXT: {word!r} is not key=value (parsed {words!r}); write key=value with no spaces around "
+                "'=', and a list without spaces (a,b) or quoted (key='a, b')"
+            )
+        if key in pairs:
+            raise SettingsError(f"CONTEXT: key '{key}' is given twice")
+        pairs[key] = value
+    return pairs
+
+
 def _refuse_unknown_keys(context: Mapping[str, Any]) -> None:
     """A mistyped key must stop synth: silently ignored, it would deploy something the user did not ask for."""
+    by_lower = {key.lower(): key for key in SETTING_KEYS}
     for key in context:
         # The CDK's own keys: feature flags (@aws-cdk/...), aws:cdk:… switches, lookup cache entries.
         if key.startswith("@") or ":" in key or key in SETTING_KEYS:
             continue
-        close = difflib.get_close_matches(key, SETTING_KEYS, n=1, cutoff=0.6)
-        hint = f"did you mean '{close[0]}'? " if close else ""
+        close = difflib.get_close_matches(key.lower(), list(by_lower), n=1, cutoff=0.6)
+        hint = f"did you mean '{by_lower[close[0]]}'? " if close else ""
         raise SettingsError(f"unknown context key '{key}': {hint}valid keys are {', '.join(SETTING_KEYS)}")
 
 

@@ -116,6 +116,10 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 # Every setting away from its default at once, so one more synth covers every configurable branch.
 TUNED = {
+    "region": "eu-west-1",
+    "functionMemoryMb": "256",
+    "functionTimeoutSeconds": "20",
+    "releaseIgnoreAlarms": "true",
     "logRetentionDays": "90",
     "api5xxThreshold": "3",
     "api4xxRatePercent": "10",

@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from typing import Any
 
 STACK_NAME = "ProdServerlessStack"
-REGION = "us-east-1"
 # A tool waits for a person: fail fast when AWS is unreachable instead of retrying for a minute.
 CLIENT_CONFIG = {"connect_timeout": 5, "read_timeout": 30, "retries": {"max_attempts": 2, "mode": "standard"}}
 
@@ -20,22 +19,34 @@ class AwsUnavailableError(Exception):
     """AWS cannot be used as asked; the message is one line that says why and what to do."""
 
 
-def session() -> Any:
-    """A boto3 session in us-east-1 with credentials, or AwsUnavailableError saying how to get some."""
+def configured_region() -> str:
+    """The Region the stack is configured for (the `region` setting, from cdk.json and CONTEXT)."""
+    from prod_serverless.settings import SettingsError, configured
+
+    try:
+        return configured().region
+    except SettingsError as error:
+        raise AwsUnavailableError(f"configuration error: {error}") from error
+
+
+def session(region: str | None = None) -> Any:
+    """A boto3 session in the configured Region with credentials, or AwsUnavailableError saying how to get some."""
     import boto3
     from botocore.exceptions import ProfileNotFound
 
+    region = region or configured_region()
     try:
-        aws = boto3.Session(region_name=REGION)
+        aws = boto3.Session(region_name=region)
         credentials = aws.get_credentials()
     except ProfileNotFound as error:
         raise AwsUnavailableError(
-            f"AWS profile {error.kwargs.get('profile')!r} is not configured: check AWS_PROFILE or run `aws configure`"
+            f"AWS profile {error.kwargs.get('profile')!r} is not configured: check AWS_PROFILE "
+            "(or run `aws configure` with the AWS CLI)"
         ) from error
     if credentials is None:
         raise AwsUnavailableError(
-            "no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), "
-            "or run `aws sso login`"
+            "no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), "
+            "or run `aws sso login` with the AWS CLI"
         )
     return aws
 
@@ -66,7 +77,8 @@ def one_line_errors(action: str) -> Iterator[None]:
         raise AwsUnavailableError(f"{action}: AWS profile {error.kwargs.get('profile')!r} is not configured") from error
     except NoCredentialsError as error:
         raise AwsUnavailableError(
-            f"{action}: no AWS credentials found: set AWS_PROFILE or run `aws sso login`"
+            f"{action}: no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), "
+            "or run `aws sso login` with the AWS CLI"
         ) from error
     except EndpointConnectionError as error:
         raise AwsUnavailableError(
@@ -95,10 +107,11 @@ def describe_stack(cloudformation: Any) -> dict[str, Any] | None:
 
 def stack_outputs(cloudformation: Any) -> dict[str, str]:
     """The stack's outputs, or AwsUnavailableError when the stack is not deployed here."""
-    with one_line_errors(f"reading stack {STACK_NAME} in {REGION}"):
+    region = cloudformation.meta.region_name
+    with one_line_errors(f"reading stack {STACK_NAME} in {region}"):
         stack = describe_stack(cloudformation)
     if stack is None:
         raise AwsUnavailableError(
-            f"stack {STACK_NAME} is not deployed in this account's {REGION}: run `make deploy` first"
+            f"stack {STACK_NAME} is not deployed in this account's {region}: run `make deploy` first"
         )
     return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}

@@ -23,6 +23,8 @@ def build_event(
     body: str | None = None,
     request_id: str | None = None,
     now: float | None = None,
+    route_key: str | None = None,
+    path_parameters: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """An HTTP API v2 event: lower-cased headers (repeats joined by commas), cookies split out."""
     merged: dict[str, str] = {}
@@ -38,9 +40,10 @@ def build_event(
         query[name] = f"{query[name]},{value}" if name in query else value
     epoch = time.time() if now is None else now
     request_id = request_id or uuid.uuid4().hex[:16]
+    route_key = route_key or f"{method} {raw_path}"
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": f"{method} {raw_path}",
+        "routeKey": route_key,
         "rawPath": raw_path,
         "rawQueryString": raw_query_string,
         "headers": merged,
@@ -57,7 +60,7 @@ def build_event(
                 "userAgent": merged.get("user-agent", ""),
             },
             "requestId": request_id,
-            "routeKey": f"{method} {raw_path}",
+            "routeKey": route_key,
             "stage": "$default",
             "time": datetime.fromtimestamp(epoch, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(epoch * 1000),
@@ -70,6 +73,8 @@ def build_event(
         event["queryStringParameters"] = query
     if body:
         event["body"] = body
+    if path_parameters:
+        event["pathParameters"] = path_parameters
     return event
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from prod_serverless.log_formats import render_access_line
+from service.routing import path_pattern, specificity
 from tools.events import LambdaContext, build_event
 from tools.lambda_logging import install, invocation
 
@@ -36,6 +37,10 @@ SERVICE_FUNCTION = "ProdFunction"  # logical-id prefix of the API's function
 # 431 / 413 in HTTP API's {"message": ...} shape and logs the request like any other.
 MAX_REQUEST_LINE_AND_HEADERS = 10240
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+# Lambda quotas: a synchronous invocation's request and response payloads are at most 6 MB each. What HTTP API
+# then answers is not documented; threads on the REST API report 413 for the request and 502 for the response,
+# which this server answers in HTTP API's {"message": ...} shape.
+MAX_INVOCATION_BYTES = 6 * 1024 * 1024
 STATUS_MESSAGES = {
     400: "Bad Request",
     404: "Not Found",
@@ -43,6 +48,7 @@ STATUS_MESSAGES = {
     414: "Request-URI Too Long",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
+    502: "Bad Gateway",
 }
 
 
@@ -60,6 +66,27 @@ def routes(template: dict[str, Any]) -> frozenset[str]:
     return frozenset(route["RouteKey"] for route in _resources(template, "AWS::ApiGatewayV2::Route"))
 
 
+class RouteKeys:
+    """HTTP API's route selection over the template's route keys: the most specific path that matches, for
+    the request's method; path variables (`/items/{id}`) become the event's pathParameters."""
+
+    def __init__(self, keys: frozenset[str]) -> None:
+        self.keys = keys
+        parsed = [(key, *key.split(" ", 1)) for key in keys]
+        self._table = sorted(
+            ((key, method, path_pattern(path)) for key, method, path in parsed),
+            key=lambda row: specificity(row[0].split(" ", 1)[1]),
+            reverse=True,
+        )
+
+    def match(self, method: str, path: str) -> tuple[str, dict[str, str]] | None:
+        for key, route_method, pattern in self._table:
+            found = pattern.fullmatch(path)
+            if found and route_method == method:
+                return key, found.groupdict()
+        return None
+
+
 def stage_access_log_format(template: dict[str, Any]) -> dict[str, str]:
     """The `$default` stage's access-log format: field name -> `$context` variable."""
     (stage,) = _resources(template, "AWS::ApiGatewayV2::Stage")
@@ -67,27 +94,39 @@ def stage_access_log_format(template: dict[str, Any]) -> dict[str, str]:
     return fields
 
 
-def function_environment(template: dict[str, Any]) -> dict[str, str]:
-    """The environment variables the stack gives the API's function."""
+def _function(template: dict[str, Any]) -> dict[str, Any]:
     (function,) = [
         resource["Properties"]
         for logical_id, resource in template["Resources"].items()
         if resource["Type"] == "AWS::Lambda::Function" and logical_id.startswith(SERVICE_FUNCTION)
     ]
+    return function  # type: ignore[no-any-return]
+
+
+def function_runtime(template: dict[str, Any]) -> str:
+    """The Lambda runtime the API's function is deployed on, e.g. python3.14."""
+    return str(_function(template)["Runtime"])
+
+
+def function_environment(template: dict[str, Any]) -> dict[str, str]:
+    """The environment variables the stack gives the API's function."""
+    function = _function(template)
     variables: dict[str, str] = function.get("Environment", {}).get("Variables", {})
     return {name: value for name, value in variables.items() if isinstance(value, str)}
 
 
 def load_handler(environment: dict[str, str]) -> Handler:
-    """The service's handler, imported (again) under `environment`: it reads its configuration at import.
+    """The service's handler, imported afresh under `environment`: its modules read their configuration at
+    import (a cold start), so every module of the package is imported again, as Lambda would.
 
     The process's own environment is left as it was: only the import sees the function's variables.
     """
     saved = {name: os.environ.get(name) for name in environment}
     os.environ.update(environment)
     try:
-        module = sys.modules.get("service.handler")
-        module = importlib.reload(module) if module else importlib.import_module("service.handler")
+        for name in [name for name in sys.modules if name == "service" or name.startswith("service.")]:
+            del sys.modules[name]
+        module = importlib.import_module("service.handler")
     finally:
         for name, value in saved.items():
             if value is None:
@@ -114,6 +153,7 @@ class LocalApi(ThreadingHTTPServer):
     ) -> None:
         super().__init__(address, _RequestHandler)
         self.routes = routes
+        self.route_keys = RouteKeys(routes)
         self.access_log_format = access_log_format
         self.handler = handler
         self.access_log = access_log if access_log is not None else sys.stderr
@@ -150,11 +190,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         started, received = time.perf_counter(), time.time()
         parts = urlsplit(self.path)
-        route_key = f"{self.command} {parts.path}"
+        matched = self.server.route_keys.match(self.command, parts.path)
         context = {
             **self._request(received),
             "$context.requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(received)),
-            "$context.routeKey": route_key if route_key in self.server.routes else "-",
+            "$context.routeKey": matched[0] if matched else "-",
             "$context.path": parts.path,
             "$context.protocol": self.request_version,
             "$context.identity.userAgent": self.headers.get("user-agent", "-"),
@@ -165,10 +205,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True  # the unread body must not be taken for the next request
             self._answer(over, _error(over), context, started)
             return
-        if route_key not in self.server.routes:
+        body = self.rfile.read(length).decode("utf-8", "replace") if length else None
+        if matched is None:
             self._answer(404, _error(404), context, started)
             return
-        body = self.rfile.read(length).decode("utf-8", "replace") if length else None
         event = build_event(
             method=self.command,
             raw_path=parts.path,
@@ -177,11 +217,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
             source_ip=self.client_address[0],
             body=body,
             request_id=context["$context.requestId"],
+            route_key=matched[0],
+            path_parameters=matched[1],
         )
+        if len(json.dumps(event)) > MAX_INVOCATION_BYTES:
+            self._answer(413, _error(413), context, started)
+            return
         lambda_context = LambdaContext()
         invoked = time.perf_counter()
         with invocation(lambda_context.aws_request_id):
             status, headers, payload = _invoke(self.server.handler, event, lambda_context)
+        if len(payload.encode()) > MAX_INVOCATION_BYTES:
+            status, (headers, payload) = 502, _error(502)
         context["$context.integrationLatency"] = str(round((time.perf_counter() - invoked) * 1000))
         context["$context.integrationStatus"] = "200"  # Lambda's Invoke answered, whatever the function did
         context["$context.awsEndpointRequestId"] = lambda_context.aws_request_id
@@ -262,18 +309,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.template.exists():
         parser.error(f"{args.template} not found: run `make synth` first")
+    if not 0 <= args.port <= 65535:
+        print(
+            f"make serve: PORT={args.port} is not a port; give 1024-65535, e.g. `make serve PORT=8080`", file=sys.stderr
+        )
+        return 1
     try:
         server = serve(args.port, args.template)
     except OSError as error:
-        if error.errno != errno.EADDRINUSE:
-            raise
-        print(
-            f"make serve: port {args.port} is in use; stop what holds it or run `make serve PORT=8080`",
-            file=sys.stderr,
-        )
+        reason = {
+            errno.EADDRINUSE: "is in use; stop what holds it or",
+            errno.EACCES: "needs privileges (below 1024); instead",
+        }.get(error.errno or 0, f"cannot be bound ({error.strerror}); instead")
+        print(f"make serve: port {args.port} {reason} run `make serve PORT=8080`", file=sys.stderr)
         return 1
     install(sys.stderr)  # the function's own log lines, as Lambda's JSON format writes them
     print(f"serving {sorted(server.routes)} on {server.url} (Ctrl-C stops)", file=sys.stderr)
+    print(
+        f"note: the handler runs on this machine's Python {sys.version_info.major}.{sys.version_info.minor}; "
+        f"the deployed function runs {function_runtime(load_template(args.template))}",
+        file=sys.stderr,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -17,13 +17,14 @@ import argparse
 import sys
 from typing import Any
 
-from tools.aws import REGION, STACK_NAME, AwsUnavailableError, client, describe_stack, one_line_errors, session
+from prod_serverless.settings import configured
+from tools.aws import STACK_NAME, AwsUnavailableError, client, describe_stack, one_line_errors, session
 
 # The CDK CLI deletes and re-creates a stack in these states (toolkit-lib StackStatus.isCreationFailure).
 CREATE_FAILED = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED")
 KEPT_TYPES = ("AWS::KMS::Key", "AWS::S3::Bucket", "AWS::Logs::LogGroup")
 LEFTOVERS = (
-    "aws resourcegroupstaggingapi get-resources --region us-east-1 "
+    "aws resourcegroupstaggingapi get-resources --region {region} "
     "--tag-filters Key=aws:cloudformation:stack-name,Values=ProdServerlessStack"
 )
 
@@ -33,9 +34,10 @@ class PreflightError(Exception):
 
 
 def before_deploy(cloudformation: Any, say: Any) -> None:
+    region = cloudformation.meta.region_name
     stack = describe_stack(cloudformation)
     if stack is None:
-        say(f"preflight: {STACK_NAME} does not exist yet in {REGION}: this deploy creates it")
+        say(f"preflight: {STACK_NAME} does not exist yet in {region}: this deploy creates it")
         return
     status = stack["StackStatus"]
     if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
@@ -43,7 +45,7 @@ def before_deploy(cloudformation: Any, say: Any) -> None:
     if status == "UPDATE_ROLLBACK_FAILED":
         raise PreflightError(
             f"{STACK_NAME} is UPDATE_ROLLBACK_FAILED: fix the cause shown in its events, then run "
-            f"`aws cloudformation continue-update-rollback --stack-name {STACK_NAME} --region {REGION}`"
+            f"`aws cloudformation continue-update-rollback --stack-name {STACK_NAME} --region {region}`"
         )
     if status in CREATE_FAILED:
         left = [
@@ -61,14 +63,44 @@ def before_deploy(cloudformation: Any, say: Any) -> None:
             cloudformation.update_termination_protection(StackName=STACK_NAME, EnableTerminationProtection=False)
 
 
-def before_destroy(cloudformation: Any, confirm: str, say: Any) -> None:
+# Lambda "Configuring reserved concurrency": Lambda keeps at least 100 of the account's concurrency unreserved.
+UNRESERVED_FLOOR = 100
+
+
+def check_concurrency(lambda_client: Any, reserved: int | None, say: Any) -> None:
+    """A reservedConcurrency the account cannot grant fails the deploy midway: refuse it here, with the numbers."""
+    if reserved is None:
+        return
+    limits = lambda_client.get_account_settings()["AccountLimit"]
+    unreserved = limits["UnreservedConcurrentExecutions"]
+    # The function's own current reservation (an update) is not in `unreserved`; it may be counted back.
+    if reserved > unreserved - UNRESERVED_FLOOR:
+        say(
+            f"preflight: reservedConcurrency={reserved} needs {reserved + UNRESERVED_FLOOR} unreserved executions; "
+            f"this account has {unreserved} of {limits['ConcurrentExecutions']} (if the stack already reserves "
+            "some, those count back)"
+        )
+        if reserved > limits["ConcurrentExecutions"] - UNRESERVED_FLOOR:
+            raise PreflightError(
+                f"reservedConcurrency={reserved} cannot be granted: Lambda keeps {UNRESERVED_FLOOR} of the account's "
+                f"{limits['ConcurrentExecutions']} concurrent executions unreserved; lower it or raise the quota"
+            )
+
+
+def check_confirmation(confirm: str) -> None:
+    """Before anything else (credentials, network): say what CONFIRM wants."""
     if confirm != STACK_NAME:
         raise PreflightError(
             f"make destroy deletes the production stack: run `make destroy CONFIRM={STACK_NAME}` to confirm"
         )
+
+
+def before_destroy(cloudformation: Any, confirm: str, say: Any) -> None:
+    check_confirmation(confirm)
+    region = cloudformation.meta.region_name
     stack = describe_stack(cloudformation)
     if stack is None:
-        raise PreflightError(f"{STACK_NAME} does not exist in {REGION}: nothing to destroy")
+        raise PreflightError(f"{STACK_NAME} does not exist in {region}: nothing to destroy")
     kept = [
         f"{r['LogicalResourceId']} {r.get('PhysicalResourceId', '')}"
         for r in cloudformation.describe_stack_resources(StackName=STACK_NAME)["StackResources"]
@@ -78,7 +110,11 @@ def before_destroy(cloudformation: Any, confirm: str, say: Any) -> None:
         cloudformation.update_termination_protection(StackName=STACK_NAME, EnableTerminationProtection=False)
         say("preflight: termination protection turned off for this destroy")
     say(f"preflight: these stay after the stack is gone (logs are evidence): {'; '.join(kept)}")
-    say(f"preflight: list them later with: {LEFTOVERS}")
+    say(f"preflight: list them later with: {LEFTOVERS.format(region=region)}")
+    # Athena DeleteWorkGroup refuses a workgroup that holds named queries unless asked to delete them too.
+    say(
+        "preflight: saved (named) queries in the ProdServerlessLogs workgroup make its deletion fail: delete them first"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,13 +127,16 @@ def main(argv: list[str] | None = None) -> int:
         print(line, file=sys.stderr)
 
     try:
+        if args.action == "destroy":
+            check_confirmation(args.confirm)
         aws = session()
         with one_line_errors("calling AWS"):
             identity = client(aws, "sts").get_caller_identity()
-            say(f"preflight: account {identity['Account']} as {identity['Arn']}, region {REGION}")
+            say(f"preflight: account {identity['Account']} as {identity['Arn']}, region {aws.region_name}")
             cloudformation = client(aws, "cloudformation")
             if args.action == "deploy":
                 before_deploy(cloudformation, say)
+                check_concurrency(client(aws, "lambda"), configured().reserved_concurrency, say)
             elif args.action == "destroy":
                 before_destroy(cloudformation, args.confirm, say)
     except (AwsUnavailableError, PreflightError) as error:

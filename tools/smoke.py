@@ -1,15 +1,18 @@
-"""`make smoke URL=…`: call a deployed (or local) endpoint and check it answers like the stack should."""
+"""`make smoke URL=…`: send every route's sample (service/routes.py) to a deployed or local endpoint and check
+each answer is the healthy one: status, exact body keys, the safe headers, a fresh API request id."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 import urllib.error
 import urllib.request
+from typing import Any
 
+from pre_traffic_hook.handler import verdict
+from service.routes import ROUTES
 from tools.aws import STACK_NAME, AwsUnavailableError, client, session, stack_outputs
 
 OUTPUT_KEY = "ProdApiUrl"
@@ -37,48 +40,62 @@ def url_from_stack() -> str:
     return outputs[OUTPUT_KEY]
 
 
-def check_once(url: str, timeout: float = 10.0) -> tuple[float, str]:
-    """One GET: returns (latency in ms, the request id from the body) or raises SmokeError."""
+def request_for(base_url: str, check: dict[str, Any]) -> urllib.request.Request:
+    """The HTTP request of one check (a route's sample) against `base_url`."""
+    url = base_url.rstrip("/") + check["path"] + (f"?{check['query']}" if check.get("query") else "")
+    body = check["body"].encode() if check.get("body") is not None else None
+    headers = {"content-type": "application/json"} if body is not None else {}
+    return urllib.request.Request(url, data=body, method=check["method"], headers=headers)
+
+
+def send(request: urllib.request.Request, timeout: float) -> tuple[int, dict[str, str], bytes]:
+    """One request; an HTTP error status is an answer, not an exception."""
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+
+def check_once(base_url: str, check: dict[str, Any], timeout: float = 10.0) -> tuple[float, str]:
+    """One route's sample: returns (latency in ms, the API request id) or raises SmokeError."""
+    request = request_for(base_url, check)
     started = time.perf_counter()
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            status, headers, raw = response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        raise SmokeError(f"GET {url} answered {error.code}: {error.read()[:200]!r}") from error
+        status, headers, raw = send(request, timeout)
     except (urllib.error.URLError, TimeoutError) as error:
-        raise SmokeError(f"GET {url} failed: {error}") from error
+        raise SmokeError(f"{check['route']}: {request.get_method()} {request.full_url} failed: {error}") from error
     latency_ms = (time.perf_counter() - started) * 1000
-    if status != 200:
-        raise SmokeError(f"GET {url} answered {status}, expected 200")
+    problem = verdict({"statusCode": status, "body": raw.decode("utf-8", "replace")}, check)
+    if problem:
+        raise SmokeError(f"{check['route']}: {request.get_method()} {request.full_url}: {problem}")
     for name, expected in EXPECTED_HEADERS.items():
         if (headers.get(name) or "").split(";")[0].strip() != expected:
-            raise SmokeError(f"header {name} is {headers.get(name)!r}, expected {expected!r}")
-    try:
-        body = json.loads(raw)
-    except ValueError as error:
-        raise SmokeError(f"body is not JSON: {raw[:200]!r}") from error
-    request_id = body.get("requestId") if isinstance(body, dict) else None
-    if not isinstance(request_id, str) or not request_id:
-        raise SmokeError(f"body has no requestId: {body!r}")
+            raise SmokeError(f"{check['route']}: header {name} is {headers.get(name)!r}, expected {expected!r}")
+    request_id = headers.get("apigw-requestid", "")
+    if not request_id:
+        raise SmokeError(f"{check['route']}: the answer has no apigw-requestid header (is this the API?)")
     return latency_ms, request_id
 
 
-def run(url: str, requests: int) -> list[float]:
-    """`requests` GETs; each must pass and carry a fresh request id. Returns the latencies."""
+def run(url: str, requests: int, checks: list[dict[str, Any]] | None = None) -> list[float]:
+    """`requests` rounds over every route's check; each must pass with a fresh request id. Returns latencies."""
+    checks = checks if checks is not None else [route.check() for route in ROUTES]
     latencies, seen = [], set()
     for _ in range(requests):
-        latency, request_id = check_once(url)
-        if request_id in seen:
-            raise SmokeError(f"request id {request_id} was repeated")
-        seen.add(request_id)
-        latencies.append(latency)
+        for check in checks:
+            latency, request_id = check_once(url, check)
+            if request_id in seen:
+                raise SmokeError(f"request id {request_id} was repeated")
+            seen.add(request_id)
+            latencies.append(latency)
     return latencies
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", help="endpoint to call; defaults to the stack's ProdApiUrl output")
-    parser.add_argument("--requests", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=5, help="rounds over every route")
     args = parser.parse_args(argv)
     try:
         url = args.url or url_from_stack()
@@ -87,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"smoke: FAIL: {error}", file=sys.stderr)
         return 1
     print(
-        f"smoke: OK {url}: {len(latencies)} requests, latency ms "
+        f"smoke: OK {url}: {len(ROUTES)} route(s), {len(latencies)} requests, latency ms "
         f"min {min(latencies):.1f} / p50 {statistics.median(latencies):.1f} / max {max(latencies):.1f}"
     )
     return 0

@@ -1,17 +1,26 @@
 """`make verify`: prove, in the deployed account, that the whole path works, and print a pass/fail table.
 
-1. The API: `GET /` answers 200 with the documented body; another method and another path get HTTP API's
-   404. The API request id of each answer is remembered. A direct invocation of the `live` alias with an
-   event that is not from API Gateway is answered 400 and logged as a warning: at the default log levels a
-   served request writes no function line, so this is the line that proves the function's path to the archive.
-2. The archive: the API requests' lines arrive in S3 under `api/`, the warning under `function/`, in today's
-   partition (UTC), as GZIP objects of one JSON object per line, encrypted with the archive key (the object's
-   SSE headers); the access line of `GET /` names the Lambda request id its answer carries (the join key).
-3. Athena (the stack's workgroup) finds those request ids in both tables, and every README query runs.
-4. Notifications: one alarm is set to ALARM; its history must show "Successfully executed action" for
-   the topic (not a KMS or SNS failure); it is then set back to OK.
-5. Metrics: every metric an alarm watches exists in CloudWatch with exactly the alarm's dimensions, so
-   no alarm watches a series that is never published.
+It needs one policy: the stack's ProdVerifierPolicyArn output, exactly the calls below. A call AWS denies is a
+failed row naming the action; the other rows still run. It is also the check of a first deploy, which shifts no
+traffic and so runs no pre-traffic hook.
+
+1. The API: every route's sample (service/routes.py) gets its healthy answer; an unknown path and a method
+   without a route get HTTP API's 404. The API request id of each answer is remembered. A direct invocation
+   of the live alias with an event that is not from API Gateway is answered 400 and logged as a warning: at
+   the default log levels a served request writes no function line, so this is the line that proves the
+   function's path to the archive (with logLevel=ERROR it is never written, and that row says so).
+2. The archive: the API requests' lines arrive in S3 under `api/`, the warning under `function/`, in the
+   partitions of today and after (Firehose's delivery time, UTC), as GZIP objects of one JSON object per line,
+   encrypted with the archive key (the object's SSE headers); the access line of a route names the Lambda
+   request id its answer carries (the join key).
+3. Athena (the stack's workgroup) finds those request ids in both tables (the day and the next), and every
+   README query runs.
+4. Notifications: the FunctionErrors alarm is set to ALARM; the ServiceUnhealthy composite, which pages for
+   it, must show "Successfully executed action" for the topic (not a KMS or SNS failure): one notification,
+   then its all-clear when the alarm is set back to OK.
+5. Metrics: every metric an alarm watches exists in CloudWatch with exactly the alarm's dimensions (a new
+   metric can take up to 15 minutes to be listed: verify looks again until then), so no alarm watches a series
+   that is never published. The function's own ServerErrors exist only after a 5xx: not asked for.
 Exit status 1 when any row fails. Tested offline against stubbed AWS responses (tests/tools/test_verify.py).
 """
 
@@ -30,15 +39,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pre_traffic_hook.handler import verdict
 from prod_serverless.log_catalog import WORKGROUP_NAME
 from prod_serverless.log_formats import API_ACCESS_TABLE, DATABASE_NAME, FUNCTION_TABLE
-from prod_serverless.queries import QUERIES
+from prod_serverless.queries import QUERIES, partitions
+from prod_serverless.settings import configured
+from service.routes import ROUTES
+from service.routing import METHODS
 from tools.aws import STACK_NAME, AwsUnavailableError, client, one_line_errors, session, stack_outputs
+from tools.smoke import request_for, send
 
-EXPECTED_BODY_KEYS = {"message", "requestId", "environment", "version"}
-EXPECTED_MESSAGE = "Hello from Prod"
 NOT_FOUND = {"message": "Not Found"}
-VERIFY_ALARM = "ProdMonitoringFunctionErrorsAlarm"  # logical-id prefix of the alarm whose action is proven
+UNKNOWN_PATH = "/verify-no-such-route"
+VERIFY_ALARM = "ProdMonitoringFunctionErrorsAlarm"  # logical-id prefix of the alarm set to ALARM
+PAGING_ALARM = "ProdMonitoringServiceUnhealthyAlarm"  # the composite that pages for it: its action is proven
+# CloudWatch "ListMetrics": a new metric can take up to 15 minutes to appear.
+METRICS_WAIT_SECONDS = 900.0
+# The alarm history is searched from a little before the local clock's "now": the clocks may differ.
+CLOCK_SKEW = timedelta(minutes=5)
+# Emitted by the function only when it answers 5xx: absent from a healthy account, by design.
+ONLY_ON_FAILURE = {("ProdServerless", "ServerErrors"), ("ProdServerless", "ExpectedClientErrors")}
 # A metric that is published with the same dimensions whenever the service runs, for alarms on metrics
 # that only appear when something goes wrong (Throttles, DeliveryErrors): it proves the dimension set.
 WITNESSES = {
@@ -52,7 +72,7 @@ WITNESSES = {
 # the function line's Lambda request id (Lambda's JSON log format).
 ID_KEYS = {"api": "id", "function": "requestId"}
 
-Fetch = Callable[[str, str], tuple[int, dict[str, str], bytes]]
+Fetch = Callable[[urllib.request.Request], tuple[int, dict[str, str], bytes]]
 
 
 @dataclass(frozen=True)
@@ -80,7 +100,7 @@ class Stack:
         while True:
             page = cloudformation.list_stack_resources(StackName=STACK_NAME, **({"NextToken": token} if token else {}))
             for resource in page["StackResourceSummaries"]:
-                if resource["ResourceType"] == "AWS::CloudWatch::Alarm":
+                if resource["ResourceType"] in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"):
                     alarms[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
             token = page.get("NextToken")
             if not token:
@@ -95,14 +115,23 @@ class Stack:
         )
 
 
-def http_fetch(method: str, url: str) -> tuple[int, dict[str, str], bytes]:
+def http_fetch(request: urllib.request.Request) -> tuple[int, dict[str, str], bytes]:
     """One request; an HTTP error status is an answer, not an exception."""
-    request = urllib.request.Request(url, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+    return send(request, timeout=15)
+
+
+def unrouted(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Requests HTTP API must answer with its own 404: an unknown path, and a known path with a method it has
+    no route for (HTTP API routes by method and path: no 405)."""
+    probes = [{"route": f"GET {UNKNOWN_PATH}", "method": "GET", "path": UNKNOWN_PATH, "query": "", "body": None}]
+    first = checks[0]
+    taken = {check["method"] for check in checks if check["path"] == first["path"]}
+    other = next((method for method in METHODS if method not in taken), None)
+    if other:
+        probes.append(
+            {"route": f"{other} {first['path']}", "method": other, "path": first["path"], "query": "", "body": None}
+        )
+    return probes
 
 
 @dataclass
@@ -117,10 +146,13 @@ class Verifier:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    metrics_wait: float = METRICS_WAIT_SECONDS
+    log_level: str = "INFO"  # the deployed logLevel: at ERROR the function writes no warning line
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
+    checks: list[dict[str, Any]] = field(default_factory=lambda: [route.check() for route in ROUTES])
     rows: list[Row] = field(default_factory=list)
-    request_ids: dict[str, str] = field(default_factory=dict)  # "GET /" … -> API request id
-    lambda_ids: dict[str, str] = field(default_factory=dict)  # "GET /", "direct" -> Lambda request id
+    request_ids: dict[str, str] = field(default_factory=dict)  # route key … -> API request id
+    lambda_ids: dict[str, str] = field(default_factory=dict)  # route key, "direct" -> Lambda request id
 
     def record(self, check: str, ok: bool, detail: str) -> bool:
         self.rows.append(Row(check, ok, detail))
@@ -128,37 +160,46 @@ class Verifier:
 
     def run(self) -> list[Row]:
         started = self.now()
-        if self.check_api():
-            self.check_archive(started)
-            self.check_athena(started)
-        self.check_alarm_action()
-        self.check_metrics()
+        if self._guarded("the API", self.check_api):
+            self._guarded("the archive", lambda: self.check_archive(started))
+            self._guarded("Athena", lambda: self.check_athena(started))
+        self._guarded("notifications", self.check_alarm_action)
+        self._guarded("metrics", self.check_metrics)
         return self.rows
+
+    def _guarded(self, section: str, check: Callable[[], Any]) -> bool:
+        """Run one section; an AWS error (a denied call above all) is its failed row, and the next section runs."""
+        from botocore.exceptions import ClientError
+
+        try:
+            return check() is not False
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "Error")
+            hint = ": attach the stack's ProdVerifierPolicyArn policy" if "AccessDenied" in code else ""
+            self.record(f"{section}: AWS answered every call", False, f"{code} on {error.operation_name}{hint}")
+            return False
 
     # 1. The API
     def check_api(self) -> bool:
-        base = self.stack.url.rstrip("/")
-        status, headers, body = self.fetch("GET", base + "/")
-        answer = _json(body)
-        ok = (
-            status == 200
-            and isinstance(answer, dict)
-            and set(answer) == EXPECTED_BODY_KEYS
-            and answer["message"] == EXPECTED_MESSAGE
-        )
-        self._remember("GET /", headers)
-        if ok:
-            self.lambda_ids["GET /"] = answer["requestId"]
-        self.record("GET / answers 200 with the documented body", ok, f"{status} {body[:120]!r}")
-        for method, path in (("POST", "/"), ("GET", "/verify-no-such-route")):
-            status, headers, body = self.fetch(method, base + path)
-            self._remember(f"{method} {path}", headers)
+        """Every route's sample answers healthily; unrouted requests get HTTP API's 404; each answer has its id."""
+        for check in self.checks:
+            status, headers, body = self.fetch(request_for(self.stack.url, check))
+            problem = verdict({"statusCode": status, "body": body.decode("utf-8", "replace")}, check)
+            self._remember(check["route"], headers)
+            answer = _json(body)
+            if problem is None and isinstance(answer, dict) and isinstance(answer.get("requestId"), str):
+                self.lambda_ids[check["route"]] = answer["requestId"]
+            self.record(f"{check['route']} answers its healthy sample", problem is None, problem or f"{status}")
+        for probe in unrouted(self.checks):
+            status, headers, body = self.fetch(request_for(self.stack.url, probe))
+            self._remember(probe["route"], headers)
             self.record(
-                f"{method} {path} gets HTTP API's 404",
+                f"{probe['route']} gets HTTP API's 404",
                 status == 404 and _json(body) == NOT_FOUND,
                 f"{status} {body[:80]!r}",
             )
-        ok = len(self.request_ids) == 3
+        expected = len(self.checks) + len(unrouted(self.checks))
+        ok = len(self.request_ids) == expected
         self.record("every answer carries its API request id", ok, ", ".join(self.request_ids.values()))
         return self.check_direct_invocation() and ok
 
@@ -176,6 +217,10 @@ class Verifier:
             "direct" in self.lambda_ids,
             f"request id {self.lambda_ids['direct']}" if "direct" in self.lambda_ids else f"answer {answer!r:.120}",
         )
+
+    def served_route(self) -> str:
+        """The first route whose answer carried the Lambda request id (`requestId`): the join is proven on it."""
+        return next((route for route in self.lambda_ids if route != "direct"), self.checks[0]["route"])
 
     def _remember(self, request: str, headers: dict[str, str]) -> None:
         request_id = headers.get("apigw-requestid")
@@ -213,18 +258,18 @@ class Verifier:
             self.sleep(self.poll)
         for source, wanted in expected.items():
             missing = sorted(wanted - found[source])
-            self.record(
-                f"{source}/ lines arrive in S3 (today's partition)",
-                not missing,
-                f"missing {missing} after {self.timeout:.0f} s" if missing else f"{len(wanted)} request ids found",
-            )
+            detail = f"missing {missing} after {self.timeout:.0f} s" if missing else f"{len(wanted)} request ids found"
+            if missing and source == "function" and self.log_level == "ERROR":
+                detail += " (logLevel=ERROR: the function writes no WARNING line; verify with logLevel=WARN or lower)"
+            self.record(f"{source}/ lines arrive in S3 (delivery-time partitions)", not missing, detail)
         # API Gateway documents $context.awsEndpointRequestId as the x-amzn-RequestId of the integration's
         # answer; this proves, in the account, that it is the Lambda request id the function logs under.
-        named = joins.get(self.request_ids.get("GET /", ""), "")
+        served = self.served_route()
+        named = joins.get(self.request_ids.get(served, ""), "")
         self.record(
-            "the access line of GET / names its Lambda request id (query 3's join)",
-            named == self.lambda_ids.get("GET /"),
-            f"fn={named or 'absent'}, answer requestId={self.lambda_ids.get('GET /')}",
+            f"the access line of {served} names its Lambda request id (query 3's join)",
+            named == self.lambda_ids.get(served),
+            f"fn={named or 'absent'}, answer requestId={self.lambda_ids.get(served)}",
         )
         # A blank line between Firehose records is harmless (queries skip NULL rows); it is reported so the
         # account shows how Firehose's message extraction delimits records (log_archive.py).
@@ -235,13 +280,21 @@ class Verifier:
         )
 
     def _new_objects(self, source: str, started: datetime, seen: set[str]) -> Iterable[str]:
+        """Objects delivered since `started`, in every day's prefix from then to now (delivery time)."""
         s3 = self.clients["s3"]
         for day in _days(started, self.now()):
             prefix = f"{source}/year={day:%Y}/month={day:%m}/day={day:%d}/"
-            listing = s3.list_objects_v2(Bucket=self.stack.bucket, Prefix=prefix)
-            for item in listing.get("Contents", []):
-                if item["Key"] not in seen and item["LastModified"] >= started - timedelta(minutes=1):
-                    yield item["Key"]
+            token = None
+            while True:
+                listing = s3.list_objects_v2(
+                    Bucket=self.stack.bucket, Prefix=prefix, **({"ContinuationToken": token} if token else {})
+                )
+                for item in listing.get("Contents", []):
+                    if item["Key"] not in seen and item["LastModified"] >= started - timedelta(minutes=1):
+                        yield item["Key"]
+                token = listing.get("NextContinuationToken")
+                if not listing.get("IsTruncated") or not token:
+                    break
 
     def _read_object(self, key: str) -> tuple[list[dict[str, Any]], list[str], int]:
         """The JSON lines an object holds, what is wrong with it, and how many blank lines it has."""
@@ -271,7 +324,7 @@ class Verifier:
     def check_athena(self, started: datetime) -> None:
         day = started
         partition = {"year": f"{day:%Y}", "month": f"{day:%m}", "day": f"{day:%d}"}
-        where = " AND ".join(f"{name} = '{value}'" for name, value in partition.items())
+        where = partitions(**partition)  # the day and the next: the partitions are delivery time
         for table, column, ids in (
             (API_ACCESS_TABLE.name, "requestid", set(self.request_ids.values())),
             (FUNCTION_TABLE.name, "requestid", {self.lambda_ids["direct"]}),
@@ -286,7 +339,9 @@ class Verifier:
                 reason or f"found {len(got & ids)} of {len(ids)}",
             )
         for query in QUERIES:
-            state, _, reason = self._athena(query.render(**partition, request_id=self.request_ids.get("GET /", "")))
+            state, _, reason = self._athena(
+                query.render(**partition, request_id=self.request_ids.get(self.served_route(), ""))
+            )
             self.record(f"README query {query.name} runs", state == "SUCCEEDED", reason or "SUCCEEDED")
 
     def _athena(self, sql: str) -> tuple[str, list[list[str]], str]:
@@ -309,11 +364,12 @@ class Verifier:
     # 4. Notifications
     def check_alarm_action(self) -> None:
         cloudwatch = self.clients["cloudwatch"]
-        name = next((n for logical, n in self.stack.alarms.items() if logical.startswith(VERIFY_ALARM)), None)
-        if name is None:
-            self.record("a test notification leaves the alarm topic", False, f"no {VERIFY_ALARM} alarm in the stack")
+        name = self._alarm_named(VERIFY_ALARM)
+        paging = self._alarm_named(PAGING_ALARM)
+        if name is None or paging is None:
+            self.record("a test notification leaves the alarm topic", False, f"no {VERIFY_ALARM} or {PAGING_ALARM}")
             return
-        since = self.now()
+        since = self.now() - CLOCK_SKEW
         cloudwatch.set_alarm_state(
             AlarmName=name, StateValue="ALARM", StateReason="make verify: test notification, no action needed"
         )
@@ -322,7 +378,11 @@ class Verifier:
         try:
             while self.clock() < deadline:
                 history = cloudwatch.describe_alarm_history(
-                    AlarmName=name, HistoryItemType="Action", StartDate=since, ScanBy="TimestampDescending"
+                    AlarmName=paging,
+                    AlarmTypes=["CompositeAlarm"],
+                    HistoryItemType="Action",
+                    StartDate=since,
+                    ScanBy="TimestampDescending",
                 )["AlarmHistoryItems"]
                 actions = [item["HistorySummary"] for item in history if self.stack.topic_arn in item["HistorySummary"]]
                 if actions:
@@ -334,22 +394,39 @@ class Verifier:
         self.record(
             "a test notification leaves the alarm topic",
             summary.startswith("Successfully executed action"),
-            summary or "no action in the alarm history after 120 s",
+            summary or "no action to the topic in the ServiceUnhealthy history after 120 s",
         )
+
+    def _alarm_named(self, prefix: str) -> str | None:
+        return next((n for logical, n in self.stack.alarms.items() if logical.startswith(prefix)), None)
 
     # 5. Metrics
     def check_metrics(self) -> None:
         cloudwatch = self.clients["cloudwatch"]
-        names = list(self.stack.alarms.values())
+        names = [name for logical, name in self.stack.alarms.items() if not logical.startswith(PAGING_ALARM)]
         alarms = []
         for start in range(0, len(names), 100):
             alarms += cloudwatch.describe_alarms(AlarmNames=names[start : start + 100])["MetricAlarms"]
         logical = {name: logical_id for logical_id, name in self.stack.alarms.items()}
+        wanted = []
         for alarm in alarms:
             label = re.sub(r"(Alarm)?[0-9A-F]{8}$", "", logical[alarm["AlarmName"]].removeprefix("ProdMonitoring"))
-            for namespace, metric, dimensions, exact in _watched(alarm):
-                ok, detail = self._published(namespace, metric, dimensions, exact)
-                self.record(f"alarm {label}: {metric} is published", ok, detail)
+            wanted += [
+                (label, watched) for watched in _watched(alarm) if (watched[0], watched[1]) not in ONLY_ON_FAILURE
+            ]
+        results: dict[int, tuple[bool, str]] = {}
+        deadline = self.clock() + self.metrics_wait
+        while True:
+            for index, (_, (namespace, metric, dimensions, exact)) in enumerate(wanted):
+                if not results.get(index, (False, ""))[0]:
+                    results[index] = self._published(namespace, metric, dimensions, exact)
+            if all(ok for ok, _ in results.values()) or self.clock() >= deadline:
+                break
+            self.progress("verify: waiting for CloudWatch to list new metrics (up to 15 minutes)")
+            self.sleep(60)
+        for index, (label, (_, metric, _, _)) in enumerate(wanted):
+            ok, detail = results[index]
+            self.record(f"alarm {label}: {metric} is published", ok, detail)
 
     def _published(self, namespace: str, metric: str, dimensions: dict[str, str], exact: bool) -> tuple[bool, str]:
         wanted = [{"Name": k, "Value": v} for k, v in dimensions.items()]
@@ -412,7 +489,12 @@ def main(argv: list[str] | None = None) -> int:
         aws = session()
         with one_line_errors("make verify"):
             clients = {name: client(aws, name) for name in ("cloudformation", "lambda", "s3", "athena", "cloudwatch")}
-            verifier = Verifier(clients=clients, stack=Stack.read(clients["cloudformation"]), timeout=args.timeout)
+            verifier = Verifier(
+                clients=clients,
+                stack=Stack.read(clients["cloudformation"]),
+                timeout=args.timeout,
+                log_level=configured().log_level,
+            )
             rows = verifier.run()
     except AwsUnavailableError as error:
         print(f"verify: {error}", file=sys.stderr)

@@ -8,13 +8,17 @@ from typing import Any
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
 
-from main import cdk_json_context
+from prod_serverless.settings import Settings, cdk_json_context
+
+# The configuration the session's synth used (cdk.json): tests read the Region from it, never a literal.
+SETTINGS = Settings.from_context(cdk_json_context())
+REGION = SETTINGS.region
 
 
 def template_of(build: Callable[[Stack], Any]) -> Template:
-    """Synthesize a bare us-east-1 stack holding whatever `build` adds to it."""
+    """Synthesize a bare stack in the configured Region holding whatever `build` adds to it."""
     app = App(context=cdk_json_context())
-    stack = Stack(app, "ProdTestStack", env={"region": "us-east-1"})
+    stack = Stack(app, "ProdTestStack", env={"region": REGION})
     build(stack)
     return Template.from_stack(stack)
 

@@ -1,4 +1,4 @@
-"""HttpEndpoint: the `$default` stage's JSON access logs, throttling and CORS."""
+"""HttpEndpoint: one route per row of the route table, the `$default` stage's JSON access logs, throttling, CORS."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 
-from prod_serverless.api import HttpEndpoint
+from prod_serverless.api import HttpEndpoint, cors_methods
 from prod_serverless.log_formats import access_log_format
 from prod_serverless.settings import Settings
+from service.routes import ROUTES
+from service.routing import Healthy, Route, RouteError
 from tests.infra.helpers import KEPT, template_of
 
 VENDED_LOGS_NAME = {
@@ -41,7 +43,7 @@ REQUIRED_ACCESS_LOG_VARIABLES = {
 }
 
 
-def _endpoint(settings: Settings) -> Template:
+def _endpoint(settings: Settings, routes: tuple[Route, ...] = ROUTES) -> Template:
     def build(stack: Stack) -> None:
         function = lambda_.Function(
             stack,
@@ -50,7 +52,9 @@ def _endpoint(settings: Settings) -> Template:
             handler="index.handler",
             code=lambda_.Code.from_inline("def handler(e, c): return {}"),
         )
-        HttpEndpoint(stack, "ProdApi", settings=settings, function=function, log_key=kms.Key(stack, "ProdKey"))
+        HttpEndpoint(
+            stack, "ProdApi", settings=settings, routes=routes, function=function, log_key=kms.Key(stack, "ProdKey")
+        )
 
     return template_of(build)
 
@@ -125,7 +129,7 @@ def test_stage_throttling_defaults_and_configuration(endpoint: Template) -> None
         "AWS::ApiGatewayV2::Stage",
         {
             "DefaultRouteSettings": {
-                "DetailedMetricsEnabled": True,
+                "DetailedMetricsEnabled": False,
                 "ThrottlingRateLimit": 100,
                 "ThrottlingBurstLimit": 200,
             }
@@ -136,7 +140,7 @@ def test_stage_throttling_defaults_and_configuration(endpoint: Template) -> None
         "AWS::ApiGatewayV2::Stage",
         {
             "DefaultRouteSettings": {
-                "DetailedMetricsEnabled": True,
+                "DetailedMetricsEnabled": False,
                 "ThrottlingRateLimit": 20,
                 "ThrottlingBurstLimit": 40,
             }
@@ -153,9 +157,34 @@ def test_cors_is_off_by_default_and_exact_when_configured(endpoint: Template) ->
         {
             "CorsConfiguration": {
                 "AllowOrigins": ["https://app.example.com"],
-                "AllowMethods": ["GET"],
+                "AllowMethods": cors_methods(ROUTES),
                 "AllowHeaders": ["content-type"],
                 "MaxAge": 3600,
             }
         },
     )
+
+
+def test_cors_allows_exactly_the_methods_of_the_routes() -> None:
+    assert cors_methods(ROUTES) == sorted({route.method for route in ROUTES})
+    extra = Route("DELETE", "/x/{id}", ROUTES[0].answer, summary="s", public=ROUTES[0].public, healthy=Healthy(204, ()))
+    assert "DELETE" in cors_methods((*ROUTES, extra))
+
+
+def test_every_route_is_an_api_route_invoking_the_function_from_that_route_only(endpoint: Template) -> None:
+    routes = endpoint.find_resources("AWS::ApiGatewayV2::Route")
+    assert sorted(r["Properties"]["RouteKey"] for r in routes.values()) == sorted(route.key for route in ROUTES)
+    permissions = endpoint.find_resources("AWS::Lambda::Permission")
+    assert len(permissions) == len(ROUTES)
+    arns = sorted(json.dumps(p["Properties"]["SourceArn"]) for p in permissions.values())
+    for route in ROUTES:
+        # arn:…:execute-api:region:account:api-id/<any stage>/<the route's method><the route's path>
+        assert sum(f'"/*/{route.method}{route.path}"' in arn for arn in arns) == 1, route.key
+    for permission in permissions.values():
+        assert permission["Properties"]["SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+def test_a_route_without_a_specific_public_reason_stops_synth() -> None:
+    vague = Route("GET", "/v", ROUTES[0].answer, summary="s", public="public by design", healthy=Healthy(200, ()))
+    with pytest.raises(RouteError, match="route GET /v: `public` must say why"):
+        _endpoint(Settings(), (*ROUTES, vague))

@@ -9,32 +9,56 @@ from aws_cdk import Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 
-from prod_serverless.function import ServiceFunction
-from prod_serverless.settings import Settings
+from prod_serverless.function import ENVIRONMENT, RESERVED_VARIABLES, ServiceFunction, environment
+from prod_serverless.settings import Settings, SettingsError
 from tests.infra.helpers import KEPT, template_of
+
+WARN = Settings(log_level="WARN")
+
+
+def _function(settings: Settings) -> Template:
+    def build(stack: Stack) -> None:
+        ServiceFunction(stack, "ProdFunction", settings=settings, log_key=kms.Key(stack, "ProdKey"))
+
+    return template_of(build)
 
 
 @pytest.fixture(scope="module")
 def function_template() -> Template:
-    def build(stack: Stack) -> None:
-        ServiceFunction(stack, "ProdFunction", settings=Settings(log_level="WARN"), log_key=kms.Key(stack, "ProdKey"))
-
-    return template_of(build)
+    return _function(WARN)
 
 
 def test_function_size_runtime_architecture_and_environment(function_template: Template) -> None:
     function_template.has_resource_properties(
         "AWS::Lambda::Function",
         {
-            "MemorySize": 128,
-            "Timeout": 15,
+            "MemorySize": WARN.function_memory_mb,
+            "Timeout": WARN.function_timeout_seconds,
             "Runtime": "python3.14",
             "Architectures": ["arm64"],
-            "Handler": "handler.handler",
+            "Handler": "service.handler.handler",
             "TracingConfig": {"Mode": "PassThrough"},
-            "Environment": {"Variables": {"ENVIRONMENT_NAME": "prod", "APP_VERSION": "1.0.0", "LOG_LEVEL": "WARN"}},
+            "Environment": {"Variables": {row.name: row.value(WARN) for row in ENVIRONMENT}},
         },
     )
+
+
+def test_memory_and_timeout_follow_their_settings() -> None:
+    tuned = _function(Settings(function_memory_mb=256, function_timeout_seconds=20))
+    (function,) = tuned.find_resources("AWS::Lambda::Function").values()
+    assert (function["Properties"]["MemorySize"], function["Properties"]["Timeout"]) == (256, 20)
+
+
+def test_the_environment_is_the_table_plus_resources_and_refuses_reserved_or_repeated_names() -> None:
+    assert environment(WARN, {"TABLE_NAME": "t"}) == {
+        **{row.name: row.value(WARN) for row in ENVIRONMENT},
+        "TABLE_NAME": "t",
+    }
+    assert "AWS_REGION" in RESERVED_VARIABLES and "_HANDLER" in RESERVED_VARIABLES
+    with pytest.raises(SettingsError, match="AWS_REGION is reserved by Lambda"):
+        environment(WARN, {"AWS_REGION": "x"})
+    with pytest.raises(SettingsError, match=f"{ENVIRONMENT[0].name} is set both"):
+        environment(WARN, {ENVIRONMENT[0].name: "x"})
 
 
 def test_runtime_is_python_3_13_or_newer(function_template: Template) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import Synthesized
-from tests.infra.helpers import as_list, statements
+from tests.infra.helpers import REGION, as_list, statements
 
 XRAY_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 FIREHOSE_DELIVERY_ACTIONS = {
@@ -115,8 +115,8 @@ TRUST: dict[str, dict[str, Any]] = {
     "ProdReleasePreTrafficHookRole": {"Principal": {"Service": "lambda.amazonaws.com"}},
     # CloudWatch Logs acting for any log group of this account in this region (the filter names the group).
     "ProdLogArchiveSubscriptionRole": {
-        "Principal": {"Service": "logs.us-east-1.amazonaws.com"},
-        "Condition": {"StringLike": {"aws:SourceArn": {"Fn::Join": ["", ["arn:aws:logs:us-east-1:", ACCOUNT, ":*"]]}}},
+        "Principal": {"Service": f"logs.{REGION}.amazonaws.com"},
+        "Condition": {"StringLike": {"aws:SourceArn": {"Fn::Join": ["", [f"arn:aws:logs:{REGION}:", ACCOUNT, ":*"]]}}},
     },
     # Firehose documents sts:ExternalId = the account id for its destination roles.
     "ProdLogArchiveApiDeliveryRole": {
@@ -127,9 +127,26 @@ TRUST: dict[str, dict[str, Any]] = {
         "Principal": {"Service": "firehose.amazonaws.com"},
         "Condition": {"StringEquals": {"sts:ExternalId": ACCOUNT}},
     },
+    # CodeDeploy "Cross-service confused deputy prevention": the account, and the application's deployment groups.
     "ProdReleaseDeploymentRole": {
         "Principal": {"Service": "codedeploy.amazonaws.com"},
-        "Condition": {"StringEqualsIfExists": {"aws:SourceAccount": ACCOUNT}},
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+            "ArnLike": {
+                "aws:SourceArn": {
+                    "Fn::Join": [
+                        "",
+                        [
+                            f"arn:aws:codedeploy:{REGION}:",
+                            ACCOUNT,
+                            ":deploymentgroup:",
+                            {"Ref": "ProdReleaseApplicationE2E6AB0E"},
+                            "/*",
+                        ],
+                    ]
+                }
+            },
+        },
     },
 }
 

@@ -13,7 +13,7 @@ from aws_cdk.assertions import Match, Template
 from prod_serverless.log_archive import LogArchive, data_prefix, error_prefix
 from prod_serverless.settings import Settings
 from tests.conftest import Synthesized
-from tests.infra.helpers import KEPT, as_list, template_of
+from tests.infra.helpers import KEPT, REGION, as_list, template_of
 
 BUCKET = "ProdLogArchiveBucket17CCD0FA"
 KEY = "ProdLogArchiveKey38D0B7C1"
@@ -39,11 +39,11 @@ def test_key_rotates_and_outlives_the_stack(template: Template) -> None:
 def test_key_lets_cloudwatch_logs_in_only_for_this_accounts_log_groups_here(synthesized: Synthesized) -> None:
     policy = synthesized.resources[KEY]["Properties"]["KeyPolicy"]["Statement"]
     (logs_statement,) = [s for s in policy if s.get("Sid") == "AllowCloudWatchLogsForThisAccountsLogGroups"]
-    assert logs_statement["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert logs_statement["Principal"] == {"Service": f"logs.{REGION}.amazonaws.com"}
     assert logs_statement["Condition"] == {
         "ArnLike": {
             "kms:EncryptionContext:aws:logs:arn": {
-                "Fn::Join": ["", ["arn:aws:logs:us-east-1:", {"Ref": "AWS::AccountId"}, ":log-group:*"]]
+                "Fn::Join": ["", [f"arn:aws:logs:{REGION}:", {"Ref": "AWS::AccountId"}, ":log-group:*"]]
             }
         }
     }
@@ -197,7 +197,7 @@ def test_delivery_role_writes_only_its_prefixes_of_the_one_bucket_with_the_one_k
     assert by_sid["LocateBucket"]["Resource"] == BUCKET_ARN
     kms = by_sid["EncryptWithArchiveKeyThroughS3"]
     assert kms["Resource"] == KEY_ARN
-    assert kms["Condition"]["StringEquals"] == {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
+    assert kms["Condition"]["StringEquals"] == {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}
     assert _sorted(kms["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"]) == _sorted([BUCKET_ARN, *own])
     assert set(by_sid) == {
         "WriteOwnPrefixes",

@@ -10,6 +10,7 @@ import pytest
 from prod_serverless.log_formats import ACCESS_LOG_FIELDS, API_ACCESS_TABLE, FUNCTION_TABLE, render_access_line
 from prod_serverless.queries import EXAMPLE, QUERIES
 from tests.conftest import Synthesized
+from tests.infra.helpers import REGION
 
 BUCKET = {"Ref": "ProdLogArchiveBucket17CCD0FA"}
 
@@ -144,7 +145,7 @@ def test_reader_policy_grants_exactly_the_log_queries_to_nobody_by_default(synth
     archive = {"Fn::GetAtt": ["ProdLogArchiveBucket17CCD0FA", "Arn"]}
     results = {"Fn::GetAtt": [RESULTS, "Arn"]}
     assert by_sid["RunQueriesInTheLogWorkgroup"]["Resource"] == {
-        "Fn::Join": ["", ["arn:aws:athena:us-east-1:", {"Ref": "AWS::AccountId"}, ":workgroup/ProdServerlessLogs"]]
+        "Fn::Join": ["", [f"arn:aws:athena:{REGION}:", {"Ref": "AWS::AccountId"}, ":workgroup/ProdServerlessLogs"]]
     }
     assert sorted(by_sid["RunQueriesInTheLogWorkgroup"]["Action"]) == [
         "athena:GetQueryExecution",
@@ -162,5 +163,5 @@ def test_reader_policy_grants_exactly_the_log_queries_to_nobody_by_default(synth
     assert by_sid["WriteQueryResults"]["Resource"] == {"Fn::Join": ["", [results, "/*"]]}
     assert by_sid["ListTheBuckets"]["Resource"] == [archive, results]
     assert by_sid["UseTheArchiveKeyThroughS3"]["Condition"] == {
-        "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
+        "StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}
     }

@@ -1,4 +1,5 @@
-"""Every alarm watches a metric the service publishes, points at this stack's resources, and notifies."""
+"""Every alarm watches a metric the service publishes, points at this stack's resources, and has an action: the
+composite and the log-delivery alarms page, the composite's members and the release alarms only record."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ from typing import Any
 
 import pytest
 
+from prod_serverless.alarms import DURATION_ALARM_FRACTION
 from tests.conftest import Synthesized
+from tests.infra.helpers import REGION, SETTINGS
 
 TOPIC = {"Ref": "ProdMonitoringAlarmTopic23682C3B"}
+EVENTS_TOPIC = {"Ref": "ProdMonitoringAlarmEventsTopic90AB1105"}
+VERSION = "<the Lambda version being released>"
 FUNCTION = {"Ref": "ProdFunction481DA47F"}
 API = {"Ref": "ProdApiHttpApi61C9E028"}
 STREAMS = {
@@ -21,15 +26,23 @@ HEALTH = ("FunctionErrors", "FunctionThrottles", "FunctionDuration", "Api5xx", "
 
 # name -> (namespace, metric, dimensions, statistic, period, comparison, threshold, datapoints/evaluation periods)
 GTE, GT, LT = "GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold"
+DURATION = round(SETTINGS.function_timeout_seconds * 1000 * DURATION_ALARM_FRACTION)
+THROTTLES, API_5XX, LATENCY = (
+    SETTINGS.function_throttles_threshold,
+    SETTINGS.api_5xx_threshold,
+    SETTINGS.api_latency_p99_ms,
+)
+FRESHNESS = SETTINGS.firehose_freshness_seconds
 EXPECTED_ALARMS: dict[str, tuple[str, str, dict[str, Any], str, int, str, float, tuple[int, int]]] = {
     "FunctionErrors": ("AWS/Lambda", "Errors", {"FunctionName": FUNCTION}, "Sum", 60, GTE, 1, (1, 1)),
-    "FunctionThrottles": ("AWS/Lambda", "Throttles", {"FunctionName": FUNCTION}, "Sum", 60, GTE, 1, (1, 1)),
-    "FunctionDuration": ("AWS/Lambda", "Duration", {"FunctionName": FUNCTION}, "p99", 300, GT, 12000, (1, 1)),
-    "Api5xx": ("AWS/ApiGateway", "5xx", {"ApiId": API}, "Sum", 60, GTE, 1, (1, 1)),
-    "ApiLatency": ("AWS/ApiGateway", "Latency", {"ApiId": API}, "p99", 300, GT, 2000, (1, 1)),
+    "FunctionThrottles": ("AWS/Lambda", "Throttles", {"FunctionName": FUNCTION}, "Sum", 60, GTE, THROTTLES, (1, 1)),
+    "FunctionDuration": ("AWS/Lambda", "Duration", {"FunctionName": FUNCTION}, "p99", 300, GT, DURATION, (1, 1)),
+    "Api5xx": ("AWS/ApiGateway", "5xx", {"ApiId": API}, "Sum", 60, GTE, API_5XX, (1, 1)),
+    "ApiLatency": ("AWS/ApiGateway", "Latency", {"ApiId": API}, "p99", 300, GT, LATENCY, (1, 1)),
     **{
         f"{name}DeliveryFreshness": (
-            "AWS/Firehose", "DeliveryToS3.DataFreshness", {"DeliveryStreamName": ref}, "Maximum", 300, GT, 1800, (1, 1)
+            "AWS/Firehose", "DeliveryToS3.DataFreshness", {"DeliveryStreamName": ref}, "Maximum", 300, GT, FRESHNESS,
+            (1, 1),
         )
         for name, ref in STREAMS.items()
     },
@@ -46,10 +59,17 @@ INSIGHTS_ALARMS = {
     for name, group in GROUPS.items()
     for kind, metric in (("Errors", "DeliveryErrors"), ("Throttling", "DeliveryThrottling"))
 }
-# Watched by CodeDeploy during a release: one bad minute rolls back (two for latency, not one cold start).
+# Watched by CodeDeploy during a release, each scoped to the new version: one bad minute rolls back. The
+# function's own 5xx count is a plain metric; Errors and Duration by ExecutedVersion are queries (below).
 RELEASE_ALARMS: dict[str, tuple[str, str, dict[str, Any], str, int, str, float, tuple[int, int]]] = {
-    "ReleaseApi5xx": ("AWS/ApiGateway", "5xx", {"ApiId": API}, "Sum", 60, GTE, 1, (1, 1)),
-    "ReleaseApiLatency": ("AWS/ApiGateway", "Latency", {"ApiId": API}, "p99", 60, GT, 2000, (2, 2)),
+    "ReleaseVersion5xx": (
+        "ProdServerless", "ServerErrors", {"FunctionName": FUNCTION, "FunctionVersion": VERSION}, "Sum", 60, GTE, 1,
+        (1, 1),
+    ),
+}  # fmt: skip
+RELEASE_QUERIES = {
+    "ReleaseVersionErrors": ("SUM", "Errors", 1, (1, 1)),
+    "ReleaseVersionDuration": ("AVG", "Duration", LATENCY, (2, 2)),
 }
 
 
@@ -66,8 +86,8 @@ def test_the_alarm_set_is_exactly_the_expected_one(synthesized: Synthesized) -> 
         *EXPECTED_ALARMS,
         *INSIGHTS_ALARMS,
         *RELEASE_ALARMS,
+        *RELEASE_QUERIES,
         "Api4xxRate",
-        "ReleaseVersionErrors",
     }
 
 
@@ -78,9 +98,11 @@ def test_alarm_watches_a_published_metric_of_this_stack(synthesized: Synthesized
         **RELEASE_ALARMS,
     }[name]
     alarm = _alarms(synthesized)[name]
+    (version_id,) = synthesized.of_type("AWS::Lambda::Version")
+    resolved = {key: {"Fn::GetAtt": [version_id, "Version"]} if v == VERSION else v for key, v in dimensions.items()}
     assert alarm["Namespace"] == namespace
     assert alarm["MetricName"] == metric
-    assert alarm["Dimensions"] == [{"Name": key, "Value": value} for key, value in dimensions.items()]
+    assert alarm["Dimensions"] == [{"Name": key, "Value": value} for key, value in resolved.items()]
     statistic_key = "ExtendedStatistic" if statistic.startswith("p") else "Statistic"
     assert alarm[statistic_key] == statistic
     assert alarm["Period"] == period
@@ -121,12 +143,16 @@ def test_api_4xx_rate_is_metric_math_over_4xx_and_count(synthesized: Synthesized
         }
         assert stat["Stat"] == "Sum" and stat["Period"] == 300
         assert queries[query_id]["ReturnData"] is False
-    assert alarm["Threshold"] == 5 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["Threshold"] == SETTINGS.api_4xx_rate_percent and alarm["ComparisonOperator"] == GT
 
 
-def test_the_new_versions_errors_are_queried_by_executed_version(synthesized: Synthesized) -> None:
-    """Lambda publishes ExecutedVersion with alias invocations: the canary's own errors, whatever else the set has."""
-    alarm = _alarms(synthesized)["ReleaseVersionErrors"]
+@pytest.mark.parametrize("name", sorted(RELEASE_QUERIES))
+def test_the_new_versions_errors_and_duration_are_queried_by_executed_version(
+    synthesized: Synthesized, name: str
+) -> None:
+    """Lambda publishes ExecutedVersion with alias invocations: the canary's own numbers, whatever else the set has."""
+    function, metric, threshold, window = RELEASE_QUERIES[name]
+    alarm = _alarms(synthesized)[name]
     (version_id,) = [i for i in synthesized.of_type("AWS::Lambda::Version")]
     assert alarm["Metrics"] == [
         {
@@ -135,7 +161,7 @@ def test_the_new_versions_errors_are_queried_by_executed_version(synthesized: Sy
                 "Fn::Join": [
                     "",
                     [
-                        'SELECT SUM("Errors") FROM "AWS/Lambda" WHERE FunctionName = \'',
+                        f'SELECT {function}("{metric}") FROM "AWS/Lambda" WHERE FunctionName = \'',
                         FUNCTION,
                         "' AND ExecutedVersion = '",
                         {"Fn::GetAtt": [version_id, "Version"]},
@@ -147,20 +173,18 @@ def test_the_new_versions_errors_are_queried_by_executed_version(synthesized: Sy
             "ReturnData": True,
         }
     ]
-    assert (alarm["ComparisonOperator"], alarm["Threshold"], alarm["EvaluationPeriods"]) == (GTE, 1, 1)
+    assert (alarm["Threshold"], (alarm["DatapointsToAlarm"], alarm["EvaluationPeriods"])) == (threshold, window)
 
 
-def test_every_alarm_notifies_on_alarm_and_ok_and_ignores_missing_data(synthesized: Synthesized) -> None:
-    """Release alarms notify on ALARM only: their version dimension changes with every release, and an OK
-    from each healthy one would be noise."""
+def test_one_failure_pages_once_and_every_alarm_has_an_action(synthesized: Synthesized) -> None:
+    """The composite pages for its members; release alarms roll back; both record to the events topic (Control
+    Tower CT.CLOUDWATCH.PR.1 wants an action on every alarm). Only the log-delivery alarms page on their own."""
     alarms = _alarms(synthesized)
-    assert len(alarms) == len(EXPECTED_ALARMS) + len(INSIGHTS_ALARMS) + len(RELEASE_ALARMS) + 2
+    assert len(alarms) == len(EXPECTED_ALARMS) + len(INSIGHTS_ALARMS) + len(RELEASE_ALARMS) + len(RELEASE_QUERIES) + 1
+    quiet = {*HEALTH, *RELEASE_ALARMS, *RELEASE_QUERIES}
     for name, alarm in alarms.items():
-        assert alarm["AlarmActions"] == [TOPIC], name
-        if name.startswith("Release"):
-            assert "OKActions" not in alarm, name
-        else:
-            assert alarm["OKActions"] == [TOPIC], name
+        topic = EVENTS_TOPIC if name in quiet else TOPIC
+        assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic], name
         assert alarm["TreatMissingData"] == "notBreaching", name
         assert alarm["AlarmDescription"].startswith("Prod: ") and "First: " in alarm["AlarmDescription"], name
 
@@ -181,10 +205,15 @@ def test_composite_alarm_fires_when_any_api_or_function_alarm_fires(synthesized:
     assert properties["AlarmActions"] == [TOPIC] and properties["OKActions"] == [TOPIC]
 
 
-def test_topic_is_encrypted_tls_only_and_only_this_accounts_alarms_may_publish(synthesized: Synthesized) -> None:
-    (topic,) = synthesized.of_type("AWS::SNS::Topic").values()
-    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": ["ProdMonitoringTopicKey4AD2195B", "Arn"]}
-    (policy,) = synthesized.of_type("AWS::SNS::TopicPolicy").values()
+@pytest.mark.parametrize("topic", [TOPIC, EVENTS_TOPIC], ids=["paging", "events"])
+def test_topics_are_encrypted_tls_only_and_only_this_accounts_alarms_may_publish(
+    synthesized: Synthesized, topic: dict[str, str]
+) -> None:
+    found = synthesized.resources[topic["Ref"]]
+    assert found["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": ["ProdMonitoringTopicKey4AD2195B", "Arn"]}
+    (policy,) = [
+        p for p in synthesized.of_type("AWS::SNS::TopicPolicy").values() if p["Properties"]["Topics"] == [topic]
+    ]
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     (deny,) = [s for s in statements if s["Effect"] == "Deny"]
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -194,7 +223,7 @@ def test_topic_is_encrypted_tls_only_and_only_this_accounts_alarms_may_publish(s
     assert allow["Condition"] == {
         "ArnLike": {
             "aws:SourceArn": {
-                "Fn::Join": ["", ["arn:aws:cloudwatch:us-east-1:", {"Ref": "AWS::AccountId"}, ":alarm:*"]]
+                "Fn::Join": ["", [f"arn:aws:cloudwatch:{REGION}:", {"Ref": "AWS::AccountId"}, ":alarm:*"]]
             }
         },
         "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
@@ -249,3 +278,8 @@ def test_thresholds_come_from_configuration(tuned: Synthesized) -> None:
     assert thresholds["FunctionThrottles"] == 2
     assert thresholds["ApiDeliveryFreshness"] == thresholds["FunctionDeliveryFreshness"] == 1200
     assert thresholds["FunctionErrors"] == 1  # the required alarm is not configurable
+    # Derived values follow their own setting, not a neighbour's: the duration alarm the timeout (20 s), the
+    # release duration alarm the latency target, the release 5xx alarm nothing.
+    assert thresholds["FunctionDuration"] == round(20_000 * DURATION_ALARM_FRACTION)
+    assert thresholds["ReleaseVersionDuration"] == 500
+    assert thresholds["ReleaseVersion5xx"] == thresholds["ReleaseVersionErrors"] == 1

@@ -1,12 +1,20 @@
 """Safe releases: the API invokes the live alias, CodeDeploy shifts it with the configured strategy, the
-pre-traffic hook and the three release alarms guard it, and every role is exactly what it needs."""
+pre-traffic hook and the release alarms (the new version's only) guard it, and every role is exactly what it needs."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from pre_traffic_hook.handler import TARGET_ENV
+import pytest
+
+from pre_traffic_hook.handler import CHECKS_ENV, INVOKE_TIMEOUT_ENV, TARGET_ENV
+from prod_serverless.function import ALIAS as ALIAS_NAME
+from prod_serverless.release import HOOK_OVERHEAD_SECONDS, INVOKE_MARGIN_SECONDS, SafeRelease
+from prod_serverless.settings import SettingsError
+from service.routes import ROUTES
 from tests.conftest import Synthesized
+from tests.infra.helpers import REGION, SETTINGS
 
 FUNCTION_ARN = {"Fn::GetAtt": ["ProdFunction481DA47F", "Arn"]}
 HOOK = "ProdReleasePreTrafficHookFunction6C1E09BD"
@@ -30,7 +38,7 @@ def test_one_version_behind_one_live_alias_and_only_the_current_version_is_kept(
     assert version["DeletionPolicy"] == "Delete" and version["UpdateReplacePolicy"] == "Delete"
     alias_id, alias = _one(synthesized, "AWS::Lambda::Alias")
     assert alias_id == ALIAS
-    assert alias["Properties"]["Name"] == "live"
+    assert alias["Properties"]["Name"] == ALIAS_NAME and ALIAS_NAME.startswith("Prod")
     assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
     assert "ProvisionedConcurrencyConfig" not in alias["Properties"]
 
@@ -46,29 +54,52 @@ def test_codedeploy_shifts_the_alias_after_the_pre_traffic_hook(synthesized: Syn
             "BeforeAllowTrafficHook": {"Ref": HOOK},
         }
     }
-    # Every permission the deployment uses exists before the alias update starts it.
-    assert sorted(alias["DependsOn"]) == sorted(
+    # Every permission the deployment uses exists, and the hook names the new version, before the alias update
+    # starts the deployment (a Ref inside an UpdatePolicy orders nothing).
+    expected = [
         i
         for i in synthesized.of_type("AWS::IAM::ManagedPolicy")
         if i.startswith(("ProdReleasePreTrafficHookPolicy", "ProdReleaseDeploymentPolicy"))
-    )
+    ]
+    assert len(expected) == 2
+    assert set(alias["DependsOn"]) >= {*expected, HOOK}
 
 
 def test_the_deployment_group_uses_the_strategy_the_release_alarms_and_rolls_back(synthesized: Synthesized) -> None:
     _, group = _one(synthesized, "AWS::CodeDeploy::DeploymentGroup")
     properties = group["Properties"]
-    assert properties["DeploymentConfigName"] == "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+    assert properties["DeploymentConfigName"] == f"CodeDeployDefault.Lambda{SETTINGS.deployment_strategy}"
     assert properties["DeploymentStyle"] == {"DeploymentOption": "WITH_TRAFFIC_CONTROL", "DeploymentType": "BLUE_GREEN"}
     assert properties["AutoRollbackConfiguration"] == {
         "Enabled": True,
         "Events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
     }
-    alarms = [str(alarm["Name"]) for alarm in properties["AlarmConfiguration"]["Alarms"]]
+    alarms = [json.dumps(alarm["Name"]) for alarm in properties["AlarmConfiguration"]["Alarms"]]
     assert properties["AlarmConfiguration"]["Enabled"] is True
+    assert properties["AlarmConfiguration"].get("IgnorePollAlarmFailure", False) is False
     assert len(alarms) == 3
-    for name in ("ReleaseVersionErrors", "ReleaseApi5xx", "ReleaseApiLatency"):
+    for name in ("ReleaseVersionErrors", "ReleaseVersion5xx", "ReleaseVersionDuration"):
         assert len([a for a in alarms if f"ProdMonitoring{name}Alarm" in a]) == 1, name
     assert "ManagedPolicyArns" not in synthesized.resources[properties["ServiceRoleArn"]["Fn::GetAtt"][0]]["Properties"]
+
+
+def test_every_alarm_that_can_roll_back_is_scoped_to_the_new_version(synthesized: Synthesized) -> None:
+    """The old version's failures (the reason for a hotfix) must not stop the fix: each rollback alarm names
+    the version being released, in its dimensions or its query."""
+    _, group = _one(synthesized, "AWS::CodeDeploy::DeploymentGroup")
+    (version_id, _) = _one(synthesized, "AWS::Lambda::Version")
+    version = {"Fn::GetAtt": [version_id, "Version"]}
+    alarms = synthesized.of_type("AWS::CloudWatch::Alarm")
+    for named in group["Properties"]["AlarmConfiguration"]["Alarms"]:
+        logical_id = next(i for i in alarms if f'"{i}"' in json.dumps(named["Name"]))
+        watched = json.dumps(alarms[logical_id]["Properties"].get("Dimensions") or alarms[logical_id]["Properties"])
+        assert json.dumps(version) in watched, logical_id
+        assert "AWS/ApiGateway" not in watched, logical_id
+
+
+def test_the_emergency_switch_ships_while_alarms_fire(tuned: Synthesized) -> None:
+    _, group = _one(tuned, "AWS::CodeDeploy::DeploymentGroup")
+    assert group["Properties"]["AlarmConfiguration"]["Enabled"] is False  # CodeDeploy: alarms ignored
 
 
 def test_strategy_and_provisioned_concurrency_follow_the_configuration(tuned: Synthesized) -> None:
@@ -82,10 +113,13 @@ def test_strategy_and_provisioned_concurrency_follow_the_configuration(tuned: Sy
     )
 
 
-def test_the_hook_tests_exactly_the_version_being_released(synthesized: Synthesized) -> None:
+def test_the_hook_sends_every_routes_sample_to_exactly_the_version_being_released(synthesized: Synthesized) -> None:
     hook = synthesized.resources[HOOK]["Properties"]
     version_id, _ = _one(synthesized, "AWS::Lambda::Version")
-    assert hook["Environment"]["Variables"] == {TARGET_ENV: {"Ref": version_id}}  # the name the hook reads
+    variables = hook["Environment"]["Variables"]  # the names the hook reads
+    assert variables[TARGET_ENV] == {"Ref": version_id}
+    assert json.loads(variables[CHECKS_ENV]) == [route.check() for route in ROUTES]
+    assert variables[INVOKE_TIMEOUT_ENV] == str(SETTINGS.function_timeout_seconds + INVOKE_MARGIN_SECONDS)
     assert hook["TracingConfig"] == {"Mode": "Active"}
     assert hook["LoggingConfig"]["LogFormat"] == "JSON"
     _, invoke_config = _one(synthesized, "AWS::Lambda::EventInvokeConfig")
@@ -113,7 +147,7 @@ def test_the_hook_may_invoke_this_functions_versions_and_report_to_this_group_on
         "Fn::Join": [
             "",
             [
-                "arn:aws:codedeploy:us-east-1:",
+                f"arn:aws:codedeploy:{REGION}:",
                 {"Ref": "AWS::AccountId"},
                 ":deploymentgroup:",
                 {"Ref": application},
@@ -128,11 +162,63 @@ def test_codedeploys_role_shifts_only_the_live_alias_and_runs_only_the_hook(synt
     by_sid = _policy(synthesized, "ProdReleaseDeploymentPolicy")
     assert set(by_sid) == {"ShiftTheLiveAlias", "RunThePreTrafficHook", "ReadTheRollbackAlarms"}
     assert sorted(by_sid["ShiftTheLiveAlias"]["Action"]) == ["lambda:GetAlias", "lambda:UpdateAlias"]
-    assert by_sid["ShiftTheLiveAlias"]["Resource"] == [FUNCTION_ARN, {"Fn::Join": ["", [FUNCTION_ARN, ":live"]]}]
-    assert by_sid["RunThePreTrafficHook"]["Resource"] == {"Fn::GetAtt": [HOOK, "Arn"]}
+    assert by_sid["ShiftTheLiveAlias"]["Resource"] == [
+        FUNCTION_ARN,
+        {"Fn::Join": ["", [FUNCTION_ARN, f":{ALIAS_NAME}"]]},
+    ]
+    hook_arn = {"Fn::GetAtt": [HOOK, "Arn"]}
+    assert by_sid["RunThePreTrafficHook"]["Resource"] == [hook_arn, {"Fn::Join": ["", [hook_arn, ":*"]]}]
     assert by_sid["ReadTheRollbackAlarms"] == {
         "Sid": "ReadTheRollbackAlarms",
         "Effect": "Allow",
         "Action": "cloudwatch:DescribeAlarms",
         "Resource": "*",
     }
+
+
+def _timeouts(template: Synthesized) -> tuple[int, int, int]:
+    """(API function timeout, the hook's per-call timeout, the hook's own timeout)."""
+    function = template.resources["ProdFunction481DA47F"]["Properties"]
+    hook = template.resources[HOOK]["Properties"]
+    return function["Timeout"], int(hook["Environment"]["Variables"][INVOKE_TIMEOUT_ENV]), hook["Timeout"]
+
+
+@pytest.mark.parametrize("fixture", ["synthesized", "tuned"])
+def test_the_hook_outlasts_its_calls_and_each_call_the_function(fixture: str, request: pytest.FixtureRequest) -> None:
+    """A call waits the function's timeout and a margin; the hook has one call per route and time to report."""
+    template = request.getfixturevalue(fixture)
+    function, per_call, hook = _timeouts(template)
+    assert per_call == function + INVOKE_MARGIN_SECONDS
+    assert hook == len(ROUTES) * per_call + HOOK_OVERHEAD_SECONDS
+
+
+def test_the_tuned_function_timeout_moves_the_hooks_timeouts(synthesized: Synthesized, tuned: Synthesized) -> None:
+    assert _timeouts(tuned)[0] == 20 != _timeouts(synthesized)[0]
+    assert _timeouts(tuned)[1] == 20 + INVOKE_MARGIN_SECONDS
+
+
+def test_a_hook_that_would_need_more_than_lambdas_900_seconds_stops_synth() -> None:
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_lambda as lambda_
+
+    stack = Stack(App(), "ProdTest", env={"region": REGION})
+    function = lambda_.Function(
+        stack, "ProdFn", runtime=lambda_.Runtime.PYTHON_3_14, handler="i.h", code=lambda_.Code.from_inline("x")
+    )
+    many = tuple(ROUTES) * 40
+    with pytest.raises(SettingsError, match=r"would need 1375 s to check 40 routes.*lower functionTimeoutSeconds"):
+        SafeRelease(
+            stack,
+            "ProdRelease",
+            function=function,
+            version=function.current_version,
+            alias=lambda_.Alias(stack, "ProdAlias", alias_name="ProdLive", version=function.current_version),
+            function_timeout_seconds=29,
+            routes=many,
+            strategy="AllAtOnce",
+            rollback_alarms=[],
+            ignore_alarms=False,
+            log_key=kms.Key(stack, "ProdKey"),
+            provisioned=False,
+        )

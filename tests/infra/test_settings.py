@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from prod_serverless.settings import SETTINGS, Settings, SettingsError
+from prod_serverless.settings import REGIONS, SETTING_KEYS, SETTINGS, Settings, SettingsError, parse_pairs
 from tests.conftest import background_result
 
 
@@ -61,7 +61,11 @@ def test_command_line_strings_are_parsed() -> None:
         ("archiveExpirationDays", "30", "'archiveExpirationDays' must be"),
         ("athenaResultsExpirationDays", "-1", "'athenaResultsExpirationDays' must be a whole number from 1 to 90"),
         ("throttleRateLimit", "0", "'throttleRateLimit' must be a whole number from 1 to 10000"),
-        ("reservedConcurrency", "0", "'reservedConcurrency' must be a whole number from 1 to 1000"),
+        ("reservedConcurrency", "0", "'reservedConcurrency' must be a whole number from 1 to 900"),
+        ("functionMemoryMb", "100", "'functionMemoryMb' must be a whole number from 128 to 10240; got 100"),
+        ("functionTimeoutSeconds", "30", "'functionTimeoutSeconds' must be a whole number from 1 to 29; got 30"),
+        ("region", "eu-nowhere-1", "'region' must be one of af-south-1, "),
+        ("releaseIgnoreAlarms", "yes", "'releaseIgnoreAlarms' must be true or false; got 'yes'"),
         ("alarmEmail", "not-an-email", "'alarmEmail' must be one email address"),
         ("alarmEmail", "ops@example", "'alarmEmail' must be one email address"),
         ("corsAllowedOrigins", "*", "'corsAllowedOrigins' must list exact origins"),
@@ -92,7 +96,7 @@ def test_an_unknown_key_is_refused_with_the_closest_valid_name(typo: str, sugges
 
 
 def test_an_unknown_key_without_a_close_match_lists_the_valid_keys() -> None:
-    with pytest.raises(SettingsError, match="unknown context key 'zzz': valid keys are environmentLabel, "):
+    with pytest.raises(SettingsError, match=f"unknown context key 'zzz': valid keys are {', '.join(SETTING_KEYS)}"):
         settings_from(zzz="1")
 
 
@@ -127,3 +131,52 @@ def test_synth_stops_with_one_line_on_bad_context_and_a_typo() -> None:
         "valid keys are " + ", ".join(spec.key for spec in SETTINGS)
     )
     assert "Traceback" not in result.stderr
+
+
+def test_the_region_list_is_every_commercial_region_with_the_stacks_services() -> None:
+    import boto3
+
+    session = boto3.session.Session()
+    services = ("lambda", "apigatewayv2", "firehose", "codedeploy", "athena")
+    available = set.intersection(*(set(session.get_available_regions(service)) for service in services))
+    assert set(REGIONS) == available
+
+
+def test_suggestions_ignore_case() -> None:
+    with pytest.raises(SettingsError, match="unknown context key 'ALARMEMAIL': did you mean 'alarmEmail'"):
+        Settings.from_context({"ALARMEMAIL": "ops@example.com"})
+
+
+@pytest.mark.parametrize(
+    ("written", "parsed"),
+    [
+        ("", {}),
+        ("logLevel=DEBUG alarmEmail=ops@example.com", {"logLevel": "DEBUG", "alarmEmail": "ops@example.com"}),
+        (
+            "corsAllowedOrigins='https://a.example.com, https://b.example.com'",
+            {"corsAllowedOrigins": "https://a.example.com, https://b.example.com"},
+        ),
+        ("appVersion=1=2", {"appVersion": "1=2"}),
+    ],
+)
+def test_context_pairs_are_read_whole(written: str, parsed: dict[str, str]) -> None:
+    assert parse_pairs(written) == parsed
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ("logLevel", "CONTEXT: 'logLevel' is not key=value"),  # a key alone is never dropped
+        ("alarmEmail = ops@example.com", r"CONTEXT: 'alarmEmail' is not key=value \(parsed \['alarmEmail', '=', "),
+        (
+            "corsAllowedOrigins=https://a.example.com, https://b.example.com",
+            "CONTEXT: 'https://b.example.com' is not key=value .* a list without spaces",
+        ),
+        ("=x", "CONTEXT: '=x' is not key=value"),
+        ("a='unclosed", "CONTEXT: No closing quotation"),
+        ("logLevel=DEBUG logLevel=INFO", "key 'logLevel' is given twice"),
+    ],
+)
+def test_a_malformed_context_stops_with_one_line(written: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        parse_pairs(written)

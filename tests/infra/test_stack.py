@@ -1,4 +1,4 @@
-"""ProdServerlessStack as a whole: one stack in us-east-1, the Prod prefix everywhere, the wiring."""
+"""ProdServerlessStack as a whole: the Prod prefix everywhere, the wiring (the defaults: tests/test_requirements.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 
+from service.routes import ROUTES
 from tests.conftest import Synthesized
-from tests.infra.helpers import KEPT
+from tests.infra.helpers import KEPT, REGION
 
 # Properties that carry a physical name, by resource type.
 NAME_PROPERTIES = {
@@ -38,16 +39,6 @@ def _lookup(properties: dict[str, Any], dotted: str) -> Any:
     for part in dotted.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     return value
-
-
-def test_one_stack_named_prod_serverless_in_us_east_1(synthesized: Synthesized) -> None:
-    from main import REGION, STACK_NAME, build_app
-
-    app = build_app()
-    stacks = [child for child in app.node.children if child.node.id == STACK_NAME]
-    assert [stack.node.id for stack in stacks] == ["ProdServerlessStack"]
-    assert REGION == "us-east-1"
-    assert stacks[0].region == "us-east-1"  # type: ignore[attr-defined]
 
 
 def test_every_logical_id_starts_with_prod(synthesized: Synthesized) -> None:
@@ -131,17 +122,14 @@ def test_outputs_api_url_bucket_function_topic(template: Any) -> None:
     assert "ProdApiHttpApi61C9E028" in json.dumps(outputs["ProdApiUrl"]["Value"])
 
 
-def test_api_route_proxies_to_the_function_with_payload_2(template: Any) -> None:
+def test_every_route_of_the_table_proxies_to_the_live_alias_with_payload_2(template: Any) -> None:
     template.resource_count_is("AWS::ApiGatewayV2::Api", 1)
     template.has_resource_properties("AWS::ApiGatewayV2::Api", {"ProtocolType": "HTTP"})
-    template.resource_count_is("AWS::ApiGatewayV2::Route", 1)
-    template.has_resource_properties(
-        "AWS::ApiGatewayV2::Route",
-        {
-            "RouteKey": "GET /",
-            "Target": {"Fn::Join": ["", ["integrations/", {"Ref": "ProdApiHttpApiGETFunctionIntegration4D75D903"}]]},
-        },
-    )
+    routes = template.find_resources("AWS::ApiGatewayV2::Route")
+    assert sorted(route["Properties"]["RouteKey"] for route in routes.values()) == sorted(r.key for r in ROUTES)
+    (integration_id,) = template.find_resources("AWS::ApiGatewayV2::Integration")
+    for route in routes.values():
+        assert route["Properties"]["Target"] == {"Fn::Join": ["", ["integrations/", {"Ref": integration_id}]]}
     template.has_resource_properties(
         "AWS::ApiGatewayV2::Integration",
         {
@@ -153,11 +141,11 @@ def test_api_route_proxies_to_the_function_with_payload_2(template: Any) -> None
     )
 
 
-def test_only_this_api_may_invoke_the_function(template: Any) -> None:
-    template.resource_count_is("AWS::Lambda::Permission", 1)
-    template.has_resource_properties(
-        "AWS::Lambda::Permission",
-        {
+def test_only_this_api_may_invoke_the_function_and_each_route_only_by_its_method_and_path(template: Any) -> None:
+    permissions = template.find_resources("AWS::Lambda::Permission")
+    assert len(permissions) == len(ROUTES)
+    expected = {
+        route.key: {
             "Action": "lambda:InvokeFunction",
             "Principal": "apigateway.amazonaws.com",
             "SourceAccount": {"Ref": "AWS::AccountId"},  # Control Tower CT.LAMBDA.PR.2
@@ -166,15 +154,19 @@ def test_only_this_api_may_invoke_the_function(template: Any) -> None:
                 "Fn::Join": [
                     "",
                     [
-                        "arn:aws:execute-api:us-east-1:",
+                        f"arn:aws:execute-api:{REGION}:",
                         {"Ref": "AWS::AccountId"},
                         ":",
                         {"Ref": "ProdApiHttpApi61C9E028"},
-                        "/*/*/",
+                        f"/*/{route.method}{route.path}",
                     ],
                 ]
             },
-        },
+        }
+        for route in ROUTES
+    }
+    assert sorted((p["Properties"] for p in permissions.values()), key=json.dumps) == sorted(
+        expected.values(), key=json.dumps
     )
 
 
@@ -238,7 +230,8 @@ def test_every_log_group_is_encrypted_retained_and_kept_for_the_configured_days(
 
 
 def test_the_app_reads_cdk_json_itself_so_python_main_py_builds_what_the_cli_builds() -> None:
-    from main import build_app, cdk_json_context
+    from main import build_app
+    from prod_serverless.settings import cdk_json_context
 
     app = build_app()
     flags = cdk_json_context()

@@ -12,7 +12,7 @@ import pytest
 from aws_cdk import Stack
 from aws_cdk import aws_kms as kms
 
-from prod_serverless.function import SERVICE_CODE, UNVERSIONED, ServiceFunction
+from prod_serverless.function import DESCRIPTION, SERVICE_CODE, UNVERSIONED, ServiceFunction
 from prod_serverless.settings import Settings
 from tests.infra.helpers import template_of
 
@@ -51,7 +51,7 @@ def test_a_first_deploy_has_one_version_and_its_fingerprint_in_the_description(
 ) -> None:
     version_id, properties = first
     fingerprint = version_id.removeprefix("ProdFunctionVersion")[:12]
-    assert properties["Description"] == f"Prod HTTP API handler for GET / (configuration {fingerprint})"
+    assert properties["Description"] == f"{DESCRIPTION} (configuration {fingerprint})"
 
 
 def test_a_code_only_change_publishes_a_new_version(first: tuple[str, dict[str, Any]], tmp_path: Path) -> None:

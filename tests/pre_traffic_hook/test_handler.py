@@ -1,5 +1,5 @@
-"""The pre-traffic hook: it reports Succeeded only for a 200 with the documented body, Failed for anything
-else (wrong status, wrong body, an error in the new version, a failed call), and signs like the AWS SDK."""
+"""The pre-traffic hook: it reports Succeeded only when every route's sample gets its healthy answer, Failed
+for anything else (each condition of the verdict changed alone from a healthy answer), and signs like the SDK."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 
 from pre_traffic_hook import handler as hook
 from service import handler as service
+from service.routes import ROUTES
 from tests.conftest import FakeContext, load_event
 
 TARGET = "arn:aws:lambda:us-east-1:123456789012:function:ProdServerlessStack-ProdFunction-1:7"
@@ -22,19 +23,26 @@ ENVIRON = {
     "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
     "AWS_SESSION_TOKEN": "session-token",
     "TARGET_VERSION_ARN": TARGET,
+    "INVOKE_TIMEOUT_SECONDS": "20",
 }
 EVENT = {"DeploymentId": "d-ABCDEF123", "LifecycleEventHookExecutionId": "hook-execution-1"}
+CHECKS = [route.check() for route in ROUTES]
+Answer = tuple[int, Mapping[str, str], bytes]
 
 
 class FakeAws:
-    """Stands in for Lambda and CodeDeploy at the HTTP layer: records each signed request, answers in order."""
+    """Stands in for Lambda and CodeDeploy at the HTTP layer: records each signed request and its timeout."""
 
-    def __init__(self, invoke_answer: tuple[int, Mapping[str, str], bytes]) -> None:
+    def __init__(self, invoke_answers: list[Answer]) -> None:
         self.requests: list[urllib.request.Request] = []
-        self.answers = [invoke_answer, (200, {}, b"{}")]
+        self.timeouts: list[float] = []
+        self.answers = [*invoke_answers, (200, {}, b"{}")]
 
-    def __call__(self, request: urllib.request.Request) -> tuple[int, Mapping[str, str], bytes]:
+    def __call__(self, request: urllib.request.Request, timeout: float) -> Answer:
         self.requests.append(request)
+        self.timeouts.append(timeout)
+        if "codedeploy" in request.full_url:
+            return self.answers[-1]
         return self.answers.pop(0)
 
     def reported(self) -> dict[str, Any]:
@@ -45,25 +53,32 @@ class FakeAws:
         return body
 
 
-def _run(invoke_answer: tuple[int, Mapping[str, str], bytes]) -> tuple[str, FakeAws]:
-    fake = FakeAws(invoke_answer)
-    status = hook.run(EVENT, hook.Aws(ENVIRON, opener=fake), TARGET)
+def _healthy(check: dict[str, Any]) -> dict[str, Any]:
+    """What the real service answers to a check's event."""
+    return service.handler(hook.route_event(check, 1_764_410_400.0), FakeContext())
+
+
+def _invoked(result: Any, headers: Mapping[str, str] | None = None, status: int = 200) -> Answer:
+    return status, headers or {}, json.dumps(result).encode()
+
+
+def _run(answers: list[Answer], checks: list[dict[str, Any]] = CHECKS) -> tuple[str, FakeAws]:
+    fake = FakeAws(answers)
+    status = hook.run(EVENT, hook.Aws(ENVIRON, opener=fake), TARGET, checks)
     return status, fake
 
 
-def _answer(status: int, body: Any) -> bytes:
-    return json.dumps({"statusCode": status, "headers": {}, "body": json.dumps(body)}).encode()
-
-
-def test_a_version_that_answers_as_documented_is_let_through() -> None:
-    real = service.handler(hook.get_root_event(1_764_410_400.0), FakeContext())
-    status, fake = _run((200, {}, json.dumps(real).encode()))
+def test_a_version_that_answers_every_route_healthily_is_let_through() -> None:
+    status, fake = _run([_invoked(_healthy(check)) for check in CHECKS])
     assert status == "Succeeded"
-    invoke = fake.requests[0]
-    assert invoke.full_url == (
+    invokes = fake.requests[:-1]
+    assert len(invokes) == len(CHECKS)
+    assert invokes[0].full_url == (
         "https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/"
         "arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3AProdServerlessStack-ProdFunction-1%3A7/invocations"
     )
+    sent = [json.loads(request.data)["routeKey"] for request in invokes]  # type: ignore[arg-type]
+    assert sent == [check["route"] for check in CHECKS]
     assert fake.reported() == {
         "deploymentId": "d-ABCDEF123",
         "lifecycleEventHookExecutionId": "hook-execution-1",
@@ -71,41 +86,84 @@ def test_a_version_that_answers_as_documented_is_let_through() -> None:
     }
 
 
+def test_each_call_waits_only_as_long_as_it_may() -> None:
+    _, fake = _run([_invoked(_healthy(check)) for check in CHECKS])
+    assert fake.timeouts == [20.0] * len(CHECKS) + [hook.REPORT_TIMEOUT_SECONDS]
+
+
+def _changed(change: str) -> Answer:
+    """The first route's healthy answer with exactly one thing changed."""
+    healthy = _healthy(CHECKS[0])
+    if change == "status":
+        return _invoked({**healthy, "statusCode": healthy["statusCode"] + 1})
+    if change == "one-key-missing":
+        body = json.loads(healthy["body"])
+        body.pop(sorted(body)[0])
+        return _invoked({**healthy, "body": json.dumps(body)})
+    if change == "one-key-more":
+        return _invoked({**healthy, "body": json.dumps({**json.loads(healthy["body"]), "extra": 1})})
+    if change == "body-not-json":
+        return _invoked({**healthy, "body": healthy["body"][:-1]})
+    if change == "function-error":
+        return _invoked(healthy, headers={"X-Amz-Function-Error": "Unhandled"})
+    if change == "invoke-denied":
+        return _invoked(healthy, status=403)
+    raise AssertionError(change)
+
+
 @pytest.mark.parametrize(
-    "answer",
-    [
-        (200, {}, _answer(500, {"message": "Internal Server Error", "requestId": "r"})),  # wrong status
-        (
-            200,
-            {},
-            _answer(200, {"message": "Hello from Staging", "requestId": "r", "environment": "p", "version": "1"}),
-        ),
-        (200, {}, _answer(200, {"message": "Hello from Prod"})),  # wrong body: keys missing
-        (200, {}, json.dumps({"statusCode": 200, "body": "not json"}).encode()),
-        (200, {"X-Amz-Function-Error": "Unhandled"}, b'{"errorMessage":"boom"}'),  # the new version raised
-        (403, {}, b'{"Message":"not authorized to invoke"}'),  # the invoke itself failed
-    ],
-    ids=["status-500", "wrong-message", "missing-keys", "body-not-json", "function-error", "invoke-denied"],
+    "change", ["status", "one-key-missing", "one-key-more", "body-not-json", "function-error", "invoke-denied"]
 )
-def test_anything_else_fails_the_release(answer: tuple[int, Mapping[str, str], bytes]) -> None:
-    status, fake = _run(answer)
+def test_one_thing_wrong_fails_the_release(change: str) -> None:
+    rest = [_invoked(_healthy(check)) for check in CHECKS[1:]]
+    status, fake = _run([_changed(change), *rest])
     assert status == "Failed"
     assert fake.reported()["status"] == "Failed"
 
 
-def test_the_hooks_event_is_a_real_http_api_get_root_event() -> None:
+def test_a_failing_later_route_fails_the_release() -> None:
+    checks = [*CHECKS, {**CHECKS[0], "route": "GET /again"}]
+    answers = [_invoked(_healthy(check)) for check in CHECKS] + [_changed("status")]
+    assert _run(answers, checks)[0] == "Failed"
+
+
+def test_no_checks_is_no_proof() -> None:
+    status, fake = _run([], [])
+    assert status == "Failed" and fake.reported()["status"] == "Failed"
+
+
+@pytest.mark.parametrize("written", ["", "not json", '{"a": 1}', "[1]"])
+def test_unreadable_checks_are_none(written: str) -> None:
+    assert hook.read_checks({hook.CHECKS_ENV: written}) == []
+
+
+def test_the_checks_the_stack_writes_are_read_back() -> None:
+    assert hook.read_checks({hook.CHECKS_ENV: json.dumps(CHECKS)}) == CHECKS
+
+
+def test_the_hooks_event_is_a_real_http_api_event() -> None:
     sample = load_event("http_api_get_root.json")
-    built = hook.get_root_event(1_764_410_400.0)
-    assert set(built) == set(sample) - {"cookies", "queryStringParameters", "body"}
+    built = hook.route_event(CHECKS[0], 1_764_410_400.0)
+    assert set(built) <= set(sample) | {"queryStringParameters", "body"}
     assert set(built["requestContext"]) == set(sample["requestContext"])
     assert set(built["requestContext"]["http"]) == set(sample["requestContext"]["http"])
-    assert (built["routeKey"], built["rawPath"], built["requestContext"]["http"]["method"]) == ("GET /", "/", "GET")
+    assert (built["routeKey"], built["rawPath"], built["requestContext"]["http"]["method"]) == (
+        CHECKS[0]["route"],
+        CHECKS[0]["path"],
+        CHECKS[0]["method"],
+    )
+
+
+def test_a_check_with_a_body_and_a_query_sends_both_as_json() -> None:
+    check = {**CHECKS[0], "method": "POST", "query": "a=1&b=2", "body": '{"x":1}'}
+    built = hook.route_event(check, 0.0)
+    assert (built["body"], built["headers"]["content-type"]) == ('{"x":1}', "application/json")
+    assert (built["rawQueryString"], built["queryStringParameters"]) == ("a=1&b=2", {"a": "1", "b": "2"})
 
 
 def test_the_hook_expects_what_the_service_answers() -> None:
-    answer = service.handler(hook.get_root_event(1_764_410_400.0), FakeContext())
-    assert hook.verdict(answer) is None
-    assert json.loads(answer["body"])["message"] == hook.EXPECTED_MESSAGE
+    for check in CHECKS:
+        assert hook.verdict(_healthy(check), check) is None
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service import handler
+from service import endpoints, handler
+from service.routing import Healthy, Request, Route, Router
 from tests.conftest import FakeContext, load_event
 from tools.lambda_logging import extra_fields
 
@@ -37,14 +38,16 @@ def test_get_root_answers_json_with_the_lambda_request_id(lambda_context: FakeCo
     assert _body(response) == {
         "message": "Hello from Prod",
         "requestId": lambda_context.aws_request_id,
-        "environment": handler.ENVIRONMENT_NAME,
-        "version": handler.APP_VERSION,
+        "environment": endpoints.ENVIRONMENT_NAME,
+        "version": endpoints.APP_VERSION,
     }
     assert response["isBase64Encoded"] is False
 
 
 def test_every_answer_carries_the_safe_headers(lambda_context: FakeContext) -> None:
-    for event in (load_event("http_api_get_root.json"), None, {"requestContext": 1}):
+    missing = load_event("http_api_get_root.json")
+    missing["requestContext"]["http"]["path"] = "/missing"
+    for event in (load_event("http_api_get_root.json"), missing, None, {"requestContext": 1}):
         headers = handler.handler(event, lambda_context)["headers"]
         assert headers == {
             "content-type": "application/json",
@@ -74,12 +77,46 @@ def test_malformed_events_get_a_well_formed_400(event: Any, lambda_context: Fake
     assert _body(response) == {"message": "Bad Request", "requestId": lambda_context.aws_request_id}
 
 
-def test_other_paths_and_methods_are_404_and_405(lambda_context: FakeContext) -> None:
+def test_an_unknown_path_is_404_and_another_method_on_a_known_path_405_with_allow(
+    lambda_context: FakeContext,
+) -> None:
+    route = handler.ROUTER.routes[0]
     event = load_event("http_api_get_root.json")
-    event["requestContext"]["http"]["path"] = "/admin"
-    assert handler.handler(event, lambda_context)["statusCode"] == 404
-    event["requestContext"]["http"].update(path="/", method="POST")
-    assert handler.handler(event, lambda_context)["statusCode"] == 405
+    event["requestContext"]["http"].update(path="/no-such-route-anywhere", method=route.method)
+    response = handler.handler(event, lambda_context)
+    assert response["statusCode"] == 404 and "allow" not in response["headers"]
+    other = next(m for m in ("DELETE", "PATCH", "PUT", "POST", "GET") if (m, route.sample_path) not in _served())
+    event["requestContext"]["http"].update(path=route.sample_path, method=other)
+    response = handler.handler(event, lambda_context)
+    assert response["statusCode"] == 405
+    allowed = sorted(r.method for r in handler.ROUTER.routes if r.match(route.sample_path) is not None)
+    assert response["headers"]["allow"] == ", ".join(allowed)
+
+
+def _served() -> set[tuple[str, str]]:
+    return {(route.method, route.sample_path) for route in handler.ROUTER.routes}
+
+
+def _router(answer: Any) -> Router:
+    """A table of one route answered by `answer`, beside the real ones."""
+    return Router(
+        (
+            Route(
+                "GET",
+                "/under-test",
+                answer,
+                summary="a route defined by the test",
+                public="a test route of the test suite only; never deployed, never reachable",
+                healthy=Healthy(200, ("ok",)),
+            ),
+        )
+    )
+
+
+def _get(path: str) -> dict[str, Any]:
+    event = load_event("http_api_get_root.json")
+    event["requestContext"]["http"]["path"] = path
+    return event
 
 
 def test_a_context_without_request_id_does_not_crash() -> None:
@@ -90,16 +127,17 @@ def test_a_context_without_request_id_does_not_crash() -> None:
 def test_an_internal_error_is_a_500_that_leaks_nothing(
     monkeypatch: pytest.MonkeyPatch, lambda_context: FakeContext, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(request: handler.Request, aws_request_id: str) -> tuple[int, dict[str, str]]:
+    def broken(request: Request) -> tuple[int, dict[str, str]]:
         raise RuntimeError("database password is hunter2")
 
-    monkeypatch.setattr(handler, "route", broken)
     with caplog.at_level(logging.INFO, logger="service"):
-        response = handler.handler(load_event("http_api_get_root.json"), lambda_context)
+        response = handler.handle(_router(broken), _get("/under-test"), lambda_context)
     assert response["statusCode"] == 500
     assert _body(response) == {"message": "Internal Server Error", "requestId": lambda_context.aws_request_id}
     assert "hunter2" not in response["body"]
-    assert any(record.levelno == logging.ERROR and record.exc_info for record in caplog.records)
+    (record,) = caplog.records
+    assert record.levelno == logging.ERROR and record.exc_info
+    assert record.errorType == "RuntimeError"  # type: ignore[attr-defined]
 
 
 def test_at_info_a_served_request_writes_no_line(lambda_context: FakeContext, caplog: pytest.LogCaptureFixture) -> None:
@@ -134,9 +172,8 @@ def test_an_event_that_is_not_from_api_gateway_is_a_warning(
 def test_an_error_line_names_the_api_request_id_to_join_on(
     monkeypatch: pytest.MonkeyPatch, lambda_context: FakeContext, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(handler, "route", lambda request, aws_request_id: 1 / 0)
     with caplog.at_level(logging.INFO, logger="service"):
-        handler.handler(load_event("http_api_get_root.json"), lambda_context)
+        handler.handle(_router(lambda request: 1 / 0), _get("/under-test"), lambda_context)
     (record,) = caplog.records
     assert record.apiRequestId == "JKJaXmPLvHcESHA="  # type: ignore[attr-defined]
 
@@ -217,9 +254,10 @@ def test_any_real_request_is_answered_safely_and_logged_within_the_allow_list(re
     finally:
         handler.LOGGER.removeHandler(capture)
         handler.LOGGER.setLevel(previous)
-    served = request["method"].upper() == "GET" and request["path"] == "/"
-    assert response["statusCode"] == (200 if served else 404 if request["path"] != "/" else 405)
-    assert response["headers"] == handler.RESPONSE_HEADERS
+    route, _, allowed = handler.ROUTER.find(request["method"][:16].upper(), request["path"])
+    expected = route.healthy.status if route else 405 if allowed else 404
+    assert response["statusCode"] == expected
+    assert response["headers"] == {**handler.RESPONSE_HEADERS, **({"allow": ", ".join(allowed)} if allowed else {})}
     assert SECRET not in response["body"]
     (record,) = records
     fields = extra_fields(record)
@@ -268,14 +306,14 @@ def test_no_event_makes_the_handler_raise(event: Any) -> None:
 
 def test_handler_imports_only_the_standard_library() -> None:
     code = (
-        "import sys; sys.path.insert(0, '.'); before = set(sys.modules); import handler; "
+        "import sys; sys.path.insert(0, '.'); before = set(sys.modules); import service.handler; "
         "print(sorted(m.split('.')[0] for m in set(sys.modules) - before))"
     )
-    service_dir = Path(handler.__file__).parent
+    package_parent = Path(handler.__file__).parent.parent
     output = subprocess.run(
-        [sys.executable, "-I", "-c", code], cwd=service_dir, capture_output=True, text=True, check=True
+        [sys.executable, "-I", "-c", code], cwd=package_parent, capture_output=True, text=True, check=True
     ).stdout
     imported = set(eval(output))
     assert "boto3" not in imported and "botocore" not in imported
-    stdlib = set(sys.stdlib_module_names) | {"handler"}
+    stdlib = set(sys.stdlib_module_names) | {"service"}
     assert imported <= stdlib, imported - stdlib

@@ -11,6 +11,7 @@ from types import ModuleType
 
 import pytest
 
+from prod_serverless.function import ENVIRONMENT, SERVICE_CODE
 from tests.conftest import FakeContext, Synthesized, load_event
 from tools.local_server import function_environment
 
@@ -19,25 +20,39 @@ Load = Callable[[dict[str, str]], ModuleType]
 
 @pytest.fixture
 def reload_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[Load]:
-    """Import service.handler again under given variables; the original module is restored afterwards."""
+    """Import the service again under given variables (the modules that read them at import, then the handler
+    over them); the original modules are restored afterwards."""
+    import service.endpoints
     import service.handler
+    import service.routes
+
+    def reload_all() -> ModuleType:
+        for module in (service.endpoints, service.routes, service.handler):
+            importlib.reload(module)
+        return service.handler
 
     def load(variables: dict[str, str]) -> ModuleType:
         for name, value in variables.items():
             monkeypatch.setenv(name, value)
-        return importlib.reload(service.handler)
+        return reload_all()
 
     yield load
     monkeypatch.undo()
-    importlib.reload(service.handler)
+    reload_all()
 
 
 def _names(synthesized: Synthesized) -> set[str]:
     return set(function_environment(synthesized.template))
 
 
-def test_the_function_gets_exactly_the_variables_the_handler_reads(synthesized: Synthesized) -> None:
-    assert _names(synthesized) == {"ENVIRONMENT_NAME", "APP_VERSION", "LOG_LEVEL"}
+def test_the_function_gets_exactly_the_variables_of_the_environment_table(synthesized: Synthesized) -> None:
+    assert _names(synthesized) == {row.name for row in ENVIRONMENT}
+
+
+def test_every_variable_of_the_table_is_read_by_the_service() -> None:
+    code = "\n".join(path.read_text() for path in SERVICE_CODE.glob("*.py"))
+    for row in ENVIRONMENT:
+        assert f'"{row.name}"' in code, f"{row.name} is set on the function but no module of service/ reads it"
 
 
 def test_the_handler_picks_up_each_variable_the_stack_sets(synthesized: Synthesized, reload_handler: Load) -> None:

@@ -135,18 +135,49 @@ def test_destroy_turns_protection_off_and_lists_what_stays() -> None:
 def test_without_credentials_every_target_says_what_to_do_in_one_line(
     action: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert preflight.main([action]) == 1
+    confirm = ["--confirm", "ProdServerlessStack"] if action == "destroy" else []
+    assert preflight.main([action, *confirm]) == 1
     assert capsys.readouterr().err == (
-        f"make {action}: no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), "
-        "or run `aws sso login`\n"
+        f"make {action}: no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), "
+        "or run `aws sso login` with the AWS CLI\n"
     )
+
+
+@pytest.mark.usefixtures("no_aws_credentials")
+@pytest.mark.parametrize("confirm", ["", "prodserverlessstack", "ProdServerlessStack ", "yes"])
+def test_destroy_asks_for_its_confirmation_before_anything_else(
+    confirm: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Offline and without credentials, a wrong CONFIRM is still what the user hears about: it comes first."""
+    assert preflight.main(["destroy", "--confirm", confirm]) == 1
+    assert capsys.readouterr().err == (
+        "make destroy: make destroy deletes the production stack: run `make destroy CONFIRM=ProdServerlessStack` "
+        "to confirm\n"
+    )
+
+
+@pytest.mark.usefixtures("no_aws_credentials")
+def test_a_malformed_context_is_one_line_before_aws(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CONTEXT", "logLevel")
+    assert preflight.main(["deploy"]) == 1
+    assert capsys.readouterr().err.startswith("make deploy: configuration error: CONTEXT: 'logLevel' is not key=value")
+
+
+def test_the_configured_region_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tools.aws import configured_region
+
+    monkeypatch.setenv("CONTEXT", "region=eu-west-1")
+    assert configured_region() == "eu-west-1"
 
 
 def test_a_missing_profile_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("AWS_PROFILE", "nonexistent")
     assert preflight.main(["deploy"]) == 1
     assert capsys.readouterr().err == (
-        "make deploy: AWS profile 'nonexistent' is not configured: check AWS_PROFILE or run `aws configure`\n"
+        "make deploy: AWS profile 'nonexistent' is not configured: check AWS_PROFILE "
+        "(or run `aws configure` with the AWS CLI)\n"
     )
 
 
@@ -160,3 +191,40 @@ def test_unreachable_aws_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: py
     assert capsys.readouterr().err == (
         "make deploy: calling AWS: cannot reach http://127.0.0.1:9/: check the network, proxy or VPN\n"
     )
+
+
+def _lambda(unreserved: int, total: int) -> tuple[Any, Stubber]:
+    client = boto3.client("lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(client)
+    stub.add_response(
+        "get_account_settings",
+        {"AccountLimit": {"ConcurrentExecutions": total, "UnreservedConcurrentExecutions": unreserved}},
+    )
+    return client, stub
+
+
+@pytest.mark.parametrize(
+    ("reserved", "unreserved", "total", "refused"),
+    [
+        (900, 1000, 1000, False),  # exactly the 100 left unreserved
+        (901, 1000, 1000, True),  # one over: Lambda would refuse it midway
+        (1, 10, 10, True),  # a new account's quota of 10: nothing can be reserved
+    ],
+)
+def test_reserved_concurrency_the_account_cannot_grant_stops_the_deploy(
+    reserved: int, unreserved: int, total: int, refused: bool
+) -> None:
+    client, stub = _lambda(unreserved, total)
+    with stub:
+        if refused:
+            with pytest.raises(preflight.PreflightError, match="Lambda keeps 100"):
+                preflight.check_concurrency(client, reserved, lambda line: None)
+        else:
+            preflight.check_concurrency(client, reserved, lambda line: None)
+
+
+def test_no_reserved_concurrency_asks_nothing() -> None:
+    client, stub = _lambda(10, 10)
+    with stub:
+        preflight.check_concurrency(client, None, lambda line: None)
+    assert stub._queue  # the account was not asked

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from service.routes import ROUTES
 from tools import smoke
 from tools.local_server import LocalApi, serve
 
@@ -30,7 +32,41 @@ def test_smoke_passes_against_the_local_server(local_api: LocalApi, capsys: pyte
 
 def test_smoke_fails_on_a_wrong_answer(local_api: LocalApi, capsys: pytest.CaptureFixture[str]) -> None:
     assert smoke.main(["--url", local_api.url + "/missing", "--requests", "1"]) == 1
-    assert "answered 404" in capsys.readouterr().err
+    first = ROUTES[0]
+    assert f"smoke: FAIL: {first.key}: " in capsys.readouterr().err
+
+
+def test_smoke_sends_every_routes_sample(local_api: LocalApi) -> None:
+    smoke.run(local_api.url, 2)
+    routes = [json.loads(line)["r"] for line in local_api.access_log.getvalue().splitlines()]  # type: ignore[union-attr]
+    assert routes == [route.key for route in ROUTES] * 2
+
+
+@pytest.mark.parametrize("change", ["status", "keys", "header", "request-id"])
+def test_each_condition_of_the_smoke_verdict_fails_alone(change: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    check = ROUTES[0].check()
+    body = {key: "x" for key in check["keys"]}
+    headers = {**smoke.EXPECTED_HEADERS, "apigw-requestid": "id-1"}
+    status = check["status"]
+    if change == "status":
+        status += 1
+    elif change == "keys":
+        body["extra"] = "x"
+    elif change == "header":
+        headers["x-content-type-options"] = "sniff"
+    else:
+        del headers["apigw-requestid"]
+    monkeypatch.setattr(smoke, "send", lambda request, timeout: (status, headers, json.dumps(body).encode()))
+    with pytest.raises(smoke.SmokeError):
+        smoke.check_once("https://example.com", check)
+
+
+def test_the_healthy_answer_passes_the_smoke_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    check = ROUTES[0].check()
+    body = json.dumps({key: "x" for key in check["keys"]}).encode()
+    headers = {**smoke.EXPECTED_HEADERS, "apigw-requestid": "id-1"}
+    monkeypatch.setattr(smoke, "send", lambda request, timeout: (check["status"], headers, body))
+    assert smoke.check_once("https://example.com", check)[1] == "id-1"
 
 
 @pytest.mark.usefixtures("no_aws_credentials")
@@ -38,7 +74,8 @@ def test_without_url_or_credentials_the_error_says_what_to_do(capsys: pytest.Cap
     assert smoke.main([]) == 1
     assert capsys.readouterr().err == (
         "smoke: FAIL: no URL given, and the stack's URL cannot be read: no AWS credentials found: set AWS_PROFILE "
-        "(or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or run `aws sso login`; or pass URL=https://...\n"
+        "(or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run `aws sso login` with the AWS CLI; "
+        "or pass URL=https://...\n"
     )
 
 

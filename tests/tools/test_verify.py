@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
 from prod_serverless.queries import QUERIES
+from service.routes import ROUTES
 from tools import verify
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
@@ -27,10 +29,15 @@ BUCKET = "prodserverlessstack-prodlogarchivebucket-1"
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:ProdServerlessStack-ProdMonitoringAlarmTopic-X"
 ALIAS_ARN = "arn:aws:lambda:us-east-1:123456789012:function:ProdServerlessStack-ProdFunction-1:live"
-SERVED_BY = "r-1"  # the Lambda request id in GET /'s answer
+SERVED_BY = "r-1"  # the Lambda request id in the first route's answer
 DIRECT = "d-1"  # the Lambda request id of verify's direct invocation
-IDS = {"GET /": "AAAAAAAAAAAAAAA=", "POST /": "BBBBBBBBBBBBBBB=", "GET /verify-no-such-route": "CCCCCCCCCCCCCCC="}
+CHECKS = [route.check() for route in ROUTES]
+PROBES = verify.unrouted(CHECKS)
+IDS = {check["route"]: f"ID{number:013d}=" for number, check in enumerate([*CHECKS, *PROBES])}
+FIRST = CHECKS[0]["route"]
+COMPOSITE = "ProdServerlessStack-ProdMonitoringServiceUnhealthyAlarm-9"
 ALARMS = {
+    "ProdMonitoringServiceUnhealthyAlarm9A8B7C6D": COMPOSITE,
     "ProdMonitoringFunctionErrorsAlarm0A1B2C3D": "ProdServerlessStack-ProdMonitoringFunctionErrorsAlarm0A1B2C3D-1",
     "ProdMonitoringApi4xxRateAlarm1A2B3C4D": "ProdServerlessStack-ProdMonitoringApi4xxRateAlarm1A2B3C4D-2",
     "ProdMonitoringApiSubscriptionErrorsAlarm2A3B4C5D": "ProdServerlessStack-ProdMonitoringApiSubscriptionErr-3",
@@ -39,16 +46,16 @@ LOG_GROUP = "/aws/vendedlogs/ProdServerlessApiAccess-uuid"
 SUBSCRIPTION_QUERY = f'SELECT SUM("DeliveryErrors") FROM "AWS/Logs" WHERE LogGroupName = \'{LOG_GROUP}\''
 
 
-def _answer(method: str, path: str) -> tuple[int, dict[str, str], bytes]:
-    headers = {"apigw-requestid": IDS[f"{method} {path}"], "content-type": "application/json"}
-    if (method, path) == ("GET", "/"):
-        body = {"message": "Hello from Prod", "requestId": SERVED_BY, "environment": "prod", "version": "1.0.0"}
-        return 200, headers, json.dumps(body).encode()
-    return 404, headers, b'{"message":"Not Found"}'
-
-
-def fetch(method: str, url: str) -> tuple[int, dict[str, str], bytes]:
-    return _answer(method, "/" + url.removeprefix(URL.rstrip("/") + "/"))
+def fetch(request: urllib.request.Request) -> tuple[int, dict[str, str], bytes]:
+    """The deployed API: each route's healthy answer to its sample, HTTP API's 404 to anything else."""
+    path = "/" + request.full_url.removeprefix(URL).split("?")[0]
+    check = next((c for c in CHECKS if (c["method"], c["path"]) == (request.get_method(), path)), None)
+    key = check["route"] if check else f"{request.get_method()} {path}"
+    headers = {"apigw-requestid": IDS[key], "content-type": "application/json"}
+    if check is None:
+        return 404, headers, b'{"message":"Not Found"}'
+    body = {name: SERVED_BY if name == "requestId" else "x" for name in check["keys"]}
+    return check["status"], headers, json.dumps(body).encode()
 
 
 def _gzip_lines(lines: list[str]) -> bytes:
@@ -64,7 +71,8 @@ class Account:
     action_summary: str = f"Successfully executed action {TOPIC_ARN}"
     missing_metric: str | None = None
     encrypted_with: str = KEY_ARN
-    joined_by: str = SERVED_BY  # what the access line of GET / names as its Lambda request id
+    joined_by: str = SERVED_BY  # what the access line of the first route names as its Lambda request id
+    history_looks: int = 1  # how many looks until the composite's action shows
     clients: dict[str, Any] = field(default_factory=dict)
     stubbers: dict[str, Stubber] = field(default_factory=dict)
 
@@ -92,7 +100,7 @@ class Account:
         s3 = self.stubbers["s3"]
         contents = {
             "api": [
-                json.dumps({"id": request_id, "s": "200", "fn": self.joined_by if request == "GET /" else "-"})
+                json.dumps({"id": request_id, "s": "200", "fn": self.joined_by if request == FIRST else "-"})
                 for request, request_id in IDS.items()
             ],
             "function": [
@@ -149,8 +157,27 @@ class Account:
         cloudwatch = self.stubbers["cloudwatch"]
         name = ALARMS["ProdMonitoringFunctionErrorsAlarm0A1B2C3D"]
         cloudwatch.add_response("set_alarm_state", {}, {"AlarmName": name, "StateValue": "ALARM", "StateReason": ANY})
-        item = {"AlarmName": name, "HistoryItemType": "Action", "HistorySummary": self.action_summary, "Timestamp": NOW}
-        cloudwatch.add_response("describe_alarm_history", {"AlarmHistoryItems": [item]})
+        item = {
+            "AlarmName": COMPOSITE,
+            "AlarmType": "CompositeAlarm",
+            "HistoryItemType": "Action",
+            "HistorySummary": self.action_summary,
+            "Timestamp": NOW,
+        }
+        looks = self.history_looks if self.action_summary else 120 // 5  # verify looks every 5 s for 120 s
+        for _ in range(looks - 1):  # the composite has not acted yet
+            cloudwatch.add_response("describe_alarm_history", {"AlarmHistoryItems": []})
+        cloudwatch.add_response(
+            "describe_alarm_history",
+            {"AlarmHistoryItems": [item] if self.action_summary else []},
+            {
+                "AlarmName": COMPOSITE,
+                "AlarmTypes": ["CompositeAlarm"],
+                "HistoryItemType": "Action",
+                "StartDate": NOW - verify.CLOCK_SKEW,
+                "ScanBy": "TimestampDescending",
+            },
+        )
         cloudwatch.add_response("set_alarm_state", {}, {"AlarmName": name, "StateValue": "OK", "StateReason": ANY})
 
     def _metrics(self) -> None:
@@ -193,7 +220,9 @@ class Account:
                 ],
             },
         ]
-        cloudwatch.add_response("describe_alarms", {"MetricAlarms": alarms}, {"AlarmNames": list(ALARMS.values())})
+        cloudwatch.add_response(
+            "describe_alarms", {"MetricAlarms": alarms}, {"AlarmNames": [n for n in ALARMS.values() if n != COMPOSITE]}
+        )
         published = [
             ("AWS/Lambda", "Errors", function),
             ("AWS/ApiGateway", "4xx", api),
@@ -249,6 +278,7 @@ class Account:
             clock=lambda: clock["t"],
             now=lambda: NOW,
             progress=lambda line: None,
+            metrics_wait=0,
         )
 
     def run(self) -> dict[str, verify.Row]:
@@ -266,7 +296,7 @@ def failing(rows: dict[str, verify.Row]) -> set[str]:
 def test_a_healthy_account_passes_every_check() -> None:
     rows = Account().run()
     assert failing(rows) == set()
-    assert len(rows) == 5 + 4 + 2 + len(QUERIES) + 1 + 4
+    assert len(rows) == len(CHECKS) + len(PROBES) + 2 + 4 + 2 + len(QUERIES) + 1 + 4
     archive = rows["archive objects: GZIP, one JSON object per line, SSE-KMS with the archive key"]
     assert archive.detail == "2 objects read, 1 blank lines"
     subscription = rows["alarm ApiSubscriptionErrors: DeliveryErrors is published"]
@@ -276,14 +306,14 @@ def test_a_healthy_account_passes_every_check() -> None:
 def test_missing_objects_fail_the_archive_rows_and_what_depends_on_them() -> None:
     rows = Account(objects=False).run()
     assert failing(rows) == {
-        "api/ lines arrive in S3 (today's partition)",
-        "function/ lines arrive in S3 (today's partition)",
-        "the access line of GET / names its Lambda request id (query 3's join)",
+        "api/ lines arrive in S3 (delivery-time partitions)",
+        "function/ lines arrive in S3 (delivery-time partitions)",
+        f"the access line of {FIRST} names its Lambda request id (query 3's join)",
         "archive objects: GZIP, one JSON object per line, SSE-KMS with the archive key",
         "Athena finds the request ids in prod_api_access_logs",
         "Athena finds the request ids in prod_function_logs",
     }
-    assert rows["api/ lines arrive in S3 (today's partition)"].detail.endswith("after 30 s")
+    assert rows["api/ lines arrive in S3 (delivery-time partitions)"].detail.endswith("after 30 s")
 
 
 def test_objects_not_encrypted_with_the_archive_key_fail_the_object_row() -> None:
@@ -293,8 +323,8 @@ def test_objects_not_encrypted_with_the_archive_key_fail_the_object_row() -> Non
 
 def test_an_access_line_that_does_not_name_the_lambda_request_id_fails_the_join_row() -> None:
     rows = Account(joined_by="-").run()
-    assert failing(rows) == {"the access line of GET / names its Lambda request id (query 3's join)"}
-    assert rows["the access line of GET / names its Lambda request id (query 3's join)"].detail == (
+    assert failing(rows) == {f"the access line of {FIRST} names its Lambda request id (query 3's join)"}
+    assert rows[f"the access line of {FIRST} names its Lambda request id (query 3's join)"].detail == (
         f"fn=-, answer requestId={SERVED_BY}"
     )
 
@@ -331,6 +361,94 @@ def test_without_credentials_verify_says_what_to_do_in_one_line(capsys: pytest.C
     assert verify.main([]) == 1
     err = capsys.readouterr().err
     assert err == (
-        "verify: no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), "
-        "or run `aws sso login`\n"
+        "verify: no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), "
+        "or run `aws sso login` with the AWS CLI\n"
     )
+
+
+def test_an_alarm_history_without_any_action_fails_the_notification_row() -> None:
+    rows = Account(action_summary="").run()
+    assert failing(rows) == {"a test notification leaves the alarm topic"}
+
+
+def test_a_denied_call_is_a_failed_row_naming_it_and_the_other_sections_still_run() -> None:
+    account = Account()
+    # S3 denies the listing: the archive section fails with the action; Athena, alarms and metrics still run.
+    account.stubbers["s3"] = Stubber(account.clients["s3"])
+    account.stubbers["s3"].add_client_error(
+        "list_objects_v2", service_error_code="AccessDenied", service_message="denied", http_status_code=403
+    )
+    checks = account.run()
+    row = checks["the archive: AWS answered every call"]
+    assert not row.ok
+    assert row.detail == "AccessDenied on ListObjectsV2: attach the stack's ProdVerifierPolicyArn policy"
+    assert "a test notification leaves the alarm topic" in checks
+    assert any(check.startswith("README query") for check in checks)
+
+
+def test_athena_and_query_3_read_the_day_and_the_next() -> None:
+    account = Account()
+    sent: list[str] = []
+    athena = account.clients["athena"]
+    athena.meta.events.register(
+        "provide-client-params.athena.StartQueryExecution", lambda params, **_: sent.append(params["QueryString"])
+    )
+    account.run()
+    both_days = "((year = '2026' AND month = '11' AND day = '29') OR (year = '2026' AND month = '11' AND day = '30'))"
+    assert both_days in sent[0] and both_days in sent[1]  # the request ids, in both tables
+    (request_lines,) = [sql for sql in sent if "WITH invocation" in sql]
+    assert request_lines.count(both_days) == 3
+
+
+def test_the_archive_listing_follows_continuation_tokens() -> None:
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(s3)
+    prefix = "api/year=2026/month=11/day=29/"
+    first = {"Contents": [{"Key": prefix + "a", "LastModified": NOW}], "IsTruncated": True}
+    stub.add_response("list_objects_v2", {**first, "NextContinuationToken": "t"}, {"Bucket": BUCKET, "Prefix": prefix})
+    stub.add_response(
+        "list_objects_v2",
+        {"Contents": [{"Key": prefix + "b", "LastModified": NOW}], "IsTruncated": False},
+        {"Bucket": BUCKET, "Prefix": prefix, "ContinuationToken": "t"},
+    )
+    verifier = Account().verifier()
+    verifier.clients = {**verifier.clients, "s3": s3}
+    with stub:
+        assert list(verifier._new_objects("api", NOW, set())) == [prefix + "a", prefix + "b"]
+
+
+def test_a_metric_listed_late_is_looked_for_again_until_it_appears() -> None:
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(cloudwatch)
+    dimensions = [{"Name": "ApiId", "Value": "abc123"}]
+    params = {"Namespace": "AWS/ApiGateway", "MetricName": "Count", "Dimensions": dimensions}
+    stub.add_response(
+        "describe_alarms",
+        {
+            "MetricAlarms": [
+                {"AlarmName": "a", "Namespace": "AWS/ApiGateway", "MetricName": "Count", "Dimensions": dimensions}
+            ]
+        },
+    )
+    stub.add_response("list_metrics", {"Metrics": []}, params)  # not listed yet, and its witness is itself
+    stub.add_response("list_metrics", {"Metrics": []}, params)
+    stub.add_response("list_metrics", {"Metrics": [params]}, params)  # a minute later
+    verifier = Account().verifier()
+    verifier.clients = {**verifier.clients, "cloudwatch": cloudwatch}
+    verifier.stack.alarms = {"ProdMonitoringApiLatencyAlarm1A2B3C4D": "a"}
+    verifier.metrics_wait = verify.METRICS_WAIT_SECONDS
+    with stub:
+        verifier.check_metrics()
+    (row,) = verifier.rows
+    assert row.ok and row.check == "alarm ApiLatency: Count is published"
+
+
+def test_with_log_level_error_the_function_row_says_why_it_cannot_pass() -> None:
+    account = Account(objects=False)
+    verifier = account.verifier()
+    verifier.log_level = "ERROR"
+    with account.stubbers["lambda"], account.stubbers["s3"]:
+        verifier.check_api()
+        verifier.check_archive(NOW)
+    (row,) = [r for r in verifier.rows if r.check.startswith("function/")]
+    assert not row.ok and "logLevel=ERROR: the function writes no WARNING line" in row.detail

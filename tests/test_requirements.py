@@ -1,0 +1,35 @@
+"""The mission's requirements, as the defaults: the one test that pins them.
+
+Every other test reads the route table, the settings or the configured Region, so a team that changes any of
+these (a route, the memory, the Region) changes this file and nothing unrelated.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Stack
+
+from main import STACK_NAME, build_app
+from prod_serverless.settings import Settings, cdk_json_context
+from service.routes import ROUTES
+from tests.conftest import Synthesized
+
+
+def test_the_mission_is_the_default(synthesized: Synthesized) -> None:
+    # One CloudFormation stack, ProdServerlessStack, for us-east-1 by default.
+    settings = Settings.from_context(cdk_json_context())
+    assert settings.region == Settings().region == "us-east-1"
+    app = build_app(control_tower=False)
+    stacks = [child for child in app.node.children if isinstance(child, Stack)]
+    assert [(stack.node.id, stack.region) for stack in stacks] == [(STACK_NAME, "us-east-1")]
+    assert STACK_NAME == "ProdServerlessStack"
+
+    # An HTTP API with the route GET /, proxying to a Lambda function of 128 MB and 15 s with variables.
+    assert [route.key for route in ROUTES] == ["GET /"]
+    (route,) = synthesized.of_type("AWS::ApiGatewayV2::Route").values()
+    assert route["Properties"]["RouteKey"] == "GET /"
+    (function,) = [f for i, f in synthesized.of_type("AWS::Lambda::Function").items() if i.startswith("ProdFunction")]
+    assert (function["Properties"]["MemorySize"], function["Properties"]["Timeout"]) == (128, 15)
+    assert function["Properties"]["Environment"]["Variables"]
+
+    # Every resource carries the Prod prefix (names: test_stack.test_every_physical_name_set_starts_with_prod).
+    assert all(logical_id.startswith("Prod") for logical_id in synthesized.resources)
