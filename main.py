@@ -23,6 +23,7 @@ from prod_serverless.log_catalog import LogCatalog
 from prod_serverless.monitoring import MonitoredService, Monitoring
 from prod_serverless.release import SafeRelease
 from prod_serverless.settings import Settings, SettingsError, cdk_json_context, parse_pairs
+from prod_serverless.verifier import VerifierPolicy
 from service.routes import ROUTES
 from service.routing import Route, RouteError
 
@@ -93,6 +94,15 @@ class ProdServerlessStack(Stack):
             provisioned=settings.provisioned_concurrency is not None,
         )
 
+        verifier = VerifierPolicy(
+            self,
+            "ProdVerifier",
+            reader_statements=catalog.reader_statements,
+            alias=service.alias,
+            test_alarm=monitoring.alarms["FunctionErrors"],
+        )
+        catalog.acknowledge_reader_wildcards(verifier.policy, archive.bucket)
+
         CfnOutput(self, "ProdApiUrl", value=api.url, description="Invoke URL of the API (its routes: docs/routes.md)")
         CfnOutput(self, "ProdLogBucketName", value=archive.bucket.bucket_name, description="Log archive bucket")
         CfnOutput(self, "ProdLogArchiveKeyArn", value=archive.key.key_arn, description="Key of the log archive")
@@ -103,7 +113,13 @@ class ProdServerlessStack(Stack):
             self,
             "ProdLogReaderPolicyArn",
             value=catalog.reader_policy.managed_policy_arn,
-            description="Attach to the roles that query the logs (make verify needs it too)",
+            description="Attach to the roles that query the logs",
+        )
+        CfnOutput(
+            self,
+            "ProdVerifierPolicyArn",
+            value=verifier.policy.managed_policy_arn,
+            description="Attach to the role that runs make verify (a person, the pipeline): all it needs",
         )
 
 

@@ -99,9 +99,30 @@ class LogCatalog(Construct):
                 ),
             ),
         )
-        self.reader_policy = self._reader_policy(bucket=bucket, key=key)
+        self.reader_statements = self._reader_statements(bucket=bucket, key=key)
+        self.reader_policy = iam.ManagedPolicy(
+            self,
+            "ReaderPolicy",
+            description="Query the Prod log archive with Athena: the workgroup, the tables, the archived lines",
+            statements=self.reader_statements,
+        )
+        self.acknowledge_reader_wildcards(self.reader_policy, bucket)
 
-    def _reader_policy(self, *, bucket: s3.IBucket, key: kms.IKey) -> iam.ManagedPolicy:
+    def acknowledge_reader_wildcards(self, policy: iam.ManagedPolicy, bucket: s3.IBucket) -> None:
+        """The reasons for the reader statements' wildcards, on any policy that holds them."""
+        for table in LOG_TABLES:
+            acknowledge(
+                policy,
+                f"AwsSolutions-IAM5[Resource::{arn_token(bucket)}/{table.source}/*]",
+                "Athena reads every object of a table's prefix; the wildcard is confined to that prefix.",
+            )
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{arn_token(self.results_bucket)}/*]",
+            "Athena names each result object per query; the wildcard is confined to the results bucket.",
+        )
+
+    def _reader_statements(self, *, bucket: s3.IBucket, key: kms.IKey) -> list[iam.PolicyStatement]:
         """Everything a role needs to query the logs, and nothing else; attached to no one by the stack.
 
         No bucket policy grants the results bucket or the archive to anyone: attaching this policy to a role
@@ -116,62 +137,45 @@ class LogCatalog(Construct):
             for table in LOG_TABLES
         ]
         results = self.results_bucket
-        policy = iam.ManagedPolicy(
-            self,
-            "ReaderPolicy",
-            description="Query the Prod log archive with Athena: the workgroup, the tables, the archived lines",
-            statements=[
-                iam.PolicyStatement(
-                    sid="RunQueriesInTheLogWorkgroup",
-                    actions=[
-                        "athena:GetWorkGroup",
-                        "athena:StartQueryExecution",
-                        "athena:GetQueryExecution",
-                        "athena:GetQueryResults",
-                        "athena:StopQueryExecution",
-                    ],
-                    resources=[workgroup],
-                ),
-                iam.PolicyStatement(
-                    sid="ReadTheLogTables",
-                    actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables"],
-                    resources=[catalog, database, *tables],
-                ),
-                iam.PolicyStatement(
-                    sid="ReadArchivedLines",
-                    actions=["s3:GetObject"],
-                    resources=[f"{bucket.bucket_arn}/{table.source}/*" for table in LOG_TABLES],
-                ),
-                iam.PolicyStatement(
-                    sid="WriteQueryResults",
-                    actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-                    resources=[f"{results.bucket_arn}/*"],
-                ),
-                iam.PolicyStatement(
-                    sid="ListTheBuckets",
-                    actions=["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
-                    resources=[bucket.bucket_arn, results.bucket_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="UseTheArchiveKeyThroughS3",
-                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                    resources=[key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
-                ),
-            ],
-        )
-        for table in LOG_TABLES:
-            acknowledge(
-                policy,
-                f"AwsSolutions-IAM5[Resource::{arn_token(bucket)}/{table.source}/*]",
-                "Athena reads every object of a table's prefix; the wildcard is confined to that prefix.",
-            )
-        acknowledge(
-            policy,
-            f"AwsSolutions-IAM5[Resource::{arn_token(results)}/*]",
-            "Athena names each result object per query; the wildcard is confined to the results bucket.",
-        )
-        return policy
+        return [
+            iam.PolicyStatement(
+                sid="RunQueriesInTheLogWorkgroup",
+                actions=[
+                    "athena:GetWorkGroup",
+                    "athena:StartQueryExecution",
+                    "athena:GetQueryExecution",
+                    "athena:GetQueryResults",
+                    "athena:StopQueryExecution",
+                ],
+                resources=[workgroup],
+            ),
+            iam.PolicyStatement(
+                sid="ReadTheLogTables",
+                actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables"],
+                resources=[catalog, database, *tables],
+            ),
+            iam.PolicyStatement(
+                sid="ReadArchivedLines",
+                actions=["s3:GetObject"],
+                resources=[f"{bucket.bucket_arn}/{table.source}/*" for table in LOG_TABLES],
+            ),
+            iam.PolicyStatement(
+                sid="WriteQueryResults",
+                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+                resources=[f"{results.bucket_arn}/*"],
+            ),
+            iam.PolicyStatement(
+                sid="ListTheBuckets",
+                actions=["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+                resources=[bucket.bucket_arn, results.bucket_arn],
+            ),
+            iam.PolicyStatement(
+                sid="UseTheArchiveKeyThroughS3",
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=[key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+            ),
+        ]
 
     def _table(self, table: LogTable, *, bucket: s3.IBucket, account: str) -> glue.CfnTable:
         location = f"s3://{bucket.bucket_name}/{table.source}/"

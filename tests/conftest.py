@@ -65,6 +65,7 @@ class Synthesized:
     template: dict[str, Any]
     report: dict[str, Any]
     stack: Any
+    outdir: Path  # the cloud assembly: manifest.json, the assets
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -100,7 +101,7 @@ def synthesize(
     assembly = app.synth()
     template = assembly.get_stack_by_name(STACK_NAME).template
     report = json.loads((outdir / "validation-report.json").read_text())
-    return Synthesized(template=template, report=report, stack=app.node.find_child(STACK_NAME))
+    return Synthesized(template=template, report=report, stack=app.node.find_child(STACK_NAME), outdir=outdir)
 
 
 @pytest.fixture(scope="session")

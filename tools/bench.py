@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def targets_table() -> str:
     """The README's statement of the targets, from the constants the verdict uses."""
-    from tools.docs import markdown_table
+    from tools.markdown import markdown_table
 
     return markdown_table(
         ("Metric", "Verdict: baseline / handler", "Reference on the build machine"),

@@ -32,11 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pre_traffic_hook.handler import CHECKS_ENV
 from prod_serverless.log_formats import access_log_format, render_access_line
 from prod_serverless.queries import QUERIES
 from prod_serverless.settings import SYSTEM_LOG_LEVELS
-from tools.docs import markdown_table
+from tools.aws import STACK_NAME
 from tools.local_server import SERVICE_FUNCTION, function_environment, stage_access_log_format
+from tools.markdown import markdown_table
 
 DEFAULT_TEMPLATE = Path("cdk.out/ProdServerlessStack.template.json")
 GB = 2**30
@@ -49,6 +51,7 @@ DAYS_PER_MONTH = 30.4375
 # S3 Lifecycle does not transition objects smaller than 128 KB by default (S3 "Transitioning objects").
 S3_MIN_TRANSITION_BYTES = 128 * 1024
 READ_ON = "2026-11-29 (stored copy)"
+PRICED_REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,13 @@ PRICES = {
 # partitioning); decompressing CloudWatch Logs records is not one of them, so it is priced at nothing here.
 # HTTP API publishes these six metrics per route when detailed metrics are on.
 DETAILED_ROUTE_METRICS = 6
+# KMS pricing: a key is $1 a month, and each of its first two automatic rotations adds $1 a month (rotation is
+# yearly): $1 in its first year, $2 in its second, $3 from its third on.
+KEY_MONTHS_BY_YEAR = {1: 1, 2: 2, 3: 3}
+# The function's own metrics (service/metrics.py) are written only when it answers 5xx (or a 4xx a route declares
+# normal): a healthy month publishes none. Each version that fails, and each failing route, is a custom metric
+# billed for the hours it has data.
+ERROR_METRICS_PER_FAILURE = 2
 ATHENA_MIN_QUERY_BYTES = 10 * 2**20
 # Lambda's X-Ray sampling, fixed: the first request each second and 5% of the rest (Lambda "Using AWS Lambda
 # with AWS X-Ray": "This sampling rate cannot be configured for Lambda functions").
@@ -137,9 +147,11 @@ class Deployed:
     dashboards: int
     keys: int
     detailed_routes: int
+    checks: list[dict[str, Any]]  # every route's sample: the request mix, one equal share each
+    region: str
 
     @classmethod
-    def read(cls, template: dict[str, Any]) -> Deployed:
+    def read(cls, template: dict[str, Any], region: str = "us-east-1") -> Deployed:
         resources = template["Resources"]
 
         def of_type(kind: str) -> list[tuple[str, dict[str, Any]]]:
@@ -179,7 +191,19 @@ class Deployed:
             dashboards=len(of_type("AWS::CloudWatch::Dashboard")),
             keys=len(of_type("AWS::KMS::Key")),
             detailed_routes=routes if detailed else 0,
+            checks=_route_checks(template),
+            region=region,
         )
+
+
+def _route_checks(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """The routes' samples, as the release hook reads them from its environment (the template is the truth)."""
+    for resource in template["Resources"].values():
+        variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        if resource["Type"] == "AWS::Lambda::Function" and CHECKS_ENV in variables:
+            checks: list[dict[str, Any]] = json.loads(variables[CHECKS_ENV])
+            return checks
+    raise ValueError("the template has no release hook with the routes' samples")
 
 
 def _rule(bucket: dict[str, Any], rule_id: str) -> dict[str, Any] | None:
@@ -262,8 +286,8 @@ def platform_lines(system_log_level: str, tracing: str, request_id: str) -> list
     return [json.dumps(event, separators=(",", ":")) for level, event in events if level in keep]
 
 
-def function_lines(deployed: Deployed, request_id: str) -> list[str]:
-    """What the real handler writes for one `GET /`, through Lambda's JSON format at the deployed level."""
+def function_lines(deployed: Deployed, request_id: str, check: dict[str, Any]) -> list[str]:
+    """What the real handler writes for one route's sample, through Lambda's JSON format at the deployed level."""
     from tools.events import LambdaContext, build_event
     from tools.lambda_logging import LambdaJsonFormatter, invocation
     from tools.local_server import load_handler
@@ -287,13 +311,15 @@ def function_lines(deployed: Deployed, request_id: str) -> list[str]:
     service.setLevel(logging.NOTSET)
     try:
         event = build_event(
-            method="GET",
-            raw_path="/",
-            raw_query_string="",
-            headers=[("user-agent", "t/1")],
+            method=check["method"],
+            raw_path=check["path"],
+            raw_query_string=check.get("query") or "",
+            headers=[("user-agent", "t/1"), *([("content-type", "application/json")] if check.get("body") else [])],
             source_ip=SAMPLE_REQUEST["$context.identity.sourceIp"],
+            body=check.get("body"),
             request_id=SAMPLE_REQUEST["$context.requestId"],
             now=1795946400.123,
+            route_key=check["route"],
         )
         context = LambdaContext()
         context.aws_request_id = request_id
@@ -316,11 +342,20 @@ class Lines:
     platform: list[str]
 
     @classmethod
-    def measure(cls, deployed: Deployed) -> Lines:
+    def measure(cls, deployed: Deployed, check: dict[str, Any] | None = None) -> Lines:
+        """The lines of one request: `check`'s sample (a route of the template), or the first route's."""
+        check = check or deployed.checks[0]
         request_id = SAMPLE_REQUEST["$context.awsEndpointRequestId"]
+        values = {
+            **SAMPLE_REQUEST,
+            "$context.httpMethod": check["method"],
+            "$context.routeKey": check["route"],
+            "$context.path": check["path"],
+            "$context.status": str(check["status"]),
+        }
         return cls(
-            access=[render_access_line(deployed.access_log_format, SAMPLE_REQUEST)],
-            function=function_lines(deployed, request_id),
+            access=[render_access_line(deployed.access_log_format, values)],
+            function=function_lines(deployed, request_id, check),
             platform=platform_lines(deployed.system_log_level, deployed.tracing, request_id),
         )
 
@@ -489,17 +524,32 @@ def fixed_monthly(deployed: Deployed) -> list[Item]:
         Item(
             "CloudWatch alarms",
             _usd("alarm_metric_month", deployed.metric_alarm_metrics),
-            f"{deployed.metric_alarm_metrics} alarm metrics",
+            f"{deployed.metric_alarm_metrics} alarm metrics (Metrics Insights alarms count one each and have no free "
+            "tier)",
         ),
         Item(
             "Composite alarm", _usd("composite_alarm_month", deployed.composite_alarms), f"{deployed.composite_alarms}"
         ),
         Item("Dashboard", _usd("dashboard_month", deployed.dashboards), f"{deployed.dashboards}"),
-        Item("KMS keys", _usd("kms_key_month", deployed.keys), f"{deployed.keys} customer managed keys"),
+        Item(
+            "KMS keys",
+            _usd("kms_key_month", deployed.keys * KEY_MONTHS_BY_YEAR[1]),
+            f"{deployed.keys} keys, year one; with yearly rotation "
+            + ", ".join(
+                f"${_usd('kms_key_month', deployed.keys * months):.0f} in year {year}{'+' if year == 3 else ''}"
+                for year, months in KEY_MONTHS_BY_YEAR.items()
+            ),
+        ),
         Item(
             "Detailed route metrics",
             _usd("custom_metric_month", DETAILED_ROUTE_METRICS * deployed.detailed_routes),
             f"{DETAILED_ROUTE_METRICS} metrics x {deployed.detailed_routes} route(s)",
+        ),
+        Item(
+            "The function's error metrics",
+            0.0,
+            f"none while healthy; up to ${_usd('custom_metric_month', ERROR_METRICS_PER_FAILURE):.2f} a month for a "
+            "version or route that answers 5xx all month",
         ),
     ]
 
@@ -546,11 +596,22 @@ def with_lever(deployed: Deployed, lever: Lever) -> Deployed:
     return dataclasses.replace(deployed, **change)
 
 
-def estimate(template: dict[str, Any]) -> tuple[Deployed, Lines, list[tuple[Traffic, list[Item]]]]:
-    """What `template` deploys, the lines one request writes, and the per-million items of each profile."""
-    deployed = Deployed.read(template)
+def mixed(deployed: Deployed, traffic: Traffic) -> list[Item]:
+    """Per-million items for the request mix: every route's sample an equal share of the requests."""
+    per_route = [per_million(deployed, Lines.measure(deployed, check), traffic) for check in deployed.checks]
+    return [
+        Item(item.name, sum(items[row].usd for items in per_route) / len(per_route), item.basis)
+        for row, item in enumerate(per_route[0])
+    ]
+
+
+def estimate(
+    template: dict[str, Any], region: str = "us-east-1"
+) -> tuple[Deployed, Lines, list[tuple[Traffic, list[Item]]]]:
+    """What `template` deploys, the lines the first route's request writes, and each profile's per-million items."""
+    deployed = Deployed.read(template, region)
     lines = Lines.measure(deployed)
-    return deployed, lines, [(traffic, per_million(deployed, lines, traffic)) for traffic in TRAFFIC]
+    return deployed, lines, [(traffic, mixed(deployed, traffic)) for traffic in TRAFFIC]
 
 
 def readme_section(template: dict[str, Any]) -> str:
@@ -573,12 +634,8 @@ def readme_section(template: dict[str, Any]) -> str:
     lever_rows = []
     for lever in LEVERS:
         changed = with_lever(deployed, lever)
-        changed_lines = Lines.measure(changed)
         lever_rows.append(
-            [
-                f"`{lever.setting}`",
-                *(f"+${total(per_million(changed, changed_lines, t)) - total(items):.4f}" for t, items in profiles),
-            ]
+            [f"`{lever.setting}`", *(f"+${total(mixed(changed, t)) - total(items):.4f}" for t, items in profiles)]
         )
     out += [markdown_table(["Lever (context key)", *header[1:]], lever_rows), ""]
     fixed = fixed_monthly(deployed)
@@ -601,8 +658,8 @@ def _rate(traffic: Traffic) -> str:
 
 
 # -------------------------------------------------------------------------------------------------- report
-def report(template: dict[str, Any]) -> str:
-    deployed, lines, profiles = estimate(template)
+def report(template: dict[str, Any], region: str = "us-east-1") -> str:
+    deployed, lines, profiles = estimate(template, region)
     width = max(len(item.name) for item in profiles[0][1]) + 2
     out = [
         "Log lines of one served request, measured: "
@@ -631,7 +688,18 @@ def report(template: dict[str, Any]) -> str:
     reference = reference_design(deployed)
     out += ["", f"Reference design (a PutObject per request): ${total(reference):.2f} per million before any logging"]
     out += ["", f"Prices: us-east-1 list, read {READ_ON}: " + ", ".join(sorted({p.source for p in PRICES.values()}))]
+    if deployed.region != PRICED_REGION:
+        out.append(f"Note: the stack is configured for {deployed.region}; these are {PRICED_REGION}'s prices.")
+    routes = ", ".join(check["route"] for check in deployed.checks)
+    out.append(f"Request mix: an equal share for each route ({routes}); the log lines above are the first route's.")
     return "\n".join(out)
+
+
+def assembly_region(template_path: Path) -> str:
+    """The Region of the stack in the cloud assembly beside the template (manifest.json: aws://account/region)."""
+    manifest = json.loads((template_path.parent / "manifest.json").read_text())
+    environment: str = manifest["artifacts"][STACK_NAME]["environment"]
+    return environment.rsplit("/", 1)[-1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -641,7 +709,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.template.exists():
         print(f"make cost: {args.template} not found: run `make synth` first", file=sys.stderr)
         return 1
-    print(report(json.loads(args.template.read_text())))
+    print(report(json.loads(args.template.read_text()), assembly_region(args.template)))
     return 0
 
 

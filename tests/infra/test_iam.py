@@ -43,7 +43,8 @@ EXPECTED_ACTIONS = {
 }
 
 
-UNATTACHED = "ProdLogCatalogReaderPolicy"  # for the roles that query the logs (test_log_catalog)
+# For the roles that query the logs (test_log_catalog) and the role that runs make verify (below).
+UNATTACHED = ("ProdLogCatalogReaderPolicy", "ProdVerifierPolicy")
 
 
 def _role_of_policy(synthesized: Synthesized, holder: str) -> str:
@@ -77,6 +78,10 @@ def test_resource_star_only_where_no_resource_can_be_named(synthesized: Synthesi
         ("ProdFunctionRole", frozenset(XRAY_ACTIONS)),
         ("ProdReleasePreTrafficHookRole", frozenset(XRAY_ACTIONS)),
         ("ProdReleaseDeploymentRole", frozenset({"cloudwatch:DescribeAlarms"})),
+        (
+            "ProdVerifierPolicy",
+            frozenset({"cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory", "cloudwatch:ListMetrics"}),
+        ),
     }
 
 
@@ -86,7 +91,7 @@ def test_no_aws_managed_policies_and_no_inline_ones(synthesized: Synthesized) ->
         assert "Policies" not in role["Properties"], logical_id
     # Customer-managed policies only (NIST 800-53 / HIPAA IAMNoInlinePolicy).
     assert synthesized.of_type("AWS::IAM::Policy") == {}
-    assert len(synthesized.of_type("AWS::IAM::ManagedPolicy")) == 7
+    assert len(synthesized.of_type("AWS::IAM::ManagedPolicy")) == 8
 
 
 def test_every_role_has_exactly_the_actions_it_uses(synthesized: Synthesized) -> None:
@@ -203,3 +208,32 @@ def test_both_keys_deny_grants_unless_for_an_aws_resource_or_by_an_aws_service(s
                 },
             }
         ], logical_id
+
+
+def test_the_verifier_policy_is_the_readers_and_exactly_verifys_calls(synthesized: Synthesized) -> None:
+    (verifier,) = [p for i, p in synthesized.of_type("AWS::IAM::ManagedPolicy").items() if i.startswith(UNATTACHED[1])]
+    (reader,) = [p for i, p in synthesized.of_type("AWS::IAM::ManagedPolicy").items() if i.startswith(UNATTACHED[0])]
+    by_sid = {s["Sid"]: s for s in verifier["Properties"]["PolicyDocument"]["Statement"]}
+    for statement in reader["Properties"]["PolicyDocument"]["Statement"]:
+        assert by_sid[statement["Sid"]] == statement
+    (alarm_id,) = [
+        i for i in synthesized.of_type("AWS::CloudWatch::Alarm") if i.startswith("ProdMonitoringFunctionErrors")
+    ]
+    assert by_sid["ReadThisStack"]["Action"] == ["cloudformation:DescribeStacks", "cloudformation:ListStackResources"]
+    assert by_sid["ReadThisStack"]["Resource"] == {"Ref": "AWS::StackId"}
+    assert by_sid["InvokeTheLiveAlias"] == {
+        "Sid": "InvokeTheLiveAlias",
+        "Effect": "Allow",
+        "Action": "lambda:InvokeFunction",
+        "Resource": {"Ref": "ProdFunctionLiveAlias8CFF3F3E"},
+    }
+    assert by_sid["TestOneAlarmsNotification"]["Action"] == "cloudwatch:SetAlarmState"
+    assert by_sid["TestOneAlarmsNotification"]["Resource"] == {"Fn::GetAtt": [alarm_id, "Arn"]}
+    assert set(by_sid) == {
+        *(s["Sid"] for s in reader["Properties"]["PolicyDocument"]["Statement"]),
+        "ReadThisStack",
+        "InvokeTheLiveAlias",
+        "TestOneAlarmsNotification",
+        "ReadAlarmsAndMetrics",
+    }
+    assert "Roles" not in verifier["Properties"]  # attached by the user to the role that verifies

@@ -113,6 +113,7 @@ def test_outputs_api_url_bucket_function_topic(template: Any) -> None:
         "ProdLiveAliasArn",
         "ProdAlarmTopicArn",
         "ProdLogReaderPolicyArn",
+        "ProdVerifierPolicyArn",
     }
     assert outputs["ProdLiveAliasArn"]["Value"] == {"Ref": "ProdFunctionLiveAlias8CFF3F3E"}
     assert outputs["ProdLogArchiveKeyArn"]["Value"] == {"Fn::GetAtt": ["ProdLogArchiveKey38D0B7C1", "Arn"]}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -30,6 +29,4 @@ def no_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def template_file(synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "ProdServerlessStack.template.json"
-    path.write_text(json.dumps(synthesized.template))
-    return path
+    return synthesized.outdir / "ProdServerlessStack.template.json"

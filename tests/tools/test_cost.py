@@ -142,3 +142,16 @@ def test_levers_change_only_what_they_name(deployed: cost.Deployed) -> None:
         changed: dict[str, Any] = dataclasses.asdict(cost.with_lever(deployed, lever))
         unchanged = {k: v for k, v in dataclasses.asdict(deployed).items() if k not in lever.change}
         assert {k: changed[k] for k in unchanged} == unchanged
+
+
+def test_prices_of_another_region_are_said_to_be_us_east_1s(
+    tuned: Synthesized, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cost.main(["--template", str(tuned.outdir / "ProdServerlessStack.template.json")]) == 0
+    assert "Note: the stack is configured for eu-west-1; these are us-east-1's prices." in capsys.readouterr().out
+
+
+def test_key_rotation_adds_a_dollar_a_month_per_key_for_two_years(deployed: cost.Deployed) -> None:
+    (keys,) = [item for item in cost.fixed_monthly(deployed) if item.name == "KMS keys"]
+    assert keys.usd == deployed.keys * 1.00
+    assert f"${deployed.keys * 2}" in keys.basis and f"${deployed.keys * 3} in year 3+" in keys.basis
