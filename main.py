@@ -78,6 +78,7 @@ class ProdServerlessStack(Stack):
                 access_log_group=api.access_log_group.log_group_name,
             ),
             alarm_email=settings.alarm_email,
+            subscribers_outside_stack=settings.alarm_subscribers_outside_stack,
         )
         SafeRelease(
             self,

@@ -73,10 +73,11 @@ class Monitoring(Construct):
         specs: Sequence[AlarmSpec],
         service: MonitoredService,
         alarm_email: str | None,
+        subscribers_outside_stack: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self._service = service
-        self.topic, self.events_topic = self._notification_topics(alarm_email)
+        self.topic, self.events_topic = self._notification_topics(alarm_email, subscribers_outside_stack)
         self._action = cloudwatch_actions.SnsAction(self.topic)
         self._record = cloudwatch_actions.SnsAction(self.events_topic)
         self.specs = tuple(specs)
@@ -98,7 +99,9 @@ class Monitoring(Construct):
         """What CodeDeploy watches during a release."""
         return [self.alarms[spec.name] for spec in self.specs if spec.release]
 
-    def _notification_topics(self, alarm_email: str | None) -> tuple[sns.Topic, sns.Topic]:
+    def _notification_topics(
+        self, alarm_email: str | None, subscribers_outside_stack: bool
+    ) -> tuple[sns.Topic, sns.Topic]:
         """The paging topic (the composite and the log-delivery alarms) and the events topic (every other alarm
         state change: the composite's members and the release alarms). Every alarm has an action (Control
         Tower CT.CLOUDWATCH.PR.1); only the first topic pages, so one failure pages once."""
@@ -150,11 +153,12 @@ class Monitoring(Construct):
                 "Serverless-SNSRedrivePolicy",
                 "Email endpoint: SNS retries delivery itself; a DLQ of alarm e-mails would be a queue nobody reads.",
             )
-        else:
+        elif not subscribers_outside_stack:
             Annotations.of(self).add_warning_v2(
                 "prod:no-alarm-recipient",
                 "No alarm recipient: alarms will reach no one. Set one with "
-                'make deploy CONTEXT="alarmEmail=ops@example.com", or subscribe to the ProdAlarmTopicArn output.',
+                'make deploy CONTEXT="alarmEmail=ops@example.com"; if you subscribe to the ProdAlarmTopicArn '
+                "output outside this stack, say so with alarmSubscribersOutsideStack=true.",
             )
         return topic, events
 

@@ -91,6 +91,7 @@ class Settings:
     archive_object_lock_days: int | None = None
     # Monitoring
     alarm_email: str | None = None
+    alarm_subscribers_outside_stack: bool = False
     api_5xx_threshold: int = 1
     api_4xx_rate_percent: int = 5
     api_latency_p99_ms: int = 2000
@@ -350,6 +351,13 @@ SETTINGS: tuple[Setting, ...] = (
         "opt-in S3 Object Lock (GOVERNANCE) default retention of the archive; cannot be turned off once on",
     ),
     Setting("alarmEmail", "alarm_email", EmailAddress(), "e-mail subscription to the alarm topic"),
+    Setting(
+        "alarmSubscribersOutsideStack",
+        "alarm_subscribers_outside_stack",
+        Flag(),
+        "`true`: the alarm topic's subscribers are managed outside this stack (a pager, a chat bot), so synth "
+        "does not warn that alarms reach no one",
+    ),
     Setting("api5xxThreshold", "api_5xx_threshold", WholeNumber(1, 100000), "5xx per minute that alarm"),
     Setting(
         "api4xxRatePercent", "api_4xx_rate_percent", WholeNumber(1, 100), "4xx share of requests (5 min) that alarms"

@@ -23,10 +23,10 @@ def test_the_mission_is_the_default(synthesized: Synthesized) -> None:
     assert [(stack.node.id, stack.region) for stack in stacks] == [(STACK_NAME, "us-east-1")]
     assert STACK_NAME == "ProdServerlessStack"
 
-    # An HTTP API with the route GET /, proxying to a Lambda function of 128 MB and 15 s with variables.
-    assert [route.key for route in ROUTES] == ["GET /"]
-    (route,) = synthesized.of_type("AWS::ApiGatewayV2::Route").values()
-    assert route["Properties"]["RouteKey"] == "GET /"
+    # An HTTP API with the route GET /, proxying to a Lambda function of 128 MB and 15 s with variables. (A team
+    # adds routes beside it: GET / must stay among them, healthy.)
+    assert "GET /" in [route.key for route in ROUTES]
+    assert "GET /" in [r["Properties"]["RouteKey"] for r in synthesized.of_type("AWS::ApiGatewayV2::Route").values()]
     (function,) = [f for i, f in synthesized.of_type("AWS::Lambda::Function").items() if i.startswith("ProdFunction")]
     assert (function["Properties"]["MemorySize"], function["Properties"]["Timeout"]) == (128, 15)
     assert function["Properties"]["Environment"]["Variables"]

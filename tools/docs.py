@@ -1,14 +1,17 @@
-"""`make docs`: write the README's generated tables from the code, so the two cannot drift.
+"""`make docs`: write the generated sections of the README and of the reference pages in docs/ from the code,
+so the prose cannot drift from what is built.
 
-Each table sits between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->` in README.md:
-- `configuration`: the context keys (prod_serverless.settings.SETTINGS);
+Each section sits between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->` in its file (SECTIONS):
+- `facts` (README): the numbers the front page states (routes, memory, timeout, Region, alarms, resources);
+- `routes`: the route table (service/routes.py); `configuration` and `environment`: the context keys and the
+  function's variables (prod_serverless.settings, prod_serverless.function);
 - `alarms`: the alarm specs as configured by default (prod_serverless.alarms);
 - `inventory`: the stack's constructs and the CloudFormation resources each one holds;
 - `exceptions`: every acknowledged rule-pack finding with its reason, from the synthesized validation report;
 - `queries`: the Athena queries (prod_serverless.queries);
 - `cost`: `make cost`'s tables for the synthesized template (tools.cost);
 - `bench-targets`: the targets `make bench` judges by (tools.bench).
-`make test` renders them again and fails when README.md differs (tests/tools/test_docs.py).
+`make test` renders them again and fails when a file differs (tests/tools/test_docs.py).
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -26,6 +28,20 @@ from tools.markdown import markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+# Where each generated section lives.
+SECTIONS = {
+    "facts": README,
+    "routes": DOCS / "routes.md",
+    "configuration": DOCS / "configuration.md",
+    "environment": DOCS / "configuration.md",
+    "alarms": DOCS / "alarms.md",
+    "inventory": DOCS / "architecture.md",
+    "exceptions": DOCS / "compliance.md",
+    "queries": DOCS / "queries.md",
+    "cost": DOCS / "cost.md",
+    "bench-targets": DOCS / "local.md",
+}
 MARKER = re.compile(r"(<!-- generated:(?P<name>[a-z-]+) -->\n)(?P<body>.*?)(<!-- /generated:(?P=name) -->)", re.DOTALL)
 
 
@@ -41,6 +57,56 @@ def configuration_table() -> str:
     return markdown_table(
         ("Context key", "Default", "Allowed", "What it sets"),
         ((f"`{s.key}`", shown(s.default), s.kind.allowed, s.meaning) for s in SETTINGS),
+    )
+
+
+def routes_table(routes: Iterable[Any]) -> str:
+    """Every route: its key, what it answers, its sample and healthy answer, why it is public, its alarms."""
+    rows = []
+    for route in routes:
+        check = route.check()
+        sample = f"`{check['method']} {check['path']}{'?' + check['query'] if check['query'] else ''}`"
+        if check["body"] is not None:
+            sample += f" with `{check['body']}`"
+        alarms = []
+        if not route.client_errors_page:
+            alarms.append("its 4xx never page")
+        if route.alarm_5xx is not None:
+            alarms.append(f"own 5xx alarm at {route.alarm_5xx}/min")
+        rows.append(
+            (
+                f"`{route.key}`",
+                route.summary,
+                sample,
+                f"{check['status']}, keys {', '.join(f'`{k}`' for k in check['keys']) or 'none'}",
+                route.public,
+                "; ".join(alarms) or "API-wide alarms",
+            )
+        )
+    return markdown_table(("Route", "Answers", "Sample", "Healthy answer", "Public because", "Alarms"), rows)
+
+
+def environment_table() -> str:
+    """The function's environment variables (prod_serverless.function.ENVIRONMENT)."""
+    from prod_serverless.function import ENVIRONMENT
+
+    return markdown_table(("Variable", "What it is"), ((f"`{row.name}`", row.meaning) for row in ENVIRONMENT))
+
+
+def facts(template: dict[str, Any], routes: Iterable[Any], region: str) -> str:
+    """The numbers the README states, read from the synthesized template."""
+    resources = template["Resources"]
+    (function,) = [
+        r["Properties"]
+        for i, r in resources.items()
+        if i.startswith("ProdFunction") and r["Type"] == "AWS::Lambda::Function"
+    ]
+    alarms = sum(r["Type"] in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm") for r in resources.values())
+    keys = ", ".join(f"`{route.key}`" for route in routes)
+    return (
+        f"As configured by default: route(s) {keys}; the function has {function['MemorySize']} MB and a "
+        f"{function['Timeout']} s timeout; Region `{region}`; {alarms} alarms; {len(resources)} CloudFormation "
+        "resources.\n"
     )
 
 
@@ -112,12 +178,16 @@ def queries_section() -> str:
 
 
 def render(stack: Any, report: Mapping[str, Any], specs: Iterable[Any], template: dict[str, Any]) -> dict[str, str]:
-    """Every generated README section, by name."""
+    """Every generated section, by name."""
     from prod_serverless.compliance import DECISIONS, PLUGINS
+    from service.routes import ROUTES
     from tools.bench import targets_table
     from tools.cost import readme_section
 
     return {
+        "facts": facts(template, ROUTES, stack.region),
+        "routes": routes_table(ROUTES),
+        "environment": environment_table(),
         "configuration": configuration_table(),
         "alarms": alarm_table(specs),
         "inventory": inventory_table(stack),
@@ -129,10 +199,10 @@ def render(stack: Any, report: Mapping[str, Any], specs: Iterable[Any], template
 
 
 def update(readme: str, sections: Mapping[str, str]) -> str:
-    """README text with every generated section replaced; a section without its markers is an error."""
+    """A file's text with each of `sections` replaced; a section without its markers is an error."""
     missing = set(sections) - {match["name"] for match in MARKER.finditer(readme)}
     if missing:
-        raise KeyError(f"README.md has no markers for {sorted(missing)}")
+        raise KeyError(f"no markers for {sorted(missing)}")
     replace: Callable[[re.Match[str]], str] = lambda m: m[1] + sections.get(m["name"], m["body"]) + m[4]  # noqa: E731
     return MARKER.sub(replace, readme)
 
@@ -143,29 +213,41 @@ def build() -> dict[str, str]:
 
     from main import STACK_NAME, build_app
 
-    with tempfile.TemporaryDirectory() as outdir:
-        app = build_app(outdir=outdir)
-        app.synth()
-        report = json.loads((Path(outdir) / "validation-report.json").read_text())
-        template = json.loads((Path(outdir) / f"{STACK_NAME}.template.json").read_text())
-        stack = app.node.find_child(STACK_NAME)
-        specs = stack.node.find_child("ProdMonitoring").specs  # type: ignore[attr-defined]
-        return render(stack, report, specs, template)
+    # Into cdk.out, as `make synth` writes it: the report path synth prints is one that exists afterwards.
+    outdir = ROOT / "cdk.out"
+    app = build_app(outdir=str(outdir))
+    app.synth()
+    report = json.loads((outdir / "validation-report.json").read_text())
+    template = json.loads((outdir / f"{STACK_NAME}.template.json").read_text())
+    stack = app.node.find_child(STACK_NAME)
+    specs = stack.node.find_child("ProdMonitoring").specs  # type: ignore[attr-defined]
+    return render(stack, report, specs, template)
+
+
+def updated_files(sections: Mapping[str, str]) -> dict[Path, tuple[str, str]]:
+    """Each file that holds generated sections: (its text now, its text with every section rendered)."""
+    files: dict[Path, tuple[str, str]] = {}
+    for path in sorted(set(SECTIONS.values())):
+        current = path.read_text()
+        mine = {name: body for name, body in sections.items() if SECTIONS[name] == path}
+        files[path] = (current, update(current, mine))
+    return files
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--check", action="store_true", help="exit 1 if README.md is stale, write nothing")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a generated section is stale, write nothing")
     args = parser.parse_args(argv)
-    current = README.read_text()
-    fresh = update(current, build())
+    files = updated_files(build())
+    stale = [path.relative_to(ROOT).as_posix() for path, (current, fresh) in files.items() if current != fresh]
     if args.check:
-        if fresh != current:
-            print("README.md is stale: run `make docs`", file=sys.stderr)
+        if stale:
+            print(f"stale: {', '.join(stale)}: run `make docs`", file=sys.stderr)
             return 1
         return 0
-    README.write_text(fresh)
-    print("README.md: generated sections written" if fresh != current else "README.md: already up to date")
+    for path, (_, fresh) in files.items():
+        path.write_text(fresh)
+    print(f"make docs: wrote {', '.join(stale)}" if stale else "make docs: every generated section is up to date")
     return 0
 
 

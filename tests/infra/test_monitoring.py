@@ -283,3 +283,25 @@ def test_thresholds_come_from_configuration(tuned: Synthesized) -> None:
     assert thresholds["FunctionDuration"] == round(20_000 * DURATION_ALARM_FRACTION)
     assert thresholds["ReleaseVersionDuration"] == 500
     assert thresholds["ReleaseVersion5xx"] == thresholds["ReleaseVersionErrors"] == 1
+
+
+def test_subscribers_outside_the_stack_silence_the_warning_and_add_no_subscription() -> None:
+    from aws_cdk import Stack
+
+    from prod_serverless.monitoring import MonitoredService, Monitoring
+    from tests.infra.helpers import template_of
+
+    warned: list[bool] = []
+
+    def build(stack: Stack) -> None:
+        from prod_serverless.alarms import alarm_specs
+
+        specs = alarm_specs(SETTINGS, sources=(), timeout_ms=1000)
+        service = MonitoredService("f", "a", "1", {}, {})
+        monitoring = Monitoring(stack, "ProdMonitoring", specs=specs, service=service, alarm_email=None,
+                                subscribers_outside_stack=True)  # fmt: skip
+        warned.append(any(m.type == "aws:cdk:warning" for m in monitoring.node.metadata))
+
+    template = template_of(build)
+    assert warned == [False]
+    assert template.find_resources("AWS::SNS::Subscription") == {}

@@ -1,4 +1,5 @@
-"""The README's generated tables are exactly what the code renders: `make docs` keeps them, this test checks."""
+"""The generated sections of the README and docs/ are exactly what the code renders: `make docs` keeps them, this
+test checks; and the front page stays a front page."""
 
 from __future__ import annotations
 
@@ -13,12 +14,28 @@ from tools import docs
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def test_every_generated_readme_section_is_current(synthesized: Synthesized) -> None:
+def test_every_generated_section_is_current(synthesized: Synthesized) -> None:
     specs = synthesized.stack.node.find_child("ProdMonitoring").specs
     sections = docs.render(synthesized.stack, synthesized.report, specs, synthesized.template)
-    readme = README.read_text()
-    stale = [name for name, body in sections.items() if docs.update(readme, {name: body}) != readme]
-    assert stale == [], f"README sections {stale} are stale: run `make docs`"
+    assert set(sections) == set(docs.SECTIONS)
+    stale = [str(path) for path, (current, fresh) in docs.updated_files(sections).items() if current != fresh]
+    assert stale == [], f"{stale} are stale: run `make docs`"
+
+
+def test_the_readme_reads_in_ten_minutes_and_links_every_reference_page() -> None:
+    text = README.read_text()
+    assert len(text.split()) <= 2000
+    for page in sorted((README.parent / "docs").glob("*.md")):
+        assert f"(docs/{page.name})" in text, page.name
+
+
+def test_the_routes_table_has_a_row_per_route() -> None:
+    from service.routes import ROUTES
+
+    table = docs.routes_table(ROUTES)
+    assert len(table.splitlines()) == 2 + len(ROUTES)
+    for route in ROUTES:
+        assert f"| `{route.key}` | {route.summary} |" in table
 
 
 def test_update_replaces_only_the_marked_section() -> None:
