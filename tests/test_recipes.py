@@ -1,0 +1,243 @@
+"""The README's "Make it yours" recipes, run: their code is read from README.md itself and applied to the app,
+and every consumer of the route table must pick the new routes up (API, permissions, CORS, compliance, handler,
+local server, smoke, verify, the release hook, the dashboard, the alarms, the cost model, the docs)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from botocore.response import StreamingBody
+from botocore.stub import ANY, Stubber
+
+from main import build_app
+from pre_traffic_hook.handler import CHECKS_ENV, route_event, verdict
+from prod_serverless import function
+from prod_serverless.function import ServiceFunction, Variable, environment
+from prod_serverless.settings import Settings, parse_pairs
+from service import handler
+from service.routes import ROUTES
+from service.routing import Healthy, Route, Router, Sample
+from tests.conftest import TUNED, FakeContext, Synthesized
+from tests.infra.helpers import SETTINGS, statements, template_of
+from tools import cost, docs, smoke, verify
+from tools.local_server import serve
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+RECIPE = re.compile(r"<!-- recipe:(?P<name>[a-z]+) -->\n```\w+\n(?P<code>.*?)```", re.DOTALL)
+
+
+def recipes() -> dict[str, str]:
+    return {match["name"]: match["code"] for match in RECIPE.finditer(README.read_text())}
+
+
+def test_every_recipe_in_the_readme_is_run_here() -> None:
+    assert set(recipes()) == {"endpoints", "routes", "variable", "context", "resource"}
+
+
+def _routes() -> tuple[Route, ...]:
+    """ROUTES with the recipe's two rows, answered by the recipe's two functions."""
+    namespace: dict[str, Any] = {}
+    exec(recipes()["endpoints"], namespace)
+    endpoints = SimpleNamespace(get_item=namespace["get_item"], echo=namespace["echo"])
+    rows = eval(
+        "(" + recipes()["routes"] + ")", {"Route": Route, "Healthy": Healthy, "Sample": Sample, "endpoints": endpoints}
+    )
+    return (*ROUTES, *rows)
+
+
+EXTENDED = _routes()
+NEW = EXTENDED[len(ROUTES) :]
+CHECKS = [route.check() for route in EXTENDED]
+ORIGIN = "https://app.example.com"
+
+
+def _variable() -> Variable:
+    row = eval(recipes()["variable"].split("\n", 1)[1].strip().rstrip(","), {"Variable": Variable})
+    assert isinstance(row, Variable)
+    return row
+
+
+@pytest.fixture(scope="module")
+def extended(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+    """The app with the recipes' routes and variable, and CORS on: every rule pack and Control Tower control run."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(function, "ENVIRONMENT", (*function.ENVIRONMENT, _variable()))
+        outdir = tmp_path_factory.mktemp("cdk.out.extended")
+        app = build_app({"corsAllowedOrigins": ORIGIN}, outdir=str(outdir), routes=EXTENDED)
+        assembly = app.synth()  # fails on any unacknowledged finding: the routes need no compliance step
+        template = assembly.get_stack_by_name("ProdServerlessStack").template
+        report = json.loads((outdir / "validation-report.json").read_text())
+        yield Synthesized(template, report, app.node.find_child("ProdServerlessStack"), outdir)
+
+
+def test_the_recipe_adds_a_get_with_a_path_parameter_and_a_post_with_a_json_body() -> None:
+    assert [(r.method, "{" in r.path, r.sample.body is not None) for r in NEW] == [
+        ("GET", True, False),
+        ("POST", False, True),
+    ]
+
+
+def test_the_api_routes_each_row_with_its_own_permission(extended: Synthesized) -> None:
+    keys = sorted(r["Properties"]["RouteKey"] for r in extended.of_type("AWS::ApiGatewayV2::Route").values())
+    assert keys == sorted(route.key for route in EXTENDED)
+    arns = [json.dumps(p["Properties"]["SourceArn"]) for p in extended.of_type("AWS::Lambda::Permission").values()]
+    assert sorted(arn.rsplit('"', 2)[-2] for arn in arns) == sorted(f"/*/{r.method}{r.path}" for r in EXTENDED)
+
+
+def test_cors_allows_the_new_methods(extended: Synthesized) -> None:
+    (api,) = extended.of_type("AWS::ApiGatewayV2::Api").values()
+    assert api["Properties"]["CorsConfiguration"]["AllowMethods"] == sorted({r.method for r in EXTENDED})
+
+
+def test_each_route_is_acknowledged_with_its_own_public_reason(extended: Synthesized) -> None:
+    reasons = {
+        finding["reason"]
+        for plugin in extended.report["pluginReports"]
+        for finding in plugin.get("suppressedViolations", [])
+        if finding["ruleName"] in ("AwsSolutions-APIG4", "api_gw_v2_authorization_type_configured_check")
+    }
+    assert reasons == {route.public for route in EXTENDED}
+
+
+def test_the_handler_answers_every_sample_healthily_and_refuses_a_bad_body() -> None:
+    router = Router(EXTENDED)
+    for check in CHECKS:
+        assert verdict(handler.handle(router, route_event(check, 0.0), FakeContext()), check) is None
+    bad = route_event({**CHECKS[-1], "body": "{not json"}, 0.0)
+    assert handler.handle(router, bad, FakeContext())["statusCode"] == 400
+
+
+def test_the_release_hook_checks_every_route(extended: Synthesized) -> None:
+    (variables,) = [
+        f["Properties"]["Environment"]["Variables"]
+        for f in extended.of_type("AWS::Lambda::Function").values()
+        if CHECKS_ENV in f["Properties"]["Environment"]["Variables"]
+    ]
+    assert json.loads(variables[CHECKS_ENV]) == CHECKS
+
+
+def test_the_variable_reaches_the_function(extended: Synthesized) -> None:
+    (service_function,) = [
+        f for i, f in extended.of_type("AWS::Lambda::Function").items() if i.startswith("ProdFunction")
+    ]
+    row = _variable()
+    assert service_function["Properties"]["Environment"]["Variables"][row.name] == row.value(SETTINGS)
+
+
+@pytest.fixture
+def local_api(extended: Synthesized) -> Iterator[Any]:
+    router = Router(EXTENDED)
+    api = serve(0, extended.outdir / "ProdServerlessStack.template.json", lambda e, c: handler.handle(router, e, c))
+    api.access_log = io.StringIO()
+    threading.Thread(target=api.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+    yield api
+    api.shutdown()
+    api.server_close()
+
+
+def test_the_local_server_serves_and_smoke_checks_every_route(local_api: Any) -> None:
+    smoke.run(local_api.url, 1, CHECKS)
+    served = [json.loads(line)["r"] for line in local_api.access_log.getvalue().splitlines()]
+    assert served == [route.key for route in EXTENDED]
+
+
+def test_verify_checks_every_route_and_the_unrouted_ones(local_api: Any) -> None:
+    lambda_client = boto3.client("lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(lambda_client)
+    answer = json.dumps({"statusCode": 400, "body": json.dumps({"message": "Bad Request", "requestId": "d"})})
+    stub.add_response(
+        "invoke", {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(answer.encode()), len(answer))}, {
+            "FunctionName": "alias", "Payload": ANY})  # fmt: skip
+    stack = verify.Stack(url=local_api.url, bucket="", key_arn="", topic_arn="", alias_arn="alias", alarms={})
+    verifier = verify.Verifier(clients={"lambda": lambda_client}, stack=stack, checks=CHECKS)
+    with stub:
+        assert verifier.check_api()
+    checked = [row.check for row in verifier.rows]
+    assert [f"{route.key} answers its healthy sample" for route in EXTENDED] == checked[: len(EXTENDED)]
+    assert all(row.ok for row in verifier.rows)
+
+
+def test_the_dashboard_has_a_row_per_route(extended: Synthesized) -> None:
+    (dashboard,) = extended.of_type("AWS::CloudWatch::Dashboard").values()
+    text = "".join(part for part in dashboard["Properties"]["DashboardBody"]["Fn::Join"][1] if isinstance(part, str))
+    for route in EXTENDED:
+        # The widget's query, as it stands inside the dashboard's JSON text.
+        assert json.dumps(f'filter r = "{route.key}"')[1:-1] in text, route.key
+
+
+def test_the_routes_own_alarms(extended: Synthesized) -> None:
+    alarms = {i.removeprefix("ProdMonitoring").split("Alarm")[0]: a["Properties"] for i, a in
+              extended.of_type("AWS::CloudWatch::Alarm").items()}  # fmt: skip
+    echo = alarms["RoutePostEcho5xx"]
+    assert (echo["MetricName"], echo["Threshold"]) == ("ServerErrors", 1)
+    assert {"Name": "Route", "Value": "POST /echo"} in echo["Dimensions"]
+    assert "RouteGetItemsId5xx" not in alarms  # declared by the POST row only
+    rate = {query["Id"]: query for query in alarms["Api4xxRate"]["Metrics"]}
+    assert rate["expected"]["MetricStat"]["Metric"]["MetricName"] == "ExpectedClientErrors"
+    (composite,) = extended.of_type("AWS::CloudWatch::CompositeAlarm").values()
+    assert "RoutePostEcho5xx" in json.dumps(composite["Properties"]["AlarmRule"])
+
+
+def test_the_cost_model_mixes_every_route(extended: Synthesized) -> None:
+    deployed = cost.Deployed.read(extended.template)
+    assert deployed.checks == CHECKS
+    items = cost.mixed(deployed, cost.TRAFFIC[0])
+    assert len(items) == len(cost.per_million(deployed, cost.Lines.measure(deployed), cost.TRAFFIC[0]))
+
+
+def test_the_docs_list_every_route() -> None:
+    table = docs.routes_table(EXTENDED)
+    for route in EXTENDED:
+        assert f"| `{route.key}` | {route.summary} |" in table
+
+
+def test_the_context_recipes_are_what_the_tuned_synth_proves(tuned: Synthesized) -> None:
+    pairs: dict[str, str] = {}
+    for line in recipes()["context"].splitlines():
+        pairs |= parse_pairs(line.split('CONTEXT="', 1)[1].split('"', 1)[0])
+    assert pairs.items() <= TUNED.items()
+    settings = Settings.from_context(pairs)
+    (service_function,) = [f for i, f in tuned.of_type("AWS::Lambda::Function").items() if i.startswith("ProdFunction")]
+    assert service_function["Properties"]["MemorySize"] == settings.function_memory_mb
+    assert service_function["Properties"]["Timeout"] == settings.function_timeout_seconds
+    # Every ARN, principal and endpoint follows the Region: the mission's default appears nowhere.
+    assert "us-east-1" not in json.dumps(tuned.template)
+    manifest = json.loads((tuned.outdir / "manifest.json").read_text())
+    assert manifest["artifacts"]["ProdServerlessStack"]["environment"].endswith(f"/{settings.region}")
+
+
+def test_the_resource_recipe_grants_exactly_its_statement() -> None:
+    def build(stack: Any) -> None:
+        archive = SimpleNamespace(key=kms.Key(stack, "ProdKey"))
+        namespace = {"self": stack, "archive": archive, "settings": SETTINGS, "dynamodb": dynamodb, "iam": iam,
+                     "RemovalPolicy": RemovalPolicy, "ServiceFunction": ServiceFunction}  # fmt: skip
+        exec(recipes()["resource"], namespace)
+
+    template = template_of(build)
+    (table_id,) = template.find_resources("AWS::DynamoDB::GlobalTable")
+    (function_id, found) = next(iter(template.find_resources("AWS::Lambda::Function").items()))
+    assert found["Properties"]["Environment"]["Variables"]["ITEMS_TABLE"] == {"Ref": table_id}
+    granted = [s for _, s in statements(dict(template.to_json())) if s.get("Sid") == "ReadAndWriteItems"]
+    assert granted == [
+        {
+            "Sid": "ReadAndWriteItems",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+            "Resource": {"Fn::GetAtt": [table_id, "Arn"]},
+        }
+    ]
+    assert function_id.startswith("ProdFunction")
+    assert environment(SETTINGS, {"ITEMS_TABLE": "t"})["ITEMS_TABLE"] == "t"
