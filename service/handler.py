@@ -11,11 +11,14 @@ import json
 import logging
 import os
 import time
-from typing import Any
 
 from service import metrics
 from service.routes import ROUTES
 from service.routing import STATUS_MESSAGES, Body, HttpError, Request, Route, Router
+
+TYPE_CHECKING = False  # typing only when checked: its import would cost every cold start (service/routing.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Anything copied from the request into a log line is capped: logs are not a free store.
 MAX_LOGGED_CHARS = 256

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import http.client
 import io
 import json
@@ -24,6 +25,7 @@ from tools.events import build_event
 from tools.lambda_logging import install
 from tools.local_server import (
     LocalApi,
+    RouteKeys,
     function_environment,
     load_template,
     routes,
@@ -229,3 +231,57 @@ def test_without_a_template_make_serve_says_to_synth(tmp_path: Path, capsys: pyt
         local_server.main(["--template", str(tmp_path / "none.json")])
     assert exit_info.value.code == 2
     assert "run `make synth` first" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("port", ["70000", "-1"])
+def test_a_port_out_of_range_is_one_line(port: str, template_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert local_server.main(["--port", port, "--template", str(template_file)]) == 1
+    assert capsys.readouterr().err == (
+        f"make serve: PORT={port} is not a port; give 1024-65535, e.g. `make serve PORT=8080`\n"
+    )
+
+
+def test_a_privileged_port_without_privileges_is_one_line(
+    template_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(local_server, "serve", refuse)
+    assert local_server.main(["--port", "80", "--template", str(template_file)]) == 1
+    assert capsys.readouterr().err == (
+        "make serve: port 80 needs privileges (below 1024); instead run `make serve PORT=8080`\n"
+    )
+
+
+def test_any_other_bind_failure_is_one_line(
+    template_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+
+    monkeypatch.setattr(local_server, "serve", refuse)
+    assert local_server.main(["--port", "8080", "--template", str(template_file)]) == 1
+    assert capsys.readouterr().err == (
+        "make serve: port 8080 cannot be bound (Cannot assign requested address); instead run `make serve PORT=8080`\n"
+    )
+
+
+def test_route_keys_are_selected_as_http_api_selects_them() -> None:
+    keys = RouteKeys(frozenset({"GET /items/{id}", "GET /items/special", "POST /items/{id}", "GET /files/{key+}"}))
+    assert keys.match("GET", "/items/special") == ("GET /items/special", {})
+    assert keys.match("GET", "/items/7") == ("GET /items/{id}", {"id": "7"})
+    assert keys.match("POST", "/items/special") == ("POST /items/{id}", {"id": "special"})
+    assert keys.match("GET", "/files/a/b") == ("GET /files/{key+}", {"key": "a/b"})
+    assert keys.match("DELETE", "/items/7") is None
+
+
+def test_an_event_over_lambdas_6_mb_payload_is_refused_like_http_api(server: LocalApi, recorder: Recorder) -> None:
+    body = b"x" * (6 * 1024 * 1024)
+    request = urllib.request.Request(server.url + "/", data=body, method="GET")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    assert status == 413 and recorder.events == []  # the handler never sees it
