@@ -59,7 +59,7 @@ def _routes() -> tuple[Route, ...]:
 
 
 EXTENDED = _routes()
-NEW = EXTENDED[len(ROUTES) :]
+NEW = [route for route in EXTENDED if route.key in {"GET /items/{id}", "POST /echo"}]
 CHECKS = [route.check() for route in EXTENDED]
 ORIGIN = "https://app.example.com"
 

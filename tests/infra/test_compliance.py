@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from prod_serverless.compliance import CONTROLS, GUARD, PLUGINS, acknowledge, is_specific
+from service.routes import ROUTES
 from tests.conftest import Synthesized
 
 
@@ -62,9 +63,16 @@ def test_control_tower_acknowledgments_are_exactly_the_inherent_ones(synthesized
         (finding["ruleName"], finding["acknowledgedAt"].removeprefix("ProdServerlessStack/"))
         for finding in guard["suppressedViolations"]
     }
-    assert acknowledged == {
-        (CONTROLS["CT.APIGATEWAY.PR.5"], "ProdApi/HttpApi/GET--"),
-        (CONTROLS["CT.LAMBDA.PR.2"], "ProdApi/HttpApi/GET--/FunctionIntegration-Permission"),
+    routes = [
+        r.node.path.removeprefix("ProdServerlessStack/")
+        for r in synthesized.stack.node.find_child("ProdApi").routes.values()
+    ]
+    per_route = {
+        *((CONTROLS["CT.APIGATEWAY.PR.5"], route) for route in routes),
+        *((CONTROLS["CT.LAMBDA.PR.2"], f"{route}/FunctionIntegration-Permission") for route in routes),
+    }
+    assert len(per_route) == 2 * len(ROUTES)
+    assert acknowledged == per_route | {
         (CONTROLS["CT.LAMBDA.PR.3"], "ProdFunction/Function"),
         (CONTROLS["CT.LAMBDA.PR.3"], "ProdRelease/PreTrafficHook/Function"),
         (CONTROLS["CT.CLOUDWATCH.PR.2"], "ProdFunction/LogGroup"),

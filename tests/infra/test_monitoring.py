@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from prod_serverless.alarms import DURATION_ALARM_FRACTION
+from prod_serverless.alarms import DURATION_ALARM_FRACTION, route_name
+from service.routes import ROUTES
 from tests.conftest import Synthesized
 from tests.infra.helpers import REGION, SETTINGS
 
@@ -22,7 +23,19 @@ STREAMS = {
     "Function": {"Ref": "ProdLogArchiveFunctionStream0B1B317D"},
 }
 GROUPS = {"Api": {"Ref": "ProdApiAccessLogGroupE71D7629"}, "Function": {"Ref": "ProdFunctionLogGroup42B7F98C"}}
-HEALTH = ("FunctionErrors", "FunctionThrottles", "FunctionDuration", "Api5xx", "Api4xxRate", "ApiLatency")
+# Routes that declare their own 5xx alarm (service/routes.py, alarm_5xx): members of the composite too.
+ROUTE_ALARMS = tuple(f"Route{route_name(route)}5xx" for route in ROUTES if route.alarm_5xx is not None)
+HEALTH = (
+    "FunctionErrors",
+    "FunctionThrottles",
+    "FunctionDuration",
+    "Api5xx",
+    "Api4xxRate",
+    "ApiLatency",
+    *ROUTE_ALARMS,
+)
+# Routes whose 4xx answers never page: the 4xx-rate alarm subtracts the function's count of them.
+QUIET_4XX = any(not route.client_errors_page for route in ROUTES)
 
 # name -> (namespace, metric, dimensions, statistic, period, comparison, threshold, datapoints/evaluation periods)
 GTE, GT, LT = "GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold"
@@ -87,6 +100,7 @@ def test_the_alarm_set_is_exactly_the_expected_one(synthesized: Synthesized) -> 
         *INSIGHTS_ALARMS,
         *RELEASE_ALARMS,
         *RELEASE_QUERIES,
+        *ROUTE_ALARMS,
         "Api4xxRate",
     }
 
@@ -133,7 +147,12 @@ def test_subscription_alarms_query_every_dimension_set_of_their_log_group(synthe
 def test_api_4xx_rate_is_metric_math_over_4xx_and_count(synthesized: Synthesized) -> None:
     alarm = _alarms(synthesized)["Api4xxRate"]
     queries = {query["Id"]: query for query in alarm["Metrics"]}
-    assert queries["expr_1"]["Expression"] == "IF(requests > 0, 100 * clientErrors / requests, 0)"
+    assert queries["expr_1"]["Expression"] == (
+        "IF(requests > 0, 100 * (clientErrors - FILL(expected, 0)) / requests, 0)"
+        if QUIET_4XX
+        else "IF(requests > 0, 100 * clientErrors / requests, 0)"
+    )
+    assert ("expected" in queries) == QUIET_4XX
     for query_id, metric in (("clientErrors", "4xx"), ("requests", "Count")):
         stat = queries[query_id]["MetricStat"]
         assert stat["Metric"] == {
@@ -180,7 +199,9 @@ def test_one_failure_pages_once_and_every_alarm_has_an_action(synthesized: Synth
     """The composite pages for its members; release alarms roll back; both record to the events topic (Control
     Tower CT.CLOUDWATCH.PR.1 wants an action on every alarm). Only the log-delivery alarms page on their own."""
     alarms = _alarms(synthesized)
-    assert len(alarms) == len(EXPECTED_ALARMS) + len(INSIGHTS_ALARMS) + len(RELEASE_ALARMS) + len(RELEASE_QUERIES) + 1
+    assert len(alarms) == (
+        len(EXPECTED_ALARMS) + len(INSIGHTS_ALARMS) + len(RELEASE_ALARMS) + len(RELEASE_QUERIES) + len(ROUTE_ALARMS) + 1
+    )
     quiet = {*HEALTH, *RELEASE_ALARMS, *RELEASE_QUERIES}
     for name, alarm in alarms.items():
         topic = EVENTS_TOPIC if name in quiet else TOPIC
