@@ -20,7 +20,7 @@ APPROVAL ?= broadening
 CONTEXT ?=
 export CONTEXT
 
-.PHONY: help deps synth test lint format typecheck workflows unit docs bootstrap diff deploy verify destroy serve cost bench smoke lock clean
+.PHONY: help deps config synth test lint format typecheck workflows unit docs bootstrap diff deploy verify destroy serve cost bench smoke lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,7 +40,11 @@ node_modules/.installed: package-lock.json $(VENV)/.installed
 
 deps: $(VENV)/.installed node_modules/.installed
 
+config: deps ## Print the settings every target uses (cdk.json, then CONTEXT)
+	@$(BIN)/python -m tools.config --show
+
 synth: deps ## Install pinned tools (first run) and write cdk.out/ProdServerlessStack.template.json
+	@$(BIN)/python -m tools.config
 	$(CDK) synth --quiet
 	@echo "wrote $(TEMPLATE) and cdk.out/validation-report.json (rule packs, acknowledgments)"
 
@@ -72,10 +76,12 @@ bootstrap: deps ## Once per account and region: cdk bootstrap (needs AWS credent
 	$(CDK) bootstrap
 
 diff: deps ## Show what a deploy would change (needs AWS credentials)
+	@$(BIN)/python -m tools.config
 	$(BIN)/python -m tools.preflight diff
 	$(CDK) diff $(STACK)
 
 deploy: deps ## Deploy to your AWS credentials' account, in the configured region; retry after a failed first create
+	@$(BIN)/python -m tools.config
 	$(BIN)/python -m tools.preflight deploy
 	$(CDK) deploy $(STACK) --require-approval $(APPROVAL)
 

@@ -1,0 +1,32 @@
+"""`make config`: the settings every target will use (cdk.json's context, then CONTEXT), or one line that says
+what is wrong with CONTEXT. Every target that takes CONTEXT runs it first, so a mistake stops before the CDK CLI
+or AWS are asked anything."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+from prod_serverless.settings import SETTINGS, SettingsError, configured
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--show", action="store_true", help="print every setting and its value")
+    args = parser.parse_args(argv)
+    try:
+        settings = configured()
+    except SettingsError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        return 1
+    if args.show:
+        values = dataclasses.asdict(settings)
+        width = max(len(spec.key) for spec in SETTINGS)
+        for spec in SETTINGS:
+            print(f"{spec.key:<{width}}  {values[spec.field]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
