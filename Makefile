@@ -20,7 +20,7 @@ APPROVAL ?= broadening
 CONTEXT ?=
 export CONTEXT
 
-.PHONY: help deps config synth test lint format typecheck workflows unit docs bootstrap diff deploy verify destroy serve cost bench smoke lock clean
+.PHONY: help deps config synth test lint format typecheck workflows unit docs mutate bootstrap diff deploy verify destroy serve cost bench smoke lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -104,9 +104,12 @@ bench: synth ## Handler cold/warm numbers beside the boto3 baseline, and local s
 smoke: deps ## Every route's sample against URL=http://127.0.0.1:3000 (make serve) or the deployed stack's URL
 	$(BIN)/python -m tools.smoke $(if $(URL),--url $(URL),)
 
+mutate: deps ## Mutation testing of the Python logic: score per file, survivors; exits 1 under 90% (minutes)
+	$(BIN)/python -m tools.mutate
+
 lock: ## Re-resolve requirements.lock from pyproject.toml (needs network)
 	python3 -m venv /tmp/prod-serverless-lock && /tmp/prod-serverless-lock/bin/pip install --quiet pip-tools==7.5.2
 	/tmp/prod-serverless-lock/bin/pip-compile --quiet --extra dev --generate-hashes --strip-extras -o requirements.lock pyproject.toml
 
 clean: ## Remove generated files (keeps .venv and node_modules)
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis mutants

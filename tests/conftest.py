@@ -48,7 +48,21 @@ def _bad_context_synth() -> None:
 STARTED_AT_COLLECTION: dict[str, Callable[[], None]] = {"bad-context-synth": _bad_context_synth}
 
 
+# Fixtures that synthesize the app: a test that uses one, or any test of a construct (tests/infra/, which judge
+# templates through the CDK) but the settings', is marked `synth`; make mutate leaves those out.
+SYNTH_FIXTURES = {"synthesized", "tuned", "extended", "template_file", "template", "deployed", "local_api", "server"}
+
+
+def _synthesizes(item: pytest.Item) -> bool:
+    path = Path(str(item.fspath))
+    in_infra = path.parent.name == "infra" and path.name != "test_settings.py"
+    return in_infra or path.name == "test_recipes.py" or bool(SYNTH_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _synthesizes(item):
+            item.add_marker(pytest.mark.synth)
     items.sort(key=lambda item: item.get_closest_marker("background") is not None)  # stable: others keep order
 
 

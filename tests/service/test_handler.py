@@ -315,5 +315,7 @@ def test_handler_imports_only_the_standard_library() -> None:
     ).stdout
     imported = set(eval(output))
     assert "boto3" not in imported and "botocore" not in imported
-    stdlib = set(sys.stdlib_module_names) | {"service"}
+    # Under `make mutate` the code under test is mutmut's copy, which imports mutmut's trampoline.
+    mutated = {"mutmut"} if "mutants" in Path(handler.__file__).parts else set()
+    stdlib = set(sys.stdlib_module_names) | {"service"} | mutated
     assert imported <= stdlib, imported - stdlib
