@@ -4,12 +4,13 @@ threshold the run fails and lists the survivors."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from tools import mutate
 
 
-def _results(tmp_path: Path, codes: dict[str, int | None]) -> Path:
+def _results(tmp_path: Path, codes: Mapping[str, int | None]) -> Path:
     meta = tmp_path / "service" / "handler.py.meta"
     meta.parent.mkdir(parents=True)
     meta.write_text(json.dumps({"exit_code_by_key": codes}))
