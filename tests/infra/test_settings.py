@@ -180,3 +180,113 @@ def test_context_pairs_are_read_whole(written: str, parsed: dict[str, str]) -> N
 def test_a_malformed_context_stops_with_one_line(written: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         parse_pairs(written)
+
+
+# Every relation between settings, on both sides of its boundary (each case changes one value).
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        (
+            {"archiveInfrequentAccessDays": "40", "archiveExpirationDays": "40"},
+            "'archiveExpirationDays' must be greater",
+        ),
+        (
+            {"firehoseBufferSeconds": "600", "firehoseFreshnessSeconds": "600"},
+            "'firehoseFreshnessSeconds' must be greater",
+        ),
+        (
+            {"archiveObjectLockDays": "366", "archiveExpirationDays": "365"},
+            r"^context key 'archiveObjectLockDays' must not exceed 'archiveExpirationDays' \(365\): a locked log could "
+            "not expire; got 366$",
+        ),
+        (
+            {"provisionedConcurrency": "6", "reservedConcurrency": "5"},
+            r"^context key 'provisionedConcurrency' must not exceed 'reservedConcurrency' \(5\); got 6$",
+        ),
+    ],
+)
+def test_a_relation_broken_by_one_value_stops_with_its_message(context: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_context(context)
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"archiveInfrequentAccessDays": "40", "archiveExpirationDays": "41"},
+        {"firehoseBufferSeconds": "600", "firehoseFreshnessSeconds": "601"},
+        {"archiveObjectLockDays": "365", "archiveExpirationDays": "365"},
+        {"provisionedConcurrency": "5", "reservedConcurrency": "5"},
+    ],
+)
+def test_a_relation_held_at_its_boundary_is_accepted(context: dict[str, str]) -> None:
+    Settings.from_context(context)
+
+
+@pytest.mark.parametrize(("value", "number"), [("128", 128), ("10240", 10240)])
+def test_a_whole_number_at_either_end_of_its_range_is_accepted(value: str, number: int) -> None:
+    assert Settings.from_context({"functionMemoryMb": value}).function_memory_mb == number
+
+
+@pytest.mark.parametrize(("value", "parsed"), [("true", True), ("TRUE", True), ("False", False), (True, True)])
+def test_a_flag_reads_true_and_false_in_any_case(value: Any, parsed: bool) -> None:
+    assert Settings.from_context({"releaseIgnoreAlarms": value}).release_ignore_alarms is parsed
+
+
+def test_a_pattern_setting_refuses_what_is_not_text() -> None:
+    with pytest.raises(SettingsError, match=r"^context key 'appVersion' must match .*; got 7$"):
+        Settings.from_context({"appVersion": 7})
+
+
+@pytest.mark.parametrize(("value", "parsed"), [("14", 14), (14, 14)])
+def test_a_one_of_setting_converts_numbers(value: Any, parsed: int) -> None:
+    assert Settings.from_context({"logRetentionDays": value}).log_retention_days == parsed
+
+
+def test_a_one_of_setting_refuses_what_does_not_convert() -> None:
+    with pytest.raises(SettingsError, match="^context key 'logRetentionDays' must be one of 1, 3, 5"):
+        Settings.from_context({"logRetentionDays": "fifteen"})
+
+
+def test_origins_read_from_text_or_a_list_and_skip_empty_items() -> None:
+    expected = ("https://a.example.com", "https://b.example.com")
+    assert (
+        Settings.from_context(
+            {"corsAllowedOrigins": "https://a.example.com,,https://b.example.com,"}
+        ).cors_allowed_origins
+        == expected
+    )
+    assert Settings.from_context({"corsAllowedOrigins": list(expected)}).cors_allowed_origins == expected
+    with pytest.raises(
+        SettingsError, match="^context key 'corsAllowedOrigins' must be a comma-separated list of origins; got 7$"
+    ):
+        Settings.from_context({"corsAllowedOrigins": 7})
+
+
+def test_an_empty_value_names_what_to_give_without_backticks() -> None:
+    with pytest.raises(
+        SettingsError, match=r"^context key 'logLevel' is empty; give DEBUG, INFO, WARN, ERROR, or leave"
+    ):
+        Settings.from_context({"logLevel": ""})
+
+
+def test_the_cdks_own_keys_pass_and_only_they() -> None:
+    Settings.from_context({"@aws-cdk/core:flag": True, "aws:cdk:x": 1})
+    with pytest.raises(SettingsError, match="unknown context key 'x@y'"):
+        Settings.from_context({"x@y": 1})
+
+
+def test_the_suggestion_is_the_one_closest_key() -> None:
+    with pytest.raises(SettingsError, match=r"^unknown context key 'logLevl': did you mean 'logLevel'\? valid keys"):
+        Settings.from_context({"logLevl": "INFO"})
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_context({"qqqqqqqq": 1})
+    assert "did you mean" not in str(refused.value)
+
+
+def test_a_malformed_pair_says_how_to_write_one() -> None:
+    with pytest.raises(SettingsError) as refused:
+        parse_pairs("x")
+    assert str(refused.value).endswith(
+        "write key=value with no spaces around '=', and a list without spaces (a,b) or quoted (key='a, b')"
+    )

@@ -215,3 +215,201 @@ def test_signature_version_4_matches_botocore(
     ).add_auth(theirs)
     assert ours.get_header("Authorization") == theirs.headers["Authorization"]
     assert ours.get_header("X-amz-date") == theirs.headers["X-Amz-Date"]
+
+
+# The exact wire contracts: the event the new version gets, the two signed calls, and every verdict's words.
+def test_the_event_of_a_check_is_exactly_what_the_default_stage_sends() -> None:
+    check = {"route": "POST /items/{id}", "method": "POST", "path": "/items/7", "query": "a=1&b=", "body": '{"x":1}'}
+    assert hook.route_event(check, 1_764_410_400.123) == {
+        "version": "2.0",
+        "routeKey": "POST /items/{id}",
+        "rawPath": "/items/7",
+        "rawQueryString": "a=1&b=",
+        "headers": {
+            "accept": "application/json",
+            "host": "pre-traffic-hook",
+            "user-agent": "codedeploy-pre-traffic",
+            "content-type": "application/json",
+        },
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "pre-traffic-hook",
+            "domainName": "pre-traffic-hook",
+            "domainPrefix": "pre-traffic-hook",
+            "http": {
+                "method": "POST",
+                "path": "/items/7",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "codedeploy-pre-traffic",
+            },
+            "requestId": "pre-traffic-1764410400123",
+            "routeKey": "POST /items/{id}",
+            "stage": "$default",
+            "time": "29/Nov/2025:10:00:00 +0000",
+            "timeEpoch": 1764410400123,
+        },
+        "isBase64Encoded": False,
+        "queryStringParameters": {"a": "1", "b": ""},
+        "body": '{"x":1}',
+    }
+
+
+def test_a_check_without_query_or_body_sends_neither() -> None:
+    built = hook.route_event({"route": "GET /", "method": "GET", "path": "/"}, 0.0)
+    assert (built["rawQueryString"], "queryStringParameters" in built, "body" in built) == ("", False, False)
+    assert "content-type" not in built["headers"]
+
+
+def test_the_two_calls_are_exactly_invoke_and_report() -> None:
+    status, fake = _run([_invoked(_healthy(check)) for check in CHECKS])
+    invoke, report = fake.requests[0], fake.requests[-1]
+    assert (invoke.get_method(), report.get_method()) == ("POST", "POST")
+    assert invoke.get_header("Content-type") == "application/json"
+    assert invoke.get_header("X-amz-invocation-type") == "RequestResponse"
+    assert report.get_header("Content-type") == "application/x-amz-json-1.1"
+    assert report.get_header("X-amz-security-token") == "session-token"
+    assert json.loads(invoke.data)["routeKey"] == CHECKS[0]["route"]  # type: ignore[arg-type]
+
+
+def test_without_a_session_token_none_is_sent() -> None:
+    environ = {k: v for k, v in ENVIRON.items() if k != "AWS_SESSION_TOKEN"}
+    assert hook.Aws(environ).credentials["token"] == ""
+    fake = FakeAws([])
+    hook.Aws(environ, opener=fake).report("d", "e", "Succeeded")
+    assert fake.requests[0].get_header("X-amz-security-token") is None
+
+
+@pytest.mark.parametrize(("status", "raises"), [(299, False), (300, True)])
+def test_an_aws_answer_of_300_or_more_is_a_failure(status: int, raises: bool) -> None:
+    aws = hook.Aws(ENVIRON, opener=lambda request, timeout: (status, {}, b'{"a": 1}'))
+    if raises:
+        with pytest.raises(RuntimeError, match=r"^lambda answered 300: b'\{\"a\": 1\}'$"):
+            aws.invoke(TARGET, {})
+    else:
+        assert aws.invoke(TARGET, {}) == {"a": 1}
+
+
+@pytest.mark.parametrize("header", ["X-Amz-Function-Error", "x-amz-function-error"])
+def test_a_function_error_in_either_spelling_is_a_failure(header: str) -> None:
+    aws = hook.Aws(ENVIRON, opener=lambda request, timeout: (200, {header: "Unhandled"}, b"x" * 400))
+    with pytest.raises(RuntimeError) as raised:
+        aws.invoke(TARGET, {})
+    assert str(raised.value) == f"the new version raised: {(b'x' * 300)!r}"
+
+
+def test_the_invoke_path_quotes_the_whole_arn() -> None:
+    fake = FakeAws([(200, {}, b"{}")])
+    hook.Aws(ENVIRON, opener=fake).invoke("arn:aws:lambda:r:1:function:f:7", {})
+    assert fake.requests[0].full_url.endswith("/functions/arn%3Aaws%3Alambda%3Ar%3A1%3Afunction%3Af%3A7/invocations")
+
+
+@pytest.mark.parametrize(
+    ("result", "problem"),
+    [
+        ("x" * 300, f"the answer is not an object: {'x' * 200}"),
+        ({"statusCode": 500}, "statusCode is 500, expected 200"),
+        ({"statusCode": 200, "body": "y" * 300}, f"body is not JSON: {'y' * 200}"),
+        ({"statusCode": 200}, "body is not JSON: None"),
+        ({"statusCode": 200, "body": "[1]"}, "body keys are [1], expected ['a', 'b']"),
+        ({"statusCode": 200, "body": '{"b": 1, "c": 2}'}, "body keys are ['b', 'c'], expected ['a', 'b']"),
+    ],
+)
+def test_each_verdict_says_exactly_what_is_wrong(result: Any, problem: str) -> None:
+    assert hook.verdict(result, {"status": 200, "keys": ["b", "a"]}) == problem
+
+
+def test_each_check_is_logged_with_its_route_target_and_problem(caplog: pytest.LogCaptureFixture) -> None:
+    def failing(request: urllib.request.Request, timeout: float) -> Answer:
+        if "codedeploy" in request.full_url:
+            return 200, {}, b"{}"
+        raise OSError("z" * 400)
+
+    with caplog.at_level("INFO", logger="pre_traffic_hook"):
+        assert hook.run(EVENT, hook.Aws(ENVIRON, opener=failing), TARGET, CHECKS[:1]) == "Failed"
+    (record,) = caplog.records
+    assert record.getMessage() == "pre-traffic check"
+    assert (record.target, record.route, record.problem) == (  # type: ignore[attr-defined]
+        TARGET,
+        CHECKS[0]["route"],
+        f"could not run: {'z' * 300}",
+    )
+
+
+def test_the_lambda_entry_point_reads_its_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = [_invoked(_healthy(check)) for check in CHECKS]
+    fake = FakeAws(answers)
+    for name, value in {**ENVIRON, hook.CHECKS_ENV: json.dumps(CHECKS)}.items():
+        monkeypatch.setenv(name, value)
+    real = hook.Aws
+    monkeypatch.setattr(hook, "Aws", lambda environ: real(environ, opener=fake))
+    assert hook.handler(EVENT, FakeContext()) == {"status": "Succeeded"}
+    assert len(fake.requests) == len(CHECKS) + 1 and TARGET.replace(":", "%3A") in fake.requests[0].full_url
+    assert fake.reported()["deploymentId"] == EVENT["DeploymentId"]
+
+
+def test_the_clock_is_utc() -> None:
+    assert hook._now().tzinfo is UTC
+
+
+def test_urlopen_answers_an_http_error_status_instead_of_raising() -> None:
+    import http.server
+    import threading
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            code = 200 if self.path == "/ok" else 403
+            self.send_response(code)
+            self.send_header("x-seen", "yes")
+            self.end_headers()
+            self.wfile.write(b"ok" if code == 200 else b"no")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        status, headers, body = hook.urlopen(urllib.request.Request(base + "/ok", data=b"", method="POST"), 5)
+        assert (status, headers["x-seen"], body) == (200, "yes", b"ok")
+        status, headers, body = hook.urlopen(urllib.request.Request(base + "/no", data=b"", method="POST"), 5)
+        assert (status, headers["x-seen"], body) == (403, "yes", b"no")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_signature_version_4_matches_botocore_without_a_body_with_odd_paths_and_spaced_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import botocore.auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = "https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/a b~c:d/configuration"
+    headers = {"X-Custom": "two  spaces   here"}
+    ours = hook.sign(
+        urllib.request.Request(url, headers=dict(headers)),
+        service="lambda",
+        region="us-east-1",
+        credentials={"key": ENVIRON["AWS_ACCESS_KEY_ID"], "secret": ENVIRON["AWS_SECRET_ACCESS_KEY"], "token": ""},
+        now=datetime(2026, 11, 29, 10, 0, 0, tzinfo=UTC),
+    )
+
+    class FrozenDatetime(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> FrozenDatetime:
+            return cls(2026, 11, 29, 10, 0, 0, tzinfo=tz)
+
+        @classmethod
+        def utcnow(cls) -> FrozenDatetime:
+            return cls(2026, 11, 29, 10, 0, 0)
+
+    monkeypatch.setattr(botocore.auth.datetime, "datetime", FrozenDatetime)
+    theirs = AWSRequest(method="GET", url=url, data=b"", headers=dict(headers))
+    botocore.auth.SigV4Auth(
+        Credentials(ENVIRON["AWS_ACCESS_KEY_ID"], ENVIRON["AWS_SECRET_ACCESS_KEY"]), "lambda", "us-east-1"
+    ).add_auth(theirs)
+    assert ours.get_header("Authorization") == theirs.headers["Authorization"]
+    assert ours.get_header("X-amz-security-token") is None
