@@ -244,7 +244,7 @@ def test_a_one_of_setting_converts_numbers(value: Any, parsed: int) -> None:
 
 
 def test_a_one_of_setting_refuses_what_does_not_convert() -> None:
-    with pytest.raises(SettingsError, match="^context key 'logRetentionDays' must be one of 1, 3, 5"):
+    with pytest.raises(SettingsError, match=r"^context key 'logRetentionDays' must be one of 1, 3, 5"):
         Settings.from_context({"logRetentionDays": "fifteen"})
 
 
@@ -258,7 +258,7 @@ def test_origins_read_from_text_or_a_list_and_skip_empty_items() -> None:
     )
     assert Settings.from_context({"corsAllowedOrigins": list(expected)}).cors_allowed_origins == expected
     with pytest.raises(
-        SettingsError, match="^context key 'corsAllowedOrigins' must be a comma-separated list of origins; got 7$"
+        SettingsError, match=r"^context key 'corsAllowedOrigins' must be a comma-separated list of origins; got 7$"
     ):
         Settings.from_context({"corsAllowedOrigins": 7})
 

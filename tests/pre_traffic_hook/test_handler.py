@@ -262,7 +262,7 @@ def test_a_check_without_query_or_body_sends_neither() -> None:
 
 
 def test_the_two_calls_are_exactly_invoke_and_report() -> None:
-    status, fake = _run([_invoked(_healthy(check)) for check in CHECKS])
+    _, fake = _run([_invoked(_healthy(check)) for check in CHECKS])
     invoke, report = fake.requests[0], fake.requests[-1]
     assert (invoke.get_method(), report.get_method()) == ("POST", "POST")
     assert invoke.get_header("Content-type") == "application/json"
