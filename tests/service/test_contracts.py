@@ -225,7 +225,7 @@ def test_the_debug_line_measures_the_duration_in_milliseconds(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     ticks = iter([1.0, 1.0012346])
-    monkeypatch.setattr(handler.time, "perf_counter", lambda: next(ticks))
+    monkeypatch.setattr("service.handler.time.perf_counter", lambda: next(ticks))
     with caplog.at_level(logging.DEBUG, logger="service"):
         handler.handler(_get("/"), FakeContext())
     (record,) = caplog.records
@@ -264,7 +264,7 @@ def test_a_metric_line_is_exactly_an_emf_document(monkeypatch: pytest.MonkeyPatc
 
 
 def test_a_metric_line_is_stamped_now_in_milliseconds(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(metrics.time, "time", lambda: 2.5)
+    monkeypatch.setattr("service.metrics.time.time", lambda: 2.5)
     assert json.loads(metrics.line(metrics.EXPECTED_CLIENT_ERRORS, "r"))["_aws"]["Timestamp"] == 2500
 
 
