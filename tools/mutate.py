@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -94,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--children", type=int, default=2, help="mutants tested at once (the machine's cores)")
     args = parser.parse_args(argv)
     if not args.report_only:
+        # mutmut keeps the results of mutants whose code did not change, even when the tests did: start afresh.
+        shutil.rmtree(MUTANTS, ignore_errors=True)
         run = subprocess.run(  # noqa: S603 - mutmut from this venv, fixed arguments
             [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", str(args.children)],
             cwd=ROOT,
