@@ -58,7 +58,10 @@ def before_deploy(cloudformation: Any, say: Any) -> None:
             "the CDK CLI will delete it and create it again, so termination protection is turned off for that"
         )
         if left:
-            say(f"preflight: CloudFormation could not delete {', '.join(left)}: see README 'When a deploy fails'")
+            say(
+                f"preflight: CloudFormation could not delete {', '.join(left)}: "
+                "see docs/releases.md, 'When a deploy fails'"
+            )
         if stack.get("EnableTerminationProtection"):
             cloudformation.update_termination_protection(StackName=STACK_NAME, EnableTerminationProtection=False)
 
@@ -67,10 +70,8 @@ def before_deploy(cloudformation: Any, say: Any) -> None:
 UNRESERVED_FLOOR = 100
 
 
-def check_concurrency(lambda_client: Any, reserved: int | None, say: Any) -> None:
+def check_concurrency(lambda_client: Any, reserved: int, say: Any) -> None:
     """A reservedConcurrency the account cannot grant fails the deploy midway: refuse it here, with the numbers."""
-    if reserved is None:
-        return
     limits = lambda_client.get_account_settings()["AccountLimit"]
     unreserved = limits["UnreservedConcurrentExecutions"]
     # The function's own current reservation (an update) is not in `unreserved`; it may be counted back.
@@ -136,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
             cloudformation = client(aws, "cloudformation")
             if args.action == "deploy":
                 before_deploy(cloudformation, say)
-                check_concurrency(client(aws, "lambda"), configured().reserved_concurrency, say)
+                reserved = configured().reserved_concurrency
+                if reserved is not None:
+                    check_concurrency(client(aws, "lambda"), reserved, say)
             elif args.action == "destroy":
                 before_destroy(cloudformation, args.confirm, say)
     except (AwsUnavailableError, PreflightError) as error:

@@ -50,7 +50,13 @@ def test_a_failed_first_create_gets_its_termination_protection_turned_off_so_the
     stub.add_response("describe_stacks", _stack("ROLLBACK_COMPLETE"), {"StackName": "ProdServerlessStack"})
     stub.add_response(
         "describe_stack_resources",
-        {"StackResources": [_resource("ProdLogArchiveBucket17CCD0FA", "AWS::S3::Bucket", "DELETE_FAILED")]},
+        {
+            "StackResources": [
+                _resource("ProdLogArchiveBucket17CCD0FA", "AWS::S3::Bucket", "DELETE_FAILED"),
+                _resource("ProdLogArchiveKey38D0B7C1", "AWS::KMS::Key", "DELETE_FAILED"),
+                _resource("ProdFunction481DA47F", "AWS::Lambda::Function", "DELETE_COMPLETE"),
+            ]
+        },
     )
     stub.add_response(
         "update_termination_protection",
@@ -61,8 +67,13 @@ def test_a_failed_first_create_gets_its_termination_protection_turned_off_so_the
     with stub:
         preflight.before_deploy(cloudformation, said.append)
         stub.assert_no_pending_responses()
-    assert "the first create of ProdServerlessStack failed (ROLLBACK_COMPLETE" in said[0]
-    assert "could not delete ProdLogArchiveBucket17CCD0FA (AWS::S3::Bucket)" in said[1]
+    assert said == [
+        "preflight: the first create of ProdServerlessStack failed (ROLLBACK_COMPLETE: The following resource(s) "
+        "failed to create: [ProdApiDefaultStage]); the CDK CLI will delete it and create it again, so termination "
+        "protection is turned off for that",
+        "preflight: CloudFormation could not delete ProdLogArchiveBucket17CCD0FA (AWS::S3::Bucket), "
+        "ProdLogArchiveKey38D0B7C1 (AWS::KMS::Key): see docs/releases.md, 'When a deploy fails'",
+    ]
 
 
 @pytest.mark.parametrize("status", ["CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"])
@@ -223,8 +234,146 @@ def test_reserved_concurrency_the_account_cannot_grant_stops_the_deploy(
             preflight.check_concurrency(client, reserved, lambda line: None)
 
 
-def test_no_reserved_concurrency_asks_nothing() -> None:
-    client, stub = _lambda(10, 10)
+def test_a_stack_in_review_is_no_stack_busy() -> None:
+    cloudformation, stub = _cloudformation()
+    stub.add_response("describe_stacks", _stack("REVIEW_IN_PROGRESS"))
     with stub:
-        preflight.check_concurrency(client, None, lambda line: None)
-    assert stub._queue  # the account was not asked
+        preflight.before_deploy(cloudformation, lambda line: None)
+
+
+def test_destroy_says_exactly_what_stays_and_how_to_find_it() -> None:
+    cloudformation, stub = _cloudformation()
+    stub.add_response("describe_stacks", _stack("UPDATE_COMPLETE", protected=False))
+    resource = _resource("ProdLogArchiveKey38D0B7C1", "AWS::KMS::Key", "CREATE_COMPLETE")
+    del resource["PhysicalResourceId"]
+    stub.add_response(
+        "describe_stack_resources",
+        {"StackResources": [resource, _resource("ProdB", "AWS::S3::Bucket", "CREATE_COMPLETE")]},
+    )
+    said: list[str] = []
+    with stub:
+        preflight.before_destroy(cloudformation, "ProdServerlessStack", said.append)
+        stub.assert_no_pending_responses()  # not protected: no call to turn protection off
+    assert said == [
+        "preflight: these stay after the stack is gone (logs are evidence): "
+        "ProdLogArchiveKey38D0B7C1 ; ProdB ProdB-physical",
+        "preflight: list them later with: aws resourcegroupstaggingapi get-resources --region us-east-1 "
+        "--tag-filters Key=aws:cloudformation:stack-name,Values=ProdServerlessStack",
+        "preflight: saved (named) queries in the ProdServerlessLogs workgroup make its deletion fail: "
+        "delete them first",
+    ]
+
+
+def test_destroy_of_a_protected_stack_says_protection_is_off() -> None:
+    cloudformation, stub = _cloudformation()
+    stub.add_response("describe_stacks", _stack("UPDATE_COMPLETE"))
+    stub.add_response("describe_stack_resources", {"StackResources": []})
+    stub.add_response("update_termination_protection", {"StackId": STACK_ID})
+    said: list[str] = []
+    with stub:
+        preflight.before_destroy(cloudformation, "ProdServerlessStack", said.append)
+    assert said[0] == "preflight: termination protection turned off for this destroy"
+
+
+def test_destroy_of_no_stack_is_one_line() -> None:
+    cloudformation, stub = _cloudformation()
+    stub.add_client_error("describe_stacks", "ValidationError", "Stack with id ProdServerlessStack does not exist", 400)
+    with (
+        stub,
+        pytest.raises(
+            preflight.PreflightError, match=r"^ProdServerlessStack does not exist in us-east-1: nothing to destroy$"
+        ),
+    ):
+        preflight.before_destroy(cloudformation, "ProdServerlessStack", lambda line: None)
+
+
+def test_a_reservation_the_account_can_grant_but_only_barely_is_said_with_the_numbers() -> None:
+    client, stub = _lambda(950, 1000)
+    said: list[str] = []
+    with stub:
+        preflight.check_concurrency(client, 851, said.append)  # 851 + 100 > 950, yet under 1000 - 100
+    assert said == [
+        "preflight: reservedConcurrency=851 needs 951 unreserved executions; this account has 950 of 1000 (if the "
+        "stack already reserves some, those count back)"
+    ]
+    client, stub = _lambda(950, 1000)
+    with stub:
+        preflight.check_concurrency(client, 850, said.append)  # exactly 100 left: nothing to say
+    assert len(said) == 1
+
+
+class _Aws:
+    """A session whose clients are stubbed: what main() calls, answered as a healthy account would."""
+
+    region_name = "us-east-1"
+
+    def __init__(self, stack: dict[str, Any] | None, reserved_limits: tuple[int, int] | None = None) -> None:
+        self.clients: dict[str, Any] = {}
+        self.stubs: list[Stubber] = []
+        sts = boto3.client("sts", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        stub = Stubber(sts)
+        stub.add_response(
+            "get_caller_identity",
+            {"Account": "123456789012", "Arn": "arn:aws:iam::123456789012:user/me", "UserId": "U"},
+        )
+        self._add("sts", sts, stub)
+        cloudformation, stub = _cloudformation()
+        if stack is None:
+            stub.add_client_error(
+                "describe_stacks", "ValidationError", "Stack with id ProdServerlessStack does not exist", 400
+            )
+        else:
+            stub.add_response("describe_stacks", stack)
+        self._add("cloudformation", cloudformation, stub)
+        if reserved_limits:
+            lambda_client, stub = _lambda(*reserved_limits)
+            self._add("lambda", lambda_client, stub)
+
+    def _add(self, name: str, client: Any, stub: Stubber) -> None:
+        stub.activate()
+        self.clients[name] = client
+        self.stubs.append(stub)
+
+
+@pytest.mark.parametrize("action", ["deploy", "diff", "bootstrap"])
+def test_main_runs_each_action_against_the_account(
+    action: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws = _Aws(None)
+    monkeypatch.setattr(preflight, "session", lambda: aws)
+    monkeypatch.setattr(preflight, "client", lambda session, name: session.clients[name])
+    assert preflight.main([action]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "preflight: account 123456789012 as arn:aws:iam::123456789012:user/me, region us-east-1"
+    if action == "deploy":
+        assert lines[1:] == ["preflight: ProdServerlessStack does not exist yet in us-east-1: this deploy creates it"]
+    else:
+        assert lines[1:] == []  # only deploy and destroy look at the stack
+
+
+def test_main_deploy_checks_the_configured_reservation(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws = _Aws(None, reserved_limits=(10, 10))
+    monkeypatch.setenv("CONTEXT", "reservedConcurrency=5")
+    monkeypatch.setattr(preflight, "session", lambda: aws)
+    monkeypatch.setattr(preflight, "client", lambda session, name: session.clients[name])
+    assert preflight.main(["deploy"]) == 1
+    assert capsys.readouterr().err.splitlines()[-1].startswith("make deploy: reservedConcurrency=5 cannot be granted")
+
+
+def test_main_destroy_runs_the_destroy_checks(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws = _Aws(_stack("UPDATE_COMPLETE", protected=False))
+    aws.stubs[1].add_response("describe_stack_resources", {"StackResources": []})
+    monkeypatch.setattr(preflight, "session", lambda: aws)
+    monkeypatch.setattr(preflight, "client", lambda session, name: session.clients[name])
+    assert preflight.main(["destroy", "--confirm", "ProdServerlessStack"]) == 0
+    assert "preflight: these stay after the stack is gone" in capsys.readouterr().err
+
+
+def test_main_refuses_an_unknown_action(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        preflight.main(["launch"])
+    assert "invalid choice: 'launch'" in capsys.readouterr().err

@@ -156,7 +156,15 @@ class Account:
     def _alarm_action(self) -> None:
         cloudwatch = self.stubbers["cloudwatch"]
         name = ALARMS["ProdMonitoringFunctionErrorsAlarm0A1B2C3D"]
-        cloudwatch.add_response("set_alarm_state", {}, {"AlarmName": name, "StateValue": "ALARM", "StateReason": ANY})
+        cloudwatch.add_response(
+            "set_alarm_state",
+            {},
+            {
+                "AlarmName": name,
+                "StateValue": "ALARM",
+                "StateReason": "make verify: test notification, no action needed",
+            },
+        )
         item = {
             "AlarmName": COMPOSITE,
             "AlarmType": "CompositeAlarm",
@@ -178,7 +186,9 @@ class Account:
                 "ScanBy": "TimestampDescending",
             },
         )
-        cloudwatch.add_response("set_alarm_state", {}, {"AlarmName": name, "StateValue": "OK", "StateReason": ANY})
+        cloudwatch.add_response(
+            "set_alarm_state", {}, {"AlarmName": name, "StateValue": "OK", "StateReason": "make verify: test finished"}
+        )
 
     def _metrics(self) -> None:
         cloudwatch = self.stubbers["cloudwatch"]
@@ -452,3 +462,230 @@ def test_with_log_level_error_the_function_row_says_why_it_cannot_pass() -> None
         verifier.check_archive(NOW)
     (row,) = [r for r in verifier.rows if r.check.startswith("function/")]
     assert not row.ok and "logLevel=ERROR: the function writes no WARNING line" in row.detail
+
+
+def test_a_healthy_run_says_exactly_this() -> None:
+    rows = Account().run()
+    first = CHECKS[0]["route"]
+    not_found = '404 b\'{"message":"Not Found"}\''
+    assert [(row.check, row.ok, row.detail) for row in rows.values()] == [
+        *((f"{check['route']} answers its healthy sample", True, str(check["status"])) for check in CHECKS),
+        *((f"{probe['route']} gets HTTP API's 404", True, not_found) for probe in PROBES),
+        ("every answer carries its API request id", True, ", ".join(IDS.values())),
+        ("a direct invocation of the live alias is refused with 400 (and logged)", True, f"request id {DIRECT}"),
+        ("api/ lines arrive in S3 (delivery-time partitions)", True, f"{len(IDS)} request ids found"),
+        ("function/ lines arrive in S3 (delivery-time partitions)", True, "1 request ids found"),
+        (
+            f"the access line of {first} names its Lambda request id (query 3's join)",
+            True,
+            f"fn={SERVED_BY}, answer requestId={SERVED_BY}",
+        ),
+        (
+            "archive objects: GZIP, one JSON object per line, SSE-KMS with the archive key",
+            True,
+            "2 objects read, 1 blank lines",
+        ),
+        ("Athena finds the request ids in prod_api_access_logs", True, f"found {len(IDS)} of {len(IDS)}"),
+        ("Athena finds the request ids in prod_function_logs", True, "found 1 of 1"),
+        *((f"README query {query.name} runs", True, "SUCCEEDED") for query in QUERIES),
+        ("a test notification leaves the alarm topic", True, f"Successfully executed action {TOPIC_ARN}"),
+        ("alarm FunctionErrors: Errors is published", True, "dimensions ['FunctionName']"),
+        ("alarm Api4xxRate: 4xx is published", True, "dimensions ['ApiId']"),
+        ("alarm Api4xxRate: Count is published", True, "dimensions ['ApiId']"),
+        (
+            "alarm ApiSubscriptionErrors: DeliveryErrors is published",
+            True,
+            "dimensions ['DestinationType', 'FilterName', 'LogGroupName'] (no DeliveryErrors yet; ForwardedLogEvents "
+            "has the same dimensions)",
+        ),
+    ]
+
+
+def test_athena_is_asked_for_exactly_the_ids_in_both_tables() -> None:
+    account = Account()
+    sent: list[str] = []
+    account.clients["athena"].meta.events.register(
+        "provide-client-params.athena.StartQueryExecution", lambda params, **_: sent.append(params["QueryString"])
+    )
+    account.run()
+    days = "((year = '2026' AND month = '11' AND day = '29') OR (year = '2026' AND month = '11' AND day = '30'))"
+    ids = ", ".join(f"'{i}'" for i in sorted(IDS.values()))
+    select = "SELECT DISTINCT requestid FROM prod_serverless_logs"
+    assert sent[:2] == [
+        f"{select}.prod_api_access_logs WHERE {days} AND requestid IN ({ids})",
+        f"{select}.prod_function_logs WHERE {days} AND requestid IN ('{DIRECT}')",
+    ]
+
+
+def _athena_client(*statuses: dict[str, Any]) -> Any:
+    athena = boto3.client("athena", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(athena)
+    stub.add_response("start_query_execution", {"QueryExecutionId": "q"})
+    for status in statuses:
+        stub.add_response("get_query_execution", {"QueryExecution": {"Status": status}})
+    stub.activate()
+    return athena
+
+
+def test_a_query_still_running_after_300_seconds_is_a_timeout() -> None:
+    verifier = Account().verifier()
+    verifier.timeout = 10_000
+    verifier.clients = {**verifier.clients, "athena": _athena_client(*([{"State": "RUNNING"}] * 151))}
+    assert verifier._athena("SELECT 1") == ("TIMEOUT", [], "query q still RUNNING")
+    assert verifier.clock() == 300  # polled every 2 s, no longer than 300 s
+
+
+@pytest.mark.parametrize(("state", "reason"), [("CANCELLED", "CANCELLED: "), ("FAILED", "FAILED: ")])
+def test_a_query_that_ends_badly_says_so(state: str, reason: str) -> None:
+    verifier = Account().verifier()
+    verifier.clients = {**verifier.clients, "athena": _athena_client({"State": "QUEUED"}, {"State": state})}
+    assert verifier._athena("SELECT 1") == (state, [], reason)
+
+
+@pytest.mark.parametrize(
+    ("code", "detail"),
+    [
+        (
+            "AccessDeniedException",
+            "AccessDeniedException on ListObjectsV2: attach the stack's ProdVerifierPolicyArn policy",
+        ),
+        ("SlowDown", "SlowDown on ListObjectsV2"),
+    ],
+)
+def test_a_failed_call_names_the_code_and_only_a_denial_names_the_policy(code: str, detail: str) -> None:
+    account = Account()
+    account.stubbers["s3"] = Stubber(account.clients["s3"])
+    account.stubbers["s3"].add_client_error("list_objects_v2", service_error_code=code, http_status_code=403)
+    rows = account.run()
+    row = rows["the archive: AWS answered every call"]
+    assert (row.ok, row.detail) == (False, detail)
+
+
+def test_when_the_api_check_fails_the_archive_and_athena_are_not_asked() -> None:
+    account = Account()
+    verifier = account.verifier()
+    verifier.fetch = lambda request: (500, {}, b"{}")
+    called: list[str] = []
+    verifier.check_archive = lambda started: called.append("archive")  # type: ignore[method-assign]
+    verifier.check_athena = lambda started: called.append("athena")  # type: ignore[method-assign]
+    verifier.check_alarm_action = lambda: called.append("alarm")  # type: ignore[method-assign]
+    verifier.check_metrics = lambda: called.append("metrics")  # type: ignore[method-assign]
+    with account.stubbers["lambda"]:
+        verifier.run()
+    assert called == ["alarm", "metrics"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "function_error"),
+    [
+        ({"statusCode": 400, "body": json.dumps({"message": "Bad Request", "requestId": "d"})}, True),
+        ({"statusCode": 200, "body": json.dumps({"message": "Bad Request", "requestId": "d"})}, False),
+        ({"statusCode": 400, "body": json.dumps(["d"])}, False),
+        ({"statusCode": 400, "body": json.dumps({"message": "Bad Request"})}, False),
+        (["not", "an", "object"], False),
+    ],
+)
+def test_a_direct_invocation_fails_on_any_one_wrong_thing(answer: Any, function_error: bool) -> None:
+    client = boto3.client("lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(client)
+    payload = json.dumps(answer).encode()
+    response: dict[str, Any] = {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(payload), len(payload))}
+    if function_error:
+        response["FunctionError"] = "Unhandled"
+    stub.add_response("invoke", response, {"FunctionName": ALIAS_ARN, "Payload": ANY})
+    verifier = Account().verifier()
+    verifier.clients = {**verifier.clients, "lambda": client}
+    with stub:
+        assert verifier.check_direct_invocation() is False
+    (row,) = verifier.rows
+    assert row.detail == f"answer {answer!r:.120}"
+
+
+def test_without_the_alarms_the_notification_row_fails_and_names_them() -> None:
+    verifier = Account().verifier()
+    verifier.stack.alarms = {}
+    verifier.check_alarm_action()
+    (row,) = verifier.rows
+    assert (row.check, row.ok, row.detail) == (
+        "a test notification leaves the alarm topic",
+        False,
+        "no ProdMonitoringFunctionErrorsAlarm or ProdMonitoringServiceUnhealthyAlarm",
+    )
+
+
+def test_the_stack_is_read_from_its_outputs_and_every_page_of_its_alarms() -> None:
+    cloudformation = boto3.client(
+        "cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    stub = Stubber(cloudformation)
+    outputs = {
+        "ProdApiUrl": URL,
+        "ProdLogBucketName": BUCKET,
+        "ProdLogArchiveKeyArn": KEY_ARN,
+        "ProdAlarmTopicArn": TOPIC_ARN,
+        "ProdLiveAliasArn": ALIAS_ARN,
+    }
+    stub.add_response(
+        "describe_stacks",
+        {"Stacks": [{"StackName": "ProdServerlessStack", "StackStatus": "UPDATE_COMPLETE", "CreationTime": NOW,
+                     "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]}]},
+        {"StackName": "ProdServerlessStack"},
+    )  # fmt: skip
+
+    def summary(logical: str, kind: str) -> dict[str, Any]:
+        return {"LogicalResourceId": logical, "PhysicalResourceId": f"{logical}-p", "ResourceType": kind,
+                "LastUpdatedTimestamp": NOW, "ResourceStatus": "CREATE_COMPLETE"}  # fmt: skip
+
+    stub.add_response(
+        "list_stack_resources",
+        {"StackResourceSummaries": [summary("A", "AWS::CloudWatch::Alarm"), summary("F", "AWS::Lambda::Function")],
+         "NextToken": "t"},
+        {"StackName": "ProdServerlessStack"},
+    )  # fmt: skip
+    stub.add_response(
+        "list_stack_resources",
+        {"StackResourceSummaries": [summary("C", "AWS::CloudWatch::CompositeAlarm")]},
+        {"StackName": "ProdServerlessStack", "NextToken": "t"},
+    )
+    with stub:
+        stack = verify.Stack.read(cloudformation)
+    assert stack == verify.Stack(
+        url=URL,
+        bucket=BUCKET,
+        key_arn=KEY_ARN,
+        topic_arn=TOPIC_ARN,
+        alias_arn=ALIAS_ARN,
+        alarms={"A": "A-p", "C": "C-p"},
+    )
+
+
+def test_main_prints_the_table_and_fails_when_a_row_fails(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [verify.Row("one", True, "fine"), verify.Row("two", False, "broken")]
+    stack = verify.Stack(url=URL, bucket=BUCKET, key_arn=KEY_ARN, topic_arn=TOPIC_ARN, alias_arn=ALIAS_ARN, alarms={})
+    made: dict[str, Any] = {}
+
+    class FakeVerifier:
+        def __init__(self, **kwargs: Any) -> None:
+            made.update(kwargs)
+
+        def run(self) -> list[verify.Row]:
+            return rows
+
+    monkeypatch.setenv("CONTEXT", "logLevel=ERROR")
+    monkeypatch.setattr(verify, "session", lambda: "session")
+    monkeypatch.setattr(verify, "client", lambda session, name: f"{session}:{name}")
+    monkeypatch.setattr(verify.Stack, "read", classmethod(lambda cls, cloudformation: stack))
+    monkeypatch.setattr(verify, "Verifier", FakeVerifier)
+    assert verify.main(["--timeout", "60"]) == 1
+    out = capsys.readouterr().out
+    assert out == verify.table(rows) + "\n\nverify: FAIL: 1 of 2 checks passed\n"
+    assert made["clients"] == {
+        name: f"session:{name}" for name in ("cloudformation", "lambda", "s3", "athena", "cloudwatch")
+    }
+    assert (made["stack"], made["timeout"], made["log_level"]) == (stack, 60.0, "ERROR")
+    rows.pop()
+    assert verify.main([]) == 0
+    assert capsys.readouterr().out.endswith("\nverify: PASS: 1 of 1 checks passed\n")
+    assert made["timeout"] == 1200.0
