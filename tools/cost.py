@@ -605,18 +605,19 @@ def mixed(deployed: Deployed, traffic: Traffic) -> list[Item]:
     ]
 
 
-def estimate(
-    template: dict[str, Any], region: str = "us-east-1"
-) -> tuple[Deployed, Lines, list[tuple[Traffic, list[Item]]]]:
-    """What `template` deploys, the lines the first route's request writes, and each profile's per-million items."""
-    deployed = Deployed.read(template, region)
-    lines = Lines.measure(deployed)
-    return deployed, lines, [(traffic, mixed(deployed, traffic)) for traffic in TRAFFIC]
+def estimate(deployed: Deployed) -> tuple[Lines, list[tuple[Traffic, list[Item]]]]:
+    """The lines the first route's request writes, and each traffic profile's per-million items."""
+    return Lines.measure(deployed), [(traffic, mixed(deployed, traffic)) for traffic in TRAFFIC]
 
 
 def readme_section(template: dict[str, Any]) -> str:
-    """The README's cost tables: per million at each traffic profile, what each lever adds, the fixed costs."""
-    deployed, lines, profiles = estimate(template)
+    """The cost page's tables for `template`."""
+    return cost_tables(Deployed.read(template))
+
+
+def cost_tables(deployed: Deployed) -> str:
+    """The cost page's tables: per million at each traffic profile, what each lever adds, the fixed costs."""
+    lines, profiles = estimate(deployed)
     header = ["Per million requests", *(f"{t.name} ({_rate(t)})" for t, _ in profiles)]
     rows = [
         [item.name, *(f"${items[row].usd:.4f}" for _, items in profiles)] for row, item in enumerate(profiles[0][1])
@@ -659,7 +660,13 @@ def _rate(traffic: Traffic) -> str:
 
 # -------------------------------------------------------------------------------------------------- report
 def report(template: dict[str, Any], region: str = "us-east-1") -> str:
-    deployed, lines, profiles = estimate(template, region)
+    """`make cost`'s report for `template`, deployed in `region`."""
+    return render(Deployed.read(template, region))
+
+
+def render(deployed: Deployed) -> str:
+    """`make cost`'s report: the lines, per million at each profile with its basis, the fixed costs, the prices."""
+    lines, profiles = estimate(deployed)
     width = max(len(item.name) for item in profiles[0][1]) + 2
     out = [
         "Log lines of one served request, measured: "

@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
+from prod_serverless.alarms import alarm_specs
+from prod_serverless.function import environment
 from prod_serverless.log_formats import access_log_format
+from service.routes import ROUTES
 from tests.conftest import Synthesized
 from tests.infra.helpers import SETTINGS
 from tools import cost
@@ -22,12 +25,42 @@ def _items(items: list[cost.Item]) -> dict[str, float]:
     return {item.name: item.usd for item in items}
 
 
+def _alarm_metrics() -> int:
+    """Billed alarm metrics: one per alarm, or one per metric of its math."""
+    specs = alarm_specs(SETTINGS, ("api", "function"), SETTINGS.function_timeout_seconds * 1000, ROUTES)
+    return sum(len(spec.watches) if spec.expression else 1 for spec in specs)
+
+
 @pytest.fixture(scope="module")
-def deployed(synthesized: Synthesized) -> cost.Deployed:
-    return cost.Deployed.read(synthesized.template)
+def deployed() -> cost.Deployed:
+    """What the default template deploys, written out from the settings and tables (the synth-free arithmetic
+    tests use it; test_the_template_is_read_for_what_is_deployed proves it equals the template read)."""
+    return cost.Deployed(
+        access_log_format=json.loads(access_log_format(SETTINGS.access_log_format)),
+        function_environment=environment(SETTINGS),
+        application_log_level=SETTINGS.log_level,
+        system_log_level=SETTINGS.system_log_level,
+        memory_mb=SETTINGS.function_memory_mb,
+        architecture="arm64",
+        tracing=SETTINGS.tracing,
+        log_retention_days=SETTINGS.log_retention_days,
+        buffer_seconds=SETTINGS.firehose_buffer_seconds,
+        buffer_mib=SETTINGS.firehose_buffer_mib,
+        streams=2,
+        ia_after_days=SETTINGS.archive_infrequent_access_days,
+        expire_after_days=SETTINGS.archive_expiration_days,
+        metric_alarm_metrics=_alarm_metrics(),
+        composite_alarms=1,
+        dashboards=1,
+        keys=2,
+        detailed_routes=0,
+        checks=[route.check() for route in ROUTES],
+        region=SETTINGS.region,
+    )
 
 
-def test_the_template_is_read_for_what_is_deployed(deployed: cost.Deployed) -> None:
+def test_the_template_is_read_for_what_is_deployed(synthesized: Synthesized, deployed: cost.Deployed) -> None:
+    assert cost.Deployed.read(synthesized.template, SETTINGS.region) == deployed
     assert (deployed.application_log_level, deployed.system_log_level, deployed.tracing) == (
         "INFO",
         "WARN",
@@ -63,7 +96,8 @@ def test_a_gb_is_2_to_the_30_bytes_and_a_lambda_gb_is_1024_mb(deployed: cost.Dep
     assert items["Lambda compute"] == pytest.approx(0.0000133334 * gb_seconds)
 
 
-def test_the_access_bytes_are_the_stages_format_rendered(synthesized: Synthesized, deployed: cost.Deployed) -> None:
+def test_the_access_bytes_are_the_stages_format_rendered(synthesized: Synthesized) -> None:
+    deployed = cost.Deployed.read(synthesized.template)
     full = copy.deepcopy(synthesized.template)
     (stage,) = [r for r in full["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Stage"]
     stage["Properties"]["AccessLogSettings"]["Format"] = access_log_format("full")
@@ -155,3 +189,167 @@ def test_key_rotation_adds_a_dollar_a_month_per_key_for_two_years(deployed: cost
     (keys,) = [item for item in cost.fixed_monthly(deployed) if item.name == "KMS keys"]
     assert keys.usd == deployed.keys * 1.00
     assert f"${deployed.keys * 2}" in keys.basis and f"${deployed.keys * 3} in year 3+" in keys.basis
+
+
+# Worked examples, computed here by hand from each price's unit as the AWS price page states it.
+LINE = "x" * 200  # one 200-byte event per request
+
+
+def _one_line(deployed: cost.Deployed, traffic: cost.Traffic = TRICKLE) -> dict[str, cost.Item]:
+    items = cost.per_million(deployed, cost.Lines(access=[LINE], function=[], platform=[]), traffic)
+    return {item.name: item for item in items}
+
+
+def test_each_price_is_its_pages_figure_per_its_unit() -> None:
+    assert {name: price.usd for name, price in cost.PRICES.items()} == pytest.approx(
+        {
+            "api_request": 1.00 / 1_000_000,  # $1.00 per million HTTP API requests
+            "lambda_request": 0.20 / 1_000_000,  # $0.20 per million requests
+            "lambda_gb_second_arm64": 0.0000133334,
+            "lambda_gb_second_x86_64": 0.0000166667,
+            "logs_ingested_gb": 0.50,
+            "logs_stored_gb_month": 0.03,
+            "firehose_gb": 0.029,
+            "s3_put": 0.005 / 1_000,  # $0.005 per 1,000 PUT requests
+            "s3_standard_gb_month": 0.023,
+            "s3_ia_gb_month": 0.0125,
+            "s3_transition": 0.01 / 1_000,  # $0.01 per 1,000 transitions
+            "kms_request": 0.03 / 10_000,  # $0.03 per 10,000 requests
+            "kms_key_month": 1.00,
+            "athena_tb": 5.00,
+            "xray_trace": 5.00 / 1_000_000,  # $5.00 per million traces recorded
+            "alarm_metric_month": 0.10,
+            "composite_alarm_month": 0.50,
+            "dashboard_month": 3.00,
+            "custom_metric_month": 0.30,
+        },
+        rel=1e-12,
+    )
+
+
+def test_requests_and_compute_by_hand(deployed: cost.Deployed) -> None:
+    items = _one_line(deployed)
+    assert items["API Gateway HTTP API requests"].usd == pytest.approx(1.00)
+    assert items["Lambda requests"].usd == pytest.approx(0.20)
+    # 128 MB = 0.125 GB; 2 ms warm, and 1 % of invocations add a 300 ms init: 5 ms on average -> 625 GB-s.
+    assert items["Lambda compute"].usd == pytest.approx(625 * 0.0000133334)
+    steady = _one_line(deployed, STEADY)["Lambda compute"].usd  # 0.01 % cold: 2.03 ms -> 253.75 GB-s
+    assert steady == pytest.approx(253.75 * 0.0000133334)
+    assert items["Lambda compute"].basis == "128 MB arm64, 2 ms warm, 1.00% cold starts of 300 ms"
+    x86 = dataclasses.replace(deployed, architecture="x86_64")
+    assert _one_line(x86)["Lambda compute"].usd == pytest.approx(625 * 0.0000166667)
+
+
+def test_log_ingestion_storage_and_firehose_by_hand(deployed: cost.Deployed) -> None:
+    items = _one_line(deployed)
+    # 200 bytes + 26 bytes of event overhead, a million times, at $0.50 per GB of 2^30 bytes.
+    assert items["CloudWatch Logs ingestion"].usd == pytest.approx(226e6 / 2**30 * 0.50)
+    assert items["CloudWatch Logs ingestion"].basis == "1 event(s), 226 B a request (lines + 26 B each)"
+    # A trickle puts each event in its own record, billed as 5 KB.
+    assert items["Firehose ingestion"].usd == pytest.approx(5120e6 / 2**30 * 0.029)
+    ratio = cost.gzip_ratio([LINE])
+    stored = (ratio * 200 + 26) * 1e6 / 2**30 * 0.03 * 30 / 30.4375
+    assert items["CloudWatch Logs storage"].usd == pytest.approx(stored)
+
+
+def test_the_archive_by_hand(deployed: cost.Deployed) -> None:
+    items = _one_line(deployed)
+    per_request = cost.gzip_ratio([LINE]) * 201  # the line and its newline, gzip'd
+    # At 0.38 requests a second a 900 s buffer flushes long before 5 MiB: one object per flush.
+    rate = TRICKLE.requests_per_second
+    objects = 1e6 / (rate * 900)
+    assert items["S3 PUTs"].usd == pytest.approx(objects * 0.005 / 1000)
+    assert items["KMS requests"].usd == pytest.approx(objects * 0.03 / 10000)
+    # Objects that small never move to Standard-IA: a year in Standard.
+    gb = per_request * 1e6 / 2**30
+    assert items["S3 storage"].usd == pytest.approx(gb * 365 / 30.4375 * 0.023)
+    assert items["S3 lifecycle transitions"].usd == 0
+    assert items["S3 storage"].basis.endswith("in Standard (objects under 128 KB never move to IA)")
+
+
+def test_large_objects_move_to_infrequent_access(deployed: cost.Deployed) -> None:
+    busy = cost.Traffic("busy", 2000.0, events_per_record=50, cold_start_share=0.0)
+    items = _one_line(deployed, busy)
+    per_request = cost.gzip_ratio([LINE]) * 201
+    gb = per_request * 1e6 / 2**30
+    expected = gb * 30 / 30.4375 * 0.023 + gb * (365 - 30) / 30.4375 * 0.0125
+    assert items["S3 storage"].usd == pytest.approx(expected)
+    # 5 MiB fills in under 900 s: an object per 5 MiB, each transitioned once.
+    objects = 1e6 * per_request / (5 * 2**20)
+    assert items["S3 PUTs"].usd == pytest.approx(objects * 0.005 / 1000)
+    assert items["S3 lifecycle transitions"].usd == pytest.approx(objects * 0.01 / 1000)
+
+
+def test_athena_scans_each_table_a_query_reads_with_a_10_mb_minimum(deployed: cost.Deployed) -> None:
+    items = _one_line(deployed)
+    # Queries 1 and 2 read the access table, query 3 both: four scans, each under 10 MB, so 10 MB each.
+    assert items["Athena"].usd == pytest.approx(4 * 10 * 2**20 / 2**40 * 5.00)
+
+
+def test_fixed_costs_by_hand(deployed: cost.Deployed) -> None:
+    fixed = {item.name: item for item in cost.fixed_monthly(deployed)}
+    assert fixed["CloudWatch alarms"].usd == pytest.approx(deployed.metric_alarm_metrics * 0.10)
+    assert fixed["Composite alarm"].usd == 0.50
+    assert fixed["Dashboard"].usd == 3.00
+    assert fixed["KMS keys"].usd == 2 * 1.00
+    assert fixed["KMS keys"].basis == "2 keys, year one; with yearly rotation $2 in year 1, $4 in year 2, $6 in year 3+"
+    assert fixed["Detailed route metrics"].usd == 0
+    detailed = {i.name: i.usd for i in cost.fixed_monthly(dataclasses.replace(deployed, detailed_routes=2))}
+    assert detailed["Detailed route metrics"] == pytest.approx(2 * 6 * 0.30)
+    assert fixed["The function's error metrics"].usd == 0
+    assert "$0.60 a month" in fixed["The function's error metrics"].basis
+    assert cost.total(fixed.values()) == pytest.approx(deployed.metric_alarm_metrics * 0.10 + 0.50 + 3.00 + 2.00)
+
+
+def test_the_reference_design_by_hand(deployed: cost.Deployed) -> None:
+    reference = {item.name: item.usd for item in cost.reference_design(deployed)}
+    assert reference == pytest.approx(
+        {
+            "API Gateway and Lambda requests": 1.20,
+            "Lambda compute": 0.125 * 42 / 1000 * 1e6 * 0.0000133334,  # 2 ms + 40 ms for the PutObject
+            "S3 PUTs": 5.00,
+            "KMS requests": 3.00,
+        }
+    )
+
+
+def test_the_request_mix_is_the_mean_of_every_routes_items(deployed: cost.Deployed) -> None:
+    other = {**deployed.checks[0], "route": "GET /a/much/longer/route/key", "path": "/a/much/longer/route/key"}
+    two = dataclasses.replace(deployed, checks=[deployed.checks[0], other])
+    each = [
+        {item.name: item.usd for item in cost.per_million(two, cost.Lines.measure(two, check), TRICKLE)}
+        for check in two.checks
+    ]
+    assert each[0] != each[1]
+    mean = {name: (each[0][name] + each[1][name]) / 2 for name in each[0]}
+    assert {item.name: item.usd for item in cost.mixed(two, TRICKLE)} == pytest.approx(mean)
+
+
+def test_the_report_states_its_lines_prices_region_and_mix(deployed: cost.Deployed) -> None:
+    text = cost.render(dataclasses.replace(deployed, region="eu-west-1"))
+    lines = text.splitlines()
+    assert lines[0].startswith("Log lines of one served request, measured: access 1 line(s), ")
+    assert lines[0].endswith(" (application INFO, system WARN)")
+    assert "Total" in text and "Fixed per month" in text
+    assert "Prices: us-east-1 list, read 2026-11-29 (stored copy): aws.amazon.com/api-gateway/pricing, " in text
+    assert "Note: the stack is configured for eu-west-1; these are us-east-1's prices." in lines
+    routes = ", ".join(check["route"] for check in deployed.checks)
+    assert (
+        lines[-1]
+        == f"Request mix: an equal share for each route ({routes}); the log lines above are the first route's."
+    )
+    assert "Note:" not in cost.render(deployed)
+
+
+def test_the_cost_page_leads_with_the_trickle_total(deployed: cost.Deployed) -> None:
+    text = cost.cost_tables(deployed)
+    total = cost.total(cost.mixed(deployed, TRICKLE))
+    assert text.startswith(f"The default configuration costs **${total:.2f} per million requests** at a trickle")
+    assert "| `tracing=Active` |" in text and "| **Total** |" in text
+
+
+def test_the_region_of_the_cloud_assembly_is_read_from_its_manifest(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text(
+        json.dumps({"artifacts": {"ProdServerlessStack": {"environment": "aws://unknown-account/ap-south-2"}}})
+    )
+    assert cost.assembly_region(tmp_path / "ProdServerlessStack.template.json") == "ap-south-2"
