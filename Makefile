@@ -20,7 +20,7 @@ APPROVAL ?= broadening
 CONTEXT ?=
 export CONTEXT
 
-.PHONY: help deps config synth test lint format typecheck workflows unit docs mutate bootstrap diff deploy verify destroy serve cost bench smoke lock clean
+.PHONY: help deps config synth test lint format typecheck workflows unit docs mutate upgrade audit bootstrap diff deploy verify destroy serve cost bench smoke lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -61,7 +61,8 @@ typecheck: deps ## mypy (strict) over infra, handlers and tools
 
 workflows: deps ## GitHub workflows: the workflow schema, then zizmor's audit (offline, pedantic)
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
-	$(BIN)/zizmor --offline --persona=pedantic --quiet .github/workflows
+	$(BIN)/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
+	$(BIN)/zizmor --offline --persona=pedantic --quiet .github
 
 unit: deps ## pytest: infra (rule packs and cfn-lint included), handlers, tools
 	$(BIN)/pytest
@@ -107,9 +108,28 @@ smoke: deps ## Every route's sample against URL=http://127.0.0.1:3000 (make serv
 mutate: deps ## Mutation testing of the Python logic: score per file, survivors; exits 1 under 90% (minutes)
 	$(BIN)/python -m tools.mutate
 
-lock: ## Re-resolve requirements.lock from pyproject.toml (needs network)
-	python3 -m venv /tmp/prod-serverless-lock && /tmp/prod-serverless-lock/bin/pip install --quiet pip-tools==7.5.2
-	/tmp/prod-serverless-lock/bin/pip-compile --quiet --extra dev --generate-hashes --strip-extras -o requirements.lock pyproject.toml
+PIP_TOOLS := /tmp/prod-serverless-lock
+# The locks name no local index or wheel directory, whatever this machine's pip configuration holds.
+PIP_COMPILE := $(PIP_TOOLS)/bin/pip-compile --quiet --extra dev --generate-hashes --strip-extras \
+	--no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
+
+$(PIP_TOOLS)/bin/pip-compile:
+	python3 -m venv $(PIP_TOOLS) && $(PIP_TOOLS)/bin/pip install --quiet pip-tools==7.5.2
+
+lock: $(PIP_TOOLS)/bin/pip-compile ## Re-resolve requirements.lock from pyproject.toml, keeping current pins (network)
+	$(PIP_COMPILE)
+
+upgrade: $(PIP_TOOLS)/bin/pip-compile ## Move every pin to its newest allowed version, the CDK library and CLI together; then make test
+	$(PIP_COMPILE) --upgrade
+	$(MAKE) deps
+	# The newest CLI reads every library version's cloud assembly; an older CLI may refuse a newer library's.
+	$(BIN)/npm install --save-exact --no-audit --no-fund --loglevel=error aws-cdk@latest
+	$(MAKE) test
+	@echo "make upgrade: review the template diff (make synth before and after, or make diff) before proposing it"
+
+audit: deps ## Known vulnerabilities in the locked Python packages and the CDK CLI (pip-audit, npm audit)
+	$(BIN)/pip-audit --disable-pip --require-hashes -r requirements.lock
+	$(BIN)/npm audit --audit-level=low
 
 clean: ## Remove generated files (keeps .venv and node_modules)
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis mutants
