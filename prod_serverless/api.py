@@ -8,9 +8,12 @@ from aws_cdk import Aws, Duration, Fn, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as route53_targets
 from constructs import Construct
 
 from prod_serverless.compliance import acknowledge, is_specific
@@ -104,6 +107,9 @@ class HttpEndpoint(Construct):
             description="Prod serverless API",
             create_default_stage=False,
             cors_preflight=cors,
+            # API Gateway "Disable the default endpoint for HTTP APIs": with a custom domain, clients reach the API
+            # only there. None (not False) without one, so the template stays as it was.
+            disable_execute_api_endpoint=True if settings.custom_domain_name else None,
         )
         self.stage = apigwv2.HttpStage(
             self,
@@ -153,7 +159,37 @@ class HttpEndpoint(Construct):
                         "literal strings, while the Control Tower hook checks the resolved values at deploy time.",
                     )
 
+        self.domain = self._custom_domain(settings) if settings.custom_domain_name else None
+
+    def _custom_domain(self, settings: Settings) -> apigwv2.DomainName:
+        """The custom domain (TLS 1.2 at least) mapped to the `$default` stage, and its alias records if a hosted
+        zone is given."""
+        name = str(settings.custom_domain_name)
+        domain = apigwv2.DomainName(
+            self,
+            "Domain",
+            domain_name=name,
+            certificate=acm.Certificate.from_certificate_arn(
+                self, "Certificate", str(settings.custom_domain_certificate_arn)
+            ),
+            security_policy=apigwv2.SecurityPolicy.TLS_1_2,
+        )
+        apigwv2.ApiMapping(self, "DomainMapping", api=self.http_api, domain_name=domain, stage=self.stage)
+        if settings.custom_domain_hosted_zone_id:
+            zone = route53.HostedZone.from_hosted_zone_id(self, "HostedZone", settings.custom_domain_hosted_zone_id)
+            target = route53.RecordTarget.from_alias(
+                route53_targets.ApiGatewayv2DomainProperties(
+                    domain.regional_domain_name, domain.regional_hosted_zone_id
+                )
+            )
+            # A fully qualified name (trailing dot): the zone's own name is not known here, only its id.
+            route53.ARecord(self, "DomainRecord", zone=zone, record_name=f"{name}.", target=target)
+            route53.AaaaRecord(self, "DomainRecordIpv6", zone=zone, record_name=f"{name}.", target=target)
+        return domain
+
     @property
     def url(self) -> str:
-        """The invoke URL of the `$default` stage (ends in /)."""
+        """The URL clients use (ends in /): the custom domain's when there is one, else the stage's."""
+        if self.domain is not None:
+            return f"https://{self.domain.name}/"
         return self.stage.url

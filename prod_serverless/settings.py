@@ -107,6 +107,10 @@ class Settings:
     release_ignore_alarms: bool = False
     provisioned_concurrency: int | None = None
     cors_allowed_origins: tuple[str, ...] = field(default_factory=tuple)
+    # An optional custom domain: the API answers there only (the execute-api endpoint is disabled).
+    custom_domain_name: str | None = None
+    custom_domain_certificate_arn: str | None = None
+    custom_domain_hosted_zone_id: str | None = None
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> Settings:
@@ -388,6 +392,26 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("corsAllowedOrigins", "cors_allowed_origins", Origins(), "CORS on the HTTP API (off when unset)"),
     Setting(
+        "customDomainName",
+        "custom_domain_name",
+        Matching(r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"),
+        "optional custom domain of the API (e.g. `api.example.com`); with it the `execute-api` endpoint is "
+        "disabled, so every request passes the stage's access logs and throttling",
+    ),
+    Setting(
+        "customDomainCertificateArn",
+        "custom_domain_certificate_arn",
+        Matching(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}"),
+        "ACM certificate for `customDomainName`, issued in the stack's region (the stack neither creates nor "
+        "validates certificates)",
+    ),
+    Setting(
+        "customDomainHostedZoneId",
+        "custom_domain_hosted_zone_id",
+        Matching(r"Z[A-Z0-9]{1,31}"),
+        "optional Route 53 hosted zone for alias A and AAAA records of `customDomainName`",
+    ),
+    Setting(
         "deploymentStrategy",
         "deployment_strategy",
         OneOf(DEPLOYMENT_STRATEGIES, "`Canary10Percent10Minutes` and the other CodeDeploy Lambda configs below"),
@@ -496,4 +520,31 @@ def _provisioned_within_reserved(settings: Settings) -> None:
         )
 
 
-RELATIONS = (_expiry_after_transition, _freshness_after_buffer, _lock_within_expiry, _provisioned_within_reserved)
+def _domain_complete(settings: Settings) -> None:
+    domain, certificate = settings.custom_domain_name, settings.custom_domain_certificate_arn
+    if domain and not certificate:
+        raise SettingsError("context key 'customDomainName' needs 'customDomainCertificateArn' (an ACM certificate)")
+    if certificate and not domain:
+        raise SettingsError("context key 'customDomainCertificateArn' needs 'customDomainName', the domain it is for")
+    if settings.custom_domain_hosted_zone_id and not domain:
+        raise SettingsError("context key 'customDomainHostedZoneId' needs 'customDomainName', the record to create")
+
+
+def _certificate_in_region(settings: Settings) -> None:
+    # API Gateway "Custom domain names for HTTP APIs": a regional domain's certificate is in the API's region.
+    certificate = settings.custom_domain_certificate_arn
+    if certificate and certificate.split(":")[3] != settings.region:
+        raise SettingsError(
+            f"context key 'customDomainCertificateArn' must be a certificate in the stack's region ({settings.region}) "
+            f"for a regional API; got one in {certificate.split(':')[3]}"
+        )
+
+
+RELATIONS = (
+    _expiry_after_transition,
+    _freshness_after_buffer,
+    _lock_within_expiry,
+    _provisioned_within_reserved,
+    _domain_complete,
+    _certificate_in_region,
+)

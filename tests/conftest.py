@@ -50,7 +50,7 @@ STARTED_AT_COLLECTION: dict[str, Callable[[], None]] = {"bad-context-synth": _ba
 
 # Fixtures that synthesize the app: a test that uses one, or any test of a construct (tests/infra/, which judge
 # templates through the CDK) but the settings', is marked `synth`; make mutate leaves those out.
-SYNTH_FIXTURES = {"synthesized", "tuned", "extended", "template_file", "template", "deployed", "local_api", "server"}
+SYNTH_FIXTURES = {"synthesized", "tuned", "extended", "template_file", "template", "local_api", "server"}
 
 
 def _synthesizes(item: pytest.Item) -> bool:
