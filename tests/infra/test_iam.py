@@ -237,3 +237,29 @@ def test_the_verifier_policy_is_the_readers_and_exactly_verifys_calls(synthesize
         "ReadAlarmsAndMetrics",
     }
     assert "Roles" not in verifier["Properties"]  # attached by the user to the role that verifies
+
+
+# Resources that use their role while they are created (Lambda on create, Firehose and a subscription filter on
+# their first delivery test): each must wait for the policies attached to that role, or the first create races IAM.
+ROLE_USERS = {
+    "AWS::Lambda::Function": ("Role",),
+    "AWS::KinesisFirehose::DeliveryStream": ("ExtendedS3DestinationConfiguration", "RoleARN"),
+    "AWS::Logs::SubscriptionFilter": ("RoleArn",),
+}
+
+
+def test_every_resource_that_uses_a_role_waits_for_that_roles_policies(synthesized: Synthesized) -> None:
+    policies_of: dict[str, set[str]] = {}
+    for logical_id, policy in synthesized.of_type("AWS::IAM::ManagedPolicy").items():
+        for role in policy["Properties"].get("Roles", []):
+            policies_of.setdefault(role["Ref"], set()).add(logical_id)
+    checked = 0
+    for kind, path in ROLE_USERS.items():
+        for logical_id, resource in synthesized.of_type(kind).items():
+            value: Any = resource["Properties"]
+            for key in path:
+                value = value[key]
+            role = value["Fn::GetAtt"][0]
+            assert policies_of[role] <= set(resource.get("DependsOn", [])), logical_id
+            checked += 1
+    assert checked >= 6  # at least the two functions, two streams and two subscription filters

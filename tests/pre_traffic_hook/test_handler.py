@@ -166,6 +166,24 @@ def test_the_hook_expects_what_the_service_answers() -> None:
         assert hook.verdict(_healthy(check), check) is None
 
 
+class FrozenDatetime(datetime):
+    """botocore's clock, stopped at the instant the signatures under test are made."""
+
+    @classmethod
+    def now(cls, tz: Any = None) -> FrozenDatetime:
+        return cls(2026, 11, 29, 10, 0, 0, tzinfo=tz)
+
+    @classmethod
+    def utcnow(cls) -> FrozenDatetime:
+        return cls(2026, 11, 29, 10, 0, 0)
+
+
+def _freeze_botocores_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    import botocore.auth
+
+    monkeypatch.setattr(botocore.auth.datetime, "datetime", FrozenDatetime)
+
+
 @pytest.mark.parametrize(
     ("service_name", "url", "headers"),
     [
@@ -199,16 +217,7 @@ def test_signature_version_4_matches_botocore(
         now=now,
     )
 
-    class FrozenDatetime(datetime):
-        @classmethod
-        def now(cls, tz: Any = None) -> FrozenDatetime:
-            return cls(2026, 11, 29, 10, 0, 0, tzinfo=tz)
-
-        @classmethod
-        def utcnow(cls) -> FrozenDatetime:
-            return cls(2026, 11, 29, 10, 0, 0)
-
-    monkeypatch.setattr(botocore.auth.datetime, "datetime", FrozenDatetime)
+    _freeze_botocores_clock(monkeypatch)
     theirs = AWSRequest(method="POST", url=url, data=body, headers=dict(headers))
     botocore.auth.SigV4Auth(
         Credentials(ENVIRON["AWS_ACCESS_KEY_ID"], ENVIRON["AWS_SECRET_ACCESS_KEY"], "t"), service_name, "us-east-1"
@@ -397,16 +406,7 @@ def test_signature_version_4_matches_botocore_without_a_body_with_odd_paths_and_
         now=datetime(2026, 11, 29, 10, 0, 0, tzinfo=UTC),
     )
 
-    class FrozenDatetime(datetime):
-        @classmethod
-        def now(cls, tz: Any = None) -> FrozenDatetime:
-            return cls(2026, 11, 29, 10, 0, 0, tzinfo=tz)
-
-        @classmethod
-        def utcnow(cls) -> FrozenDatetime:
-            return cls(2026, 11, 29, 10, 0, 0)
-
-    monkeypatch.setattr(botocore.auth.datetime, "datetime", FrozenDatetime)
+    _freeze_botocores_clock(monkeypatch)
     theirs = AWSRequest(method="GET", url=url, data=b"", headers=dict(headers))
     botocore.auth.SigV4Auth(
         Credentials(ENVIRON["AWS_ACCESS_KEY_ID"], ENVIRON["AWS_SECRET_ACCESS_KEY"]), "lambda", "us-east-1"
