@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from aws_cdk import Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 
 from prod_serverless.api import HttpEndpoint
-from prod_serverless.settings import Settings, SettingsError
+from prod_serverless.settings import Settings
 from service.routes import ROUTES
 from tests.infra.helpers import REGION, template_of
 
@@ -78,22 +77,3 @@ def test_without_the_settings_there_is_no_domain_and_the_api_is_as_before() -> N
     (api,) = template.find_resources("AWS::ApiGatewayV2::Api").values()
     assert "DisableExecuteApiEndpoint" not in api["Properties"]
     assert endpoint.domain is None
-
-
-@pytest.mark.parametrize(
-    ("context", "message"),
-    [
-        ({"customDomainName": DOMAIN}, "'customDomainName' needs 'customDomainCertificateArn'"),
-        ({"customDomainCertificateArn": CERTIFICATE}, "'customDomainCertificateArn' needs 'customDomainName'"),
-        ({"customDomainHostedZoneId": ZONE}, "'customDomainHostedZoneId' needs 'customDomainName'"),
-        (
-            {**WITH_DOMAIN, "customDomainCertificateArn": CERTIFICATE.replace(f":{REGION}:", ":ap-south-2:")},
-            "must be a certificate in the stack's region",
-        ),
-        ({**WITH_DOMAIN, "customDomainName": "API.example.com"}, "'customDomainName' must match"),
-        ({**WITH_DOMAIN, "customDomainHostedZoneId": "zone"}, "'customDomainHostedZoneId' must match"),
-    ],
-)
-def test_each_bad_combination_stops_with_one_line(context: dict[str, str], message: str) -> None:
-    with pytest.raises(SettingsError, match=message):
-        Settings.from_context(context)

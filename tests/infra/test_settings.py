@@ -290,3 +290,49 @@ def test_a_malformed_pair_says_how_to_write_one() -> None:
     assert str(refused.value).endswith(
         "write key=value with no spaces around '=', and a list without spaces (a,b) or quoted (key='a, b')"
     )
+
+
+DOMAIN = "api.example.com"
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+ZONE = "Z0123456789ABCDEFGHIJ"
+WITH_DOMAIN = {"customDomainName": DOMAIN, "customDomainCertificateArn": CERTIFICATE, "region": "us-east-1"}
+
+
+def test_a_complete_custom_domain_is_accepted() -> None:
+    settings = Settings.from_context({**WITH_DOMAIN, "customDomainHostedZoneId": ZONE})
+    assert (settings.custom_domain_name, settings.custom_domain_certificate_arn) == (DOMAIN, CERTIFICATE)
+    assert settings.custom_domain_hosted_zone_id == ZONE
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        (
+            {"customDomainName": DOMAIN},
+            "context key 'customDomainName' needs 'customDomainCertificateArn' (an ACM certificate)",
+        ),
+        (
+            {"customDomainCertificateArn": CERTIFICATE},
+            "context key 'customDomainCertificateArn' needs 'customDomainName', the domain it is for",
+        ),
+        (
+            {"customDomainHostedZoneId": ZONE},
+            "context key 'customDomainHostedZoneId' needs 'customDomainName', the record to create",
+        ),
+        (
+            {**WITH_DOMAIN, "region": "eu-west-1"},
+            "context key 'customDomainCertificateArn' must be a certificate in the stack's region (eu-west-1) for a "
+            "regional API; got one in us-east-1",
+        ),
+        ({**WITH_DOMAIN, "customDomainName": "API.example.com"}, "context key 'customDomainName' must match"),
+        ({**WITH_DOMAIN, "customDomainHostedZoneId": "zone"}, "context key 'customDomainHostedZoneId' must match"),
+    ],
+)
+def test_each_bad_domain_combination_stops_with_one_line(context: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_context(context)
+    assert str(refused.value).startswith(message)
+
+
+def test_a_key_starting_with_at_is_the_cdks_own() -> None:
+    Settings.from_context({"@flag": True})

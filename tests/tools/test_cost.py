@@ -353,3 +353,203 @@ def test_the_region_of_the_cloud_assembly_is_read_from_its_manifest(tmp_path: Pa
         json.dumps({"artifacts": {"ProdServerlessStack": {"environment": "aws://unknown-account/ap-south-2"}}})
     )
     assert cost.assembly_region(tmp_path / "ProdServerlessStack.template.json") == "ap-south-2"
+
+
+def _template(*, detailed: bool = True, transition: bool = True) -> dict[str, Any]:
+    """A small template with every resource make cost reads, each value unlike the defaults."""
+    check: dict[str, Any] = {
+        "route": "GET /x",
+        "method": "GET",
+        "path": "/x",
+        "query": "",
+        "body": None,
+        "status": 200,
+        "keys": [],
+    }
+    rule: dict[str, Any] = {"Id": "TierAndExpireLogs", "ExpirationInDays": 400}
+    if transition:
+        rule["Transitions"] = [{"StorageClass": "STANDARD_IA", "TransitionInDays": 60}]
+
+    def resource(kind: str, **properties: Any) -> dict[str, Any]:
+        return {"Type": kind, "Properties": properties}
+
+    metric = {"Metric": {"Namespace": "n", "MetricName": "m"}, "Period": 60, "Stat": "Sum"}
+    return {
+        "Resources": {
+            "ProdStage": resource(
+                "AWS::ApiGatewayV2::Stage",
+                AccessLogSettings={"Format": json.dumps({"s": "$context.status"})},
+                DefaultRouteSettings={"DetailedMetricsEnabled": detailed},
+            ),
+            "ProdRouteA": resource("AWS::ApiGatewayV2::Route", RouteKey="GET /x"),
+            "ProdRouteB": resource("AWS::ApiGatewayV2::Route", RouteKey="POST /y"),
+            "ProdFunctionXYZ": resource(
+                "AWS::Lambda::Function",
+                MemorySize=512,
+                Architectures=["x86_64"],
+                TracingConfig={"Mode": "Active"},
+                Environment={"Variables": {"A": "1", "TOKEN": {"Ref": "X"}}},
+                LoggingConfig={"ApplicationLogLevel": "DEBUG", "SystemLogLevel": "INFO", "LogGroup": {"Ref": "ProdG"}},
+            ),
+            "ProdHook": resource(
+                "AWS::Lambda::Function", Environment={"Variables": {"ROUTE_CHECKS": json.dumps([check])}}
+            ),
+            "ProdG": resource("AWS::Logs::LogGroup", RetentionInDays=90),
+            "ProdOther": resource("AWS::Logs::LogGroup", RetentionInDays=1),
+            "ProdArchive": resource("AWS::S3::Bucket", LifecycleConfiguration={"Rules": [{"Id": "Other"}, rule]}),
+            "ProdResults": resource("AWS::S3::Bucket", LifecycleConfiguration={"Rules": [{"Id": "Other"}]}),
+            **{
+                f"ProdStream{n}": resource(
+                    "AWS::KinesisFirehose::DeliveryStream",
+                    ExtendedS3DestinationConfiguration={"BufferingHints": {"IntervalInSeconds": s, "SizeInMBs": m}},
+                )
+                for n, (s, m) in enumerate([(300, 8), (120, 16), (600, 4)])
+            },
+            "ProdAlarmPlain": resource("AWS::CloudWatch::Alarm", MetricName="Errors"),
+            "ProdAlarmMath": resource(
+                "AWS::CloudWatch::Alarm",
+                Metrics=[
+                    {"Id": "e", "Expression": "a + b"},
+                    {"Id": "a", "MetricStat": metric},
+                    {"Id": "b", "MetricStat": metric},
+                ],
+            ),
+            "ProdAlarmQuery": resource(
+                "AWS::CloudWatch::Alarm",
+                Metrics=[
+                    {
+                        "Id": "q",
+                        "Expression": {"Fn::Join": ["", ['SELECT SUM("x") FROM "y" WHERE a = \'', {"Ref": "Z"}, "'"]]},
+                    }
+                ],
+            ),
+            "ProdComposite1": resource("AWS::CloudWatch::CompositeAlarm"),
+            "ProdComposite2": resource("AWS::CloudWatch::CompositeAlarm"),
+            "ProdDashboard": resource("AWS::CloudWatch::Dashboard"),
+            **{f"ProdKey{n}": resource("AWS::KMS::Key") for n in range(3)},
+        }
+    }
+
+
+def test_a_template_is_read_field_by_field() -> None:
+    deployed = cost.Deployed.read(_template(), "ap-south-2")
+    assert deployed == cost.Deployed(
+        access_log_format={"s": "$context.status"},
+        function_environment={"A": "1"},
+        application_log_level="DEBUG",
+        system_log_level="INFO",
+        memory_mb=512,
+        architecture="x86_64",
+        tracing="Active",
+        log_retention_days=90,
+        buffer_seconds=120,
+        buffer_mib=4,
+        streams=3,
+        ia_after_days=60,
+        expire_after_days=400,
+        metric_alarm_metrics=1 + 2 + 1,  # one metric, a math of two, one query
+        composite_alarms=2,
+        dashboards=1,
+        keys=3,
+        detailed_routes=2,
+        checks=[
+            {"route": "GET /x", "method": "GET", "path": "/x", "query": "", "body": None, "status": 200, "keys": []}
+        ],
+        region="ap-south-2",
+    )
+
+
+def test_a_template_without_transition_or_detailed_metrics_reads_so() -> None:
+    deployed = cost.Deployed.read(_template(detailed=False, transition=False))
+    assert (deployed.ia_after_days, deployed.detailed_routes, deployed.region) == (None, 0, "us-east-1")
+
+
+def test_a_function_without_architecture_or_tracing_reads_the_defaults() -> None:
+    template = _template()
+    properties = template["Resources"]["ProdFunctionXYZ"]["Properties"]
+    del properties["Architectures"], properties["TracingConfig"]
+    deployed = cost.Deployed.read(template)
+    assert (deployed.architecture, deployed.tracing) == ("x86_64", "PassThrough")
+
+
+def test_a_template_without_the_hooks_samples_is_refused() -> None:
+    template = _template()
+    del template["Resources"]["ProdHook"]
+    with pytest.raises(ValueError, match=r"^the template has no release hook with the routes' samples$"):
+        cost.Deployed.read(template)
+
+
+def test_main_reads_the_template_and_the_region_beside_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "ProdServerlessStack.template.json"
+    path.write_text(json.dumps(_template()))
+    (tmp_path / "manifest.json").write_text(
+        json.dumps({"artifacts": {"ProdServerlessStack": {"environment": "aws://unknown-account/eu-west-3"}}})
+    )
+    assert cost.main(["--template", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out == cost.render(cost.Deployed.read(_template(), "eu-west-3")) + "\n"
+    assert "Note: the stack is configured for eu-west-3" in out
+
+
+@pytest.mark.parametrize(
+    ("level", "tracing", "expected"),
+    [
+        ("WARN", "PassThrough", []),
+        (
+            "DEBUG",
+            "Active",
+            [
+                {"time": "2026-11-29T10:00:00.123Z", "type": "platform.start",
+                 "record": {"requestId": "r-1", "version": "12", "tracing": "T"}},
+                {"time": "2026-11-29T10:00:00.123Z", "type": "platform.runtimeDone",
+                 "record": {"requestId": "r-1", "status": "success", "tracing": "T",
+                            "metrics": {"durationMs": 1.4, "producedBytes": 107}}},
+                {"time": "2026-11-29T10:00:00.123Z", "type": "platform.report",
+                 "record": {"requestId": "r-1", "metrics": {"durationMs": 1.52, "billedDurationMs": 2,
+                            "memorySizeMB": 128, "maxMemoryUsedMB": 38}, "tracing": "T", "status": "success"}},
+            ],
+        ),
+    ],
+)  # fmt: skip
+def test_platform_lines_are_exactly_lambdas_json_events(level: str, tracing: str, expected: list[Any]) -> None:
+    trace = {"spanId": "a1b2c3d4e5f60718", "type": "X-Amzn-Trace-Id", "value": f"Root=1-6749a0e0-{'0' * 24};Sampled=1"}
+    lines = cost.platform_lines(level, tracing, "r-1")
+    assert all(", " not in line and ": " not in line for line in lines)  # compact, as Lambda writes them
+    decoded = [json.loads(line) for line in lines]
+    for event in expected:
+        if event["record"].get("tracing") == "T":
+            event["record"]["tracing"] = trace
+    assert decoded == expected
+
+
+def test_the_debug_function_line_is_exactly_what_lambda_writes(deployed: cost.Deployed) -> None:
+    debug = cost.with_lever(deployed, cost.LEVERS[1])
+    (line,) = cost.function_lines(debug, "lambda-id", deployed.checks[0])
+    record = json.loads(line)
+    assert {k: v for k, v in record.items() if k != "timestamp"} == {
+        "level": "DEBUG",
+        "message": "request",
+        "logger": "service",
+        "requestId": "lambda-id",
+        "apiRequestId": cost.SAMPLE_REQUEST["$context.requestId"],
+        "status": deployed.checks[0]["status"],
+        "durationMs": 1.5,
+    }
+
+
+def test_a_record_of_many_events_is_billed_by_its_compressed_envelope() -> None:
+    assert cost.firehose_record_bytes(["x" * 100], 1) == 5120
+    assert cost.firehose_record_bytes(["0123456789" * 50], 60) == 20480  # 60 varied lines, gzip'd: four 5 KB steps
+    assert cost.firehose_record_bytes([], 1) == 5120
+    assert cost._variants(["a1"], 2) == ["aa0", "a41"]
+
+
+def test_the_page_and_the_report_state_the_mix_and_the_levers(deployed: cost.Deployed) -> None:
+    tables = cost.cost_tables(deployed).splitlines()
+    assert tables[2:4] == ["| Per million requests | a trickle (0.38 req/s) | steady (100 req/s) |", "|---|---|---|"]
+    assert [row.split(" | ")[0] for row in tables if row.startswith("| `")] == [
+        f"| `{lever.setting}`" for lever in cost.LEVERS
+    ]
+    report = cost.render(deployed).splitlines()
+    assert report[2].startswith("Per million requests") and report[2].endswith("  basis (first profile)")
+    assert report[3].split() == ["0.38", "req/s", "100", "req/s"]
