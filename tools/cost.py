@@ -388,6 +388,11 @@ def _gzip_ratio(lines: tuple[str, ...], level: int) -> float:
 
 def firehose_record_bytes(lines: list[str], events: int) -> int:
     """The billed size of one subscription record holding `events` events: gzip'd envelope, 5 KB steps."""
+    return billed_record_bytes(record_bytes(lines, events))
+
+
+def record_bytes(lines: list[str], events: int) -> int:
+    """The size of one subscription record holding `events` events, as CloudWatch Logs sends it: gzip'd JSON."""
     batch = _variants(lines, math.ceil(events / max(1, len(lines))))[:events]
     envelope = {
         "messageType": "DATA_MESSAGE",
@@ -397,7 +402,7 @@ def firehose_record_bytes(lines: list[str], events: int) -> int:
         "subscriptionFilters": ["ProdServerlessStack-ProdLogArchiveSubscription-AbCdEfGhIjKl"],
         "logEvents": [{"id": "3" * 56, "timestamp": 1795946400123, "message": message} for message in batch],
     }
-    return billed_record_bytes(len(gzip.compress(json.dumps(envelope).encode())))
+    return len(gzip.compress(json.dumps(envelope).encode(), mtime=0))
 
 
 def billed_record_bytes(size: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -553,3 +554,93 @@ def test_the_page_and_the_report_state_the_mix_and_the_levers(deployed: cost.Dep
     report = cost.render(deployed).splitlines()
     assert report[2].startswith("Per million requests") and report[2].endswith("  basis (first profile)")
     assert report[3].split() == ["0.38", "req/s", "100", "req/s"]
+
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def _golden_outputs() -> dict[str, str]:
+    """make cost's report and the cost page's tables for the small template, in eu-west-3."""
+    deployed = cost.Deployed.read(_template(), "eu-west-3")
+    return {"cost_report.txt": cost.render(deployed) + "\n", "cost_tables.md": cost.cost_tables(deployed)}
+
+
+def write_golden() -> None:
+    """After an intended change of the report's words or layout: rewrite the golden files, then read the diff."""
+    for name, text in _golden_outputs().items():
+        (GOLDEN / name).write_text(text)
+
+
+def test_the_report_and_the_page_are_word_for_word_what_they_were() -> None:
+    """Every label, basis and figure for a fixed deployment (an intended change: tests.tools.test_cost.write_golden)."""
+    for name, text in _golden_outputs().items():
+        assert text == (GOLDEN / name).read_text(), name
+
+
+def test_a_record_is_the_gzipd_envelope_cloudwatch_logs_sends() -> None:
+    """The sizes the 5 KB steps are taken of, for fixed lines (the envelope's keys and sample values count)."""
+    assert cost.record_bytes(["x" * 100], 1) == 267
+    assert cost.record_bytes(["0123456789" * 50], 60) == 18228
+
+
+def test_the_function_lines_come_from_the_routes_sample_as_lambda_gets_it(
+    deployed: cost.Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every part of the sample reaches the handler: what it logs is measured, whatever a team's route logs."""
+    import logging as logging_module
+
+    import service.handler
+
+    seen: list[tuple[dict[str, Any], Any]] = []
+
+    def probe(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen.append((event, context))
+        logging_module.getLogger("service").warning("probe", extra={"status": 201})
+        return {"statusCode": 201}
+
+    monkeypatch.setattr("tools.local_server.load_handler", lambda environment: probe)
+    check = {
+        "route": "POST /p/{id}",
+        "method": "POST",
+        "path": "/p/7",
+        "query": "q=1",
+        "body": '{"a":1}',
+        "status": 201,
+    }
+    warn = dataclasses.replace(deployed, application_log_level="WARN")
+    (line,) = cost.function_lines(warn, "lambda-id", check)
+    ((event, context),) = seen
+    assert (event["routeKey"], event["rawPath"], event["rawQueryString"], event["body"]) == (
+        "POST /p/{id}",
+        "/p/7",
+        "q=1",
+        '{"a":1}',
+    )
+    assert event["headers"] == {"user-agent": "t/1", "content-type": "application/json"}
+    assert event["requestContext"]["http"]["sourceIp"] == cost.SAMPLE_REQUEST["$context.identity.sourceIp"]
+    assert event["requestContext"]["requestId"] == cost.SAMPLE_REQUEST["$context.requestId"]
+    assert event["requestContext"]["timeEpoch"] == 1795946400123
+    assert context.aws_request_id == "lambda-id"
+    record = json.loads(line)
+    assert (record["level"], record["message"], record["requestId"], record["status"]) == (
+        "WARNING",
+        "probe",
+        "lambda-id",
+        201,
+    )
+    assert sys.modules["service.handler"].time.__name__ == "time"  # the real clock is back
+    assert logging_module.getLogger("service").level == service.handler.LOGGER.level
+
+
+def test_at_error_a_warning_is_not_measured(deployed: cost.Deployed, monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging as logging_module
+
+    def probe(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        logging_module.getLogger("service").warning("probe")
+        return {}
+
+    monkeypatch.setattr("tools.local_server.load_handler", lambda environment: probe)
+    error = dataclasses.replace(deployed, application_log_level="ERROR")
+    assert cost.function_lines(error, "id", deployed.checks[0]) == []
+    warn = dataclasses.replace(deployed, application_log_level="WARN")
+    assert len(cost.function_lines(warn, "id", deployed.checks[0])) == 1
