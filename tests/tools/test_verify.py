@@ -689,3 +689,186 @@ def test_main_prints_the_table_and_fails_when_a_row_fails(
     assert verify.main([]) == 0
     assert capsys.readouterr().out.endswith("\nverify: PASS: 1 of 1 checks passed\n")
     assert made["timeout"] == 1200.0
+
+
+def test_the_unrouted_probes_are_an_unknown_path_and_the_first_method_without_a_route() -> None:
+    checks = [{"route": "GET /a", "method": "GET", "path": "/a"}, {"route": "POST /a", "method": "POST", "path": "/a"}]
+    assert verify.unrouted(checks) == [
+        {
+            "route": "GET /verify-no-such-route",
+            "method": "GET",
+            "path": "/verify-no-such-route",
+            "query": "",
+            "body": None,
+        },
+        {"route": "PUT /a", "method": "PUT", "path": "/a", "query": "", "body": None},
+    ]
+    every = [{"route": f"{m} /a", "method": m, "path": "/a"} for m in ("GET", "POST", "PUT", "PATCH", "DELETE")]
+    assert len(verify.unrouted(every)) == 1  # no method left without a route
+
+
+def _object_reader(body: bytes, **headers: str) -> verify.Verifier:
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(s3)
+    stub.add_response(
+        "get_object",
+        {"Body": StreamingBody(io.BytesIO(body), len(body)), **headers},
+        {"Bucket": BUCKET, "Key": "k"},
+    )
+    stub.activate()
+    verifier = Account().verifier()
+    verifier.clients = {**verifier.clients, "s3": s3}
+    return verifier
+
+
+def test_an_object_is_read_line_by_line_past_a_bad_line() -> None:
+    text = '{"a": 1}\n[2]\n\n\n{"b": 3}'  # no final newline
+    verifier = _object_reader(gzip.compress(text.encode()), ServerSideEncryption="aws:kms", SSEKMSKeyId=KEY_ARN)
+    records, issues, blank = verifier._read_object("k")
+    assert (records, issues, blank) == ([{"a": 1}, {"b": 3}], ["k: line 2 is not one JSON object"], 2)
+
+
+def test_an_object_not_gzipd_or_not_under_the_archive_key_says_which_key() -> None:
+    verifier = _object_reader(b"plain", ServerSideEncryption="AES256")
+    assert verifier._read_object("k") == (
+        [],
+        ["k: not GZIP"],
+        0,
+    )
+    verifier = _object_reader(gzip.compress(b"{}\n"), ServerSideEncryption="aws:kms", SSEKMSKeyId="other")
+    assert verifier._read_object("k")[1] == ["k: not SSE-KMS with the archive key (other)"]
+
+
+@pytest.mark.parametrize(
+    ("section", "client", "operation"),
+    [
+        ("the API", "lambda", "invoke"),
+        ("notifications", "cloudwatch", "set_alarm_state"),
+        ("metrics", "cloudwatch", "describe_alarms"),
+    ],
+)
+def test_each_section_names_itself_when_aws_refuses_it(section: str, client: str, operation: str) -> None:
+    account = Account()
+    verifier = account.verifier()
+    stub = Stubber(account.clients[client])
+    stub.add_client_error(operation, service_error_code="AccessDenied", http_status_code=403)
+    stub.activate()
+    if section != "the API":
+        verifier.fetch = lambda request: (500, {}, b"")  # the API fails on its own: archive and Athena are skipped
+    runs = {
+        "the API": verifier.check_api,
+        "notifications": verifier.check_alarm_action,
+        "metrics": verifier.check_metrics,
+    }
+    assert verifier._guarded(section, runs[section]) is False
+    assert verifier.rows[-1].check == f"{section}: AWS answered every call"
+    assert verifier.rows[-1].detail.startswith("AccessDenied on ")
+
+
+def test_athena_names_itself_when_aws_refuses_it() -> None:
+    account = Account()
+    account.stubbers["athena"] = Stubber(account.clients["athena"])
+    account.stubbers["athena"].add_client_error("start_query_execution", service_error_code="AccessDenied")
+    rows = account.run()
+    assert rows["Athena: AWS answered every call"].detail == (
+        "AccessDenied on StartQueryExecution: attach the stack's ProdVerifierPolicyArn policy"
+    )
+
+
+def test_a_call_without_an_error_code_is_reported_as_error() -> None:
+    from botocore.exceptions import ClientError
+
+    verifier = Account().verifier()
+
+    def refuse() -> None:
+        raise ClientError({"Error": {}}, "ListMetrics")
+
+    assert verifier._guarded("metrics", refuse) is False
+    assert verifier.rows[-1].detail == "Error on ListMetrics"
+
+
+def test_the_archive_is_polled_until_every_id_arrived_across_objects() -> None:
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(s3)
+    prefix = {source: f"{source}/year=2026/month=11/day=29/" for source in ("api", "function")}
+
+    def listing(source: str, keys: list[str]) -> None:
+        stub.add_response(
+            "list_objects_v2",
+            {"Contents": [{"Key": prefix[source] + key, "LastModified": NOW} for key in keys]},
+            {"Bucket": BUCKET, "Prefix": prefix[source]},
+        )
+
+    def content(source: str, key: str, lines: list[str]) -> None:
+        data = gzip.compress(("\n".join(lines) + "\n").encode())
+        stub.add_response(
+            "get_object",
+            {
+                "Body": StreamingBody(io.BytesIO(data), len(data)),
+                "ServerSideEncryption": "aws:kms",
+                "SSEKMSKeyId": KEY_ARN,
+            },
+            {"Bucket": BUCKET, "Key": prefix[source] + key},
+        )
+
+    ids = list(IDS.values())
+    listing("api", ["1"])
+    content("api", "1", [json.dumps({"id": ids[0], "fn": SERVED_BY}), ""])
+    listing("function", ["f"])
+    content("function", "f", [json.dumps({"requestId": DIRECT})])
+    listing("api", ["1", "2"])  # a minute later: the first object is not read again
+    content("api", "2", [json.dumps({"id": i}) for i in ids[1:]] + [""])
+    verifier = Account().verifier()
+    verifier.clients = {**verifier.clients, "s3": s3}
+    verifier.request_ids = dict(IDS)
+    verifier.lambda_ids = {FIRST: SERVED_BY, "direct": DIRECT}
+    said: list[str] = []
+    verifier.progress = said.append
+    with stub:
+        verifier.check_archive(NOW)
+    assert said == [
+        f"verify: waiting for Firehose to deliver the logs (it buffers up to 15 min): api 1/{len(ids)}, function 1/1"
+    ]
+    rows = {row.check: row for row in verifier.rows}
+    assert rows["api/ lines arrive in S3 (delivery-time partitions)"].detail == f"{len(ids)} request ids found"
+    assert rows["archive objects: GZIP, one JSON object per line, SSE-KMS with the archive key"].detail == (
+        "3 objects read, 2 blank lines"
+    )
+
+
+def test_problems_of_every_object_are_reported_together() -> None:
+    account = Account(encrypted_with="arn:aws:kms:us-east-1:123456789012:key/other")
+    rows = account.run()
+    detail = rows["archive objects: GZIP, one JSON object per line, SSE-KMS with the archive key"].detail
+    assert detail.count("not SSE-KMS with the archive key") == 2 and "; " in detail
+
+
+def test_a_missing_join_says_absent() -> None:
+    rows = Account(joined_by="").run()
+    assert rows[f"the access line of {FIRST} names its Lambda request id (query 3's join)"].detail == (
+        f"fn=absent, answer requestId={SERVED_BY}"
+    )
+
+
+def test_alarms_are_described_a_hundred_at_a_time() -> None:
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(cloudwatch)
+    names = [f"a{n:03d}" for n in range(150)]
+    stub.add_response("describe_alarms", {"MetricAlarms": []}, {"AlarmNames": names[:100]})
+    stub.add_response("describe_alarms", {"MetricAlarms": []}, {"AlarmNames": names[100:]})
+    verifier = Account().verifier()
+    verifier.clients = {**verifier.clients, "cloudwatch": cloudwatch}
+    verifier.stack.alarms = {f"ProdMonitoring{name}": name for name in names}
+    with stub:
+        verifier.check_metrics()
+        stub.assert_no_pending_responses()
+
+
+def test_verify_describes_itself_and_its_timeout(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        verify.main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps the description
+    assert (
+        "`make verify`: prove, in the deployed account, that the whole path works, and print a pass/fail table." in out
+    )
+    assert "--timeout TIMEOUT seconds to wait for the logs in S3" in out
