@@ -277,3 +277,8 @@ def test_status_messages_are_the_standard_reason_phrases() -> None:
         415: "Unsupported Media Type",
         500: "Internal Server Error",
     }
+
+
+def test_a_bad_segment_in_a_row_names_the_route() -> None:
+    with pytest.raises(RouteError, match=r"^route GET '/a b': segment 'a b' must be"):
+        _route("/a b")
