@@ -24,7 +24,7 @@ export CONTEXT
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
-	@echo '  Pass configuration as CONTEXT="key=value key=value" (see README, Configuration).'
+	@echo '  Pass configuration as CONTEXT="key=value key=value" to any target (docs/configuration.md).'
 
 $(VENV)/.installed: requirements.lock
 	@python3 -c 'import sys; sys.exit(sys.version_info < (3, 11) and "python3 3.11 or newer is required")'
@@ -59,7 +59,7 @@ format: deps ## Reformat with ruff and apply its safe lint fixes
 typecheck: deps ## mypy (strict) over infra, handlers and tools
 	$(BIN)/mypy
 
-workflows: deps ## GitHub workflows: the workflow schema, then zizmor's audit (offline, pedantic)
+workflows: deps ## GitHub workflows and Dependabot: their schemas, then zizmor's audit (offline, pedantic)
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	$(BIN)/zizmor --offline --persona=pedantic --quiet .github
@@ -69,7 +69,7 @@ unit: deps ## pytest: infra (rule packs and cfn-lint included), handlers, tools
 
 test: lint typecheck workflows unit ## The whole check (CI runs this)
 
-docs: deps ## Write the README's generated sections (tables, queries) from the code
+docs: deps ## Write the generated sections of the README and docs/ (tables, queries, facts) from the code
 	$(BIN)/python -m tools.docs
 
 bootstrap: deps ## Once per account and region: cdk bootstrap (needs AWS credentials)
