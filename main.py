@@ -101,6 +101,7 @@ class ProdServerlessStack(Stack):
             reader_statements=catalog.reader_statements,
             alias=service.alias,
             test_alarm=monitoring.alarms["FunctionErrors"],
+            access_log_group=api.access_log_group,
         )
         catalog.acknowledge_reader_wildcards(verifier.policy, archive.bucket)
 

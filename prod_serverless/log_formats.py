@@ -73,6 +73,16 @@ def access_log_format(log_format: str) -> str:
     return json.dumps({field.key: field.variable for field in access_log_fields(log_format)}, separators=(",", ":"))
 
 
+def route_query(route: str) -> list[str]:
+    """The Logs Insights query of a route's dashboard row over its access lines (keys r, s, lat); `make verify`
+    runs it in the account, so the numbers it reads from the quoted values are proven there."""
+    return [
+        f'filter r = "{route}"',
+        "stats count(*) as requests, sum(s >= 400 and s < 500) as client_errors, sum(s >= 500) as server_errors, "
+        "pct(lat, 99) as p99_ms by bin(5m)",
+    ]
+
+
 # The function's lines, as Lambda's JSON log format writes them: the application lines (Lambda's own keys plus
 # the handler's `extra` fields) and the platform lines (time, type, record) share one table.
 FUNCTION_LOG_COLUMNS = (

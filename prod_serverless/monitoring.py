@@ -17,6 +17,7 @@ from prod_serverless import metrics
 from prod_serverless.alarms import AlarmSpec
 from prod_serverless.compliance import acknowledge
 from prod_serverless.keys import customer_managed_key
+from prod_serverless.log_formats import route_query
 
 DASHBOARD_WIDTH = 24
 COMPARISONS = {
@@ -275,15 +276,6 @@ class Monitoring(Construct):
                 )
             )
         return dashboard
-
-
-def route_query(route: str) -> list[str]:
-    """The Logs Insights query of a route's dashboard row, over the access-log keys (r, s, lat)."""
-    return [
-        f'filter r = "{route}"',
-        "stats count(*) as requests, sum(s >= 400 and s < 500) as client_errors, sum(s >= 500) as server_errors, "
-        "pct(lat, 99) as p99_ms by bin(5m)",
-    ]
 
 
 def _graph(title: str, shown: list[cloudwatch.Metric]) -> cloudwatch.GraphWidget:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from prod_serverless.compliance import acknowledge
@@ -25,6 +26,7 @@ class VerifierPolicy(Construct):
         reader_statements: Sequence[iam.PolicyStatement],
         alias: lambda_.IFunction,
         test_alarm: cloudwatch.IAlarm,
+        access_log_group: logs.ILogGroup,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -32,7 +34,7 @@ class VerifierPolicy(Construct):
             self,
             "Policy",
             description="make verify on the Prod stack: read its outputs, call the live alias, read the logs, "
-            "test one alarm's notification, list the alarms' metrics",
+            "run a dashboard query, test one alarm's notification, list the alarms' metrics",
             statements=[
                 iam.PolicyStatement(
                     sid="ReadThisStack",
@@ -51,8 +53,28 @@ class VerifierPolicy(Construct):
                 ),
                 iam.PolicyStatement(
                     sid="ReadAlarmsAndMetrics",
-                    actions=["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory", "cloudwatch:ListMetrics"],
+                    actions=[
+                        "cloudwatch:DescribeAlarms",
+                        "cloudwatch:DescribeAlarmHistory",
+                        "cloudwatch:ListMetrics",
+                        "logs:GetQueryResults",  # takes only a queryId: the query's log group was checked at StartQuery
+                    ],
                     resources=["*"],
+                ),
+                iam.PolicyStatement(
+                    sid="QueryTheAccessLog",
+                    actions=["logs:StartQuery"],
+                    # docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html:
+                    # StartQuery is on log-group, its ARN written with and without ":*" (GetAtt Arn has it): both.
+                    resources=[
+                        access_log_group.log_group_arn,
+                        stack.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name=access_log_group.log_group_name,
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        ),
+                    ],
                 ),
                 *reader_statements,
             ],
@@ -60,6 +82,7 @@ class VerifierPolicy(Construct):
         acknowledge(
             self.policy,
             "AwsSolutions-IAM5[Resource::*]",
-            "CloudWatch ListMetrics supports no resource-level permission; DescribeAlarms and DescribeAlarmHistory "
-            "are read-only and given on * as CloudWatch's own read-only policy does.",
+            "CloudWatch ListMetrics supports no resource-level permission and Logs GetQueryResults names a query id, "
+            "not a log group; DescribeAlarms and DescribeAlarmHistory are read-only, on * as CloudWatch's read-only "
+            "policy gives them.",
         )

@@ -14,7 +14,8 @@ traffic and so runs no pre-traffic hook.
    encrypted with the archive key (the object's SSE headers); the access line of a route names the Lambda
    request id its answer carries (the join key).
 3. Athena (the stack's workgroup) finds those request ids in both tables (the day and the next), and every
-   README query runs.
+   README query runs. A route's dashboard query (Logs Insights over the access log) counts the requests just made
+   and reads numbers from the line's quoted status and latency.
 4. Notifications: the FunctionErrors alarm is set to ALARM; the ServiceUnhealthy composite, which pages for
    it, must show "Successfully executed action" for the topic (not a KMS or SNS failure): one notification,
    then its all-clear when the alarm is set back to OK.
@@ -41,7 +42,7 @@ from typing import Any
 
 from pre_traffic_hook.handler import verdict
 from prod_serverless.log_catalog import WORKGROUP_NAME
-from prod_serverless.log_formats import API_ACCESS_TABLE, DATABASE_NAME, FUNCTION_TABLE
+from prod_serverless.log_formats import API_ACCESS_TABLE, DATABASE_NAME, FUNCTION_TABLE, route_query
 from prod_serverless.queries import QUERIES, partitions
 from prod_serverless.settings import configured
 from service.routes import ROUTES
@@ -53,6 +54,7 @@ NOT_FOUND = {"message": "Not Found"}
 UNKNOWN_PATH = "/verify-no-such-route"
 VERIFY_ALARM = "ProdMonitoringFunctionErrorsAlarm"  # logical-id prefix of the alarm set to ALARM
 PAGING_ALARM = "ProdMonitoringServiceUnhealthyAlarm"  # the composite that pages for it: its action is proven
+ACCESS_LOG_GROUP = "ProdApiAccessLogGroup"  # logical-id prefix of the API's access log group
 # CloudWatch "ListMetrics": a new metric can take up to 15 minutes to appear.
 METRICS_WAIT_SECONDS = 900.0
 # The alarm history is searched from a little before the local clock's "now": the clocks may differ.
@@ -92,16 +94,19 @@ class Stack:
     topic_arn: str
     alias_arn: str
     alarms: dict[str, str]  # logical id -> alarm name
+    access_log_group: str = ""  # the API's access log group: the dashboard's route rows read it
 
     @classmethod
     def read(cls, cloudformation: Any) -> Stack:
         outputs = stack_outputs(cloudformation)
-        alarms, token = {}, None
+        alarms, token, access_log_group = {}, None, ""
         while True:
             page = cloudformation.list_stack_resources(StackName=STACK_NAME, **({"NextToken": token} if token else {}))
             for resource in page["StackResourceSummaries"]:
                 if resource["ResourceType"] in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"):
                     alarms[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
+                if resource["LogicalResourceId"].startswith(ACCESS_LOG_GROUP):
+                    access_log_group = resource["PhysicalResourceId"]
             token = page.get("NextToken")
             if not token:
                 break
@@ -112,6 +117,7 @@ class Stack:
             topic_arn=outputs["ProdAlarmTopicArn"],
             alias_arn=outputs["ProdLiveAliasArn"],
             alarms=alarms,
+            access_log_group=access_log_group,
         )
 
 
@@ -163,6 +169,7 @@ class Verifier:
         if self._guarded("the API", self.check_api):
             self._guarded("the archive", lambda: self.check_archive(started))
             self._guarded("Athena", lambda: self.check_athena(started))
+            self._guarded("the dashboard", lambda: self.check_dashboard(started))
         self._guarded("notifications", self.check_alarm_action)
         self._guarded("metrics", self.check_metrics)
         return self.rows
@@ -361,6 +368,36 @@ class Verifier:
         result = athena.get_query_results(QueryExecutionId=execution)["ResultSet"]["Rows"][1:]
         return state, [[cell.get("VarCharValue", "") for cell in row["Data"]] for row in result], ""
 
+    # 3b. The dashboard's route rows
+    def check_dashboard(self, started: datetime) -> None:
+        """Run a route's dashboard query (Logs Insights over the access lines): it must count the requests just
+        made and read numbers from the line's quoted values (status, latency)."""
+        route = self.served_route()
+        logs = self.clients["logs"]
+        query = logs.start_query(
+            logGroupName=self.stack.access_log_group,
+            startTime=int((started - CLOCK_SKEW).timestamp()),
+            endTime=int((self.now() + CLOCK_SKEW).timestamp()),
+            queryString="\n| ".join(route_query(route)),  # as the dashboard's widget joins its lines
+        )["queryId"]
+        deadline = self.clock() + 120
+        while True:
+            answer = logs.get_query_results(queryId=query)
+            if answer["status"] not in ("Scheduled", "Running") or self.clock() >= deadline:
+                break
+            self.sleep(2)
+        rows = [{cell["field"]: cell["value"] for cell in row} for row in answer.get("results", [])]
+        requests = sum(_number(row.get("requests")) or 0 for row in rows)
+        numeric = all(
+            _number(row.get(name)) is not None for row in rows for name in ("client_errors", "server_errors", "p99_ms")
+        )
+        self.record(
+            f"the dashboard's row for {route} reads its access lines",
+            answer["status"] == "Complete" and requests >= 1 and numeric,
+            f"{answer['status']}: {requests:g} requests in {len(rows)} bins"
+            + ("" if numeric else "; a status or latency figure is not a number"),
+        )
+
     # 4. Notifications
     def check_alarm_action(self) -> None:
         cloudwatch = self.clients["cloudwatch"]
@@ -466,6 +503,14 @@ def _days(start: datetime, end: datetime) -> list[datetime]:
     return days
 
 
+def _number(value: Any) -> float | None:
+    """A Logs Insights result value as a number, or None when it is not one."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _json(body: bytes) -> Any:
     try:
         return json.loads(body)
@@ -488,7 +533,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         aws = session()
         with one_line_errors("make verify"):
-            clients = {name: client(aws, name) for name in ("cloudformation", "lambda", "s3", "athena", "cloudwatch")}
+            clients = {
+                name: client(aws, name) for name in ("cloudformation", "lambda", "s3", "athena", "cloudwatch", "logs")
+            }
             verifier = Verifier(
                 clients=clients,
                 stack=Stack.read(clients["cloudformation"]),

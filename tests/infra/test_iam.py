@@ -80,7 +80,14 @@ def test_resource_star_only_where_no_resource_can_be_named(synthesized: Synthesi
         ("ProdReleaseDeploymentRole", frozenset({"cloudwatch:DescribeAlarms"})),
         (
             "ProdVerifierPolicy",
-            frozenset({"cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory", "cloudwatch:ListMetrics"}),
+            frozenset(
+                {
+                    "cloudwatch:DescribeAlarms",
+                    "cloudwatch:DescribeAlarmHistory",
+                    "cloudwatch:ListMetrics",
+                    "logs:GetQueryResults",
+                }
+            ),
         ),
     }
 
@@ -227,6 +234,16 @@ def test_the_verifier_policy_is_the_readers_and_exactly_verifys_calls(synthesize
         "Action": "lambda:InvokeFunction",
         "Resource": {"Ref": "ProdFunctionLiveAlias8CFF3F3E"},
     }
+    assert by_sid["QueryTheAccessLog"] == {
+        "Sid": "QueryTheAccessLog",
+        "Effect": "Allow",
+        "Action": "logs:StartQuery",
+        "Resource": [
+            {"Fn::GetAtt": ["ProdApiAccessLogGroupE71D7629", "Arn"]},
+            {"Fn::Join": ["", [f"arn:aws:logs:{REGION}:", {"Ref": "AWS::AccountId"}, ":log-group:",
+                               {"Ref": "ProdApiAccessLogGroupE71D7629"}]]},
+        ],
+    }  # fmt: skip
     assert by_sid["TestOneAlarmsNotification"]["Action"] == "cloudwatch:SetAlarmState"
     assert by_sid["TestOneAlarmsNotification"]["Resource"] == {"Fn::GetAtt": [alarm_id, "Arn"]}
     assert set(by_sid) == {
@@ -235,6 +252,7 @@ def test_the_verifier_policy_is_the_readers_and_exactly_verifys_calls(synthesize
         "InvokeTheLiveAlias",
         "TestOneAlarmsNotification",
         "ReadAlarmsAndMetrics",
+        "QueryTheAccessLog",
     }
     assert "Roles" not in verifier["Properties"]  # attached by the user to the role that verifies
 

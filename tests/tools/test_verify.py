@@ -19,6 +19,7 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
+from prod_serverless.log_formats import route_query
 from prod_serverless.queries import QUERIES
 from service.routes import ROUTES
 from tools import verify
@@ -73,11 +74,18 @@ class Account:
     encrypted_with: str = KEY_ARN
     joined_by: str = SERVED_BY  # what the access line of the first route names as its Lambda request id
     history_looks: int = 1  # how many looks until the composite's action shows
+    dashboard_rows: list[list[dict[str, str]]] = field(
+        default_factory=lambda: [
+            [{"field": "bin(5m)", "value": "2026-11-29 10:00:00.000"}, {"field": "requests", "value": "1"},
+             {"field": "client_errors", "value": "0"}, {"field": "server_errors", "value": "0"},
+             {"field": "p99_ms", "value": "14"}],
+        ]
+    )  # fmt: skip
     clients: dict[str, Any] = field(default_factory=dict)
     stubbers: dict[str, Stubber] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for service in ("lambda", "s3", "athena", "cloudwatch"):
+        for service in ("lambda", "s3", "athena", "cloudwatch", "logs"):
             self.clients[service] = boto3.client(
                 service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
             )
@@ -85,6 +93,7 @@ class Account:
         self._direct_invocation()
         self._archive()
         self._athena()
+        self._dashboard()
         self._alarm_action()
         self._metrics()
 
@@ -152,6 +161,24 @@ class Account:
             values = found.get(name, []) if self.objects else []
             rows = [{"Data": [{"VarCharValue": "requestid"}]}] + [{"Data": [{"VarCharValue": v}]} for v in values]
             athena.add_response("get_query_results", {"ResultSet": {"Rows": rows}})
+
+    def _dashboard(self) -> None:
+        """Logs Insights runs the first route's dashboard query over the access log: running, then complete."""
+        logs = self.stubbers["logs"]  # the log group holds the lines whether or not the S3 archive got them
+        logs.add_response(
+            "start_query",
+            {"queryId": "lq"},
+            {
+                "logGroupName": LOG_GROUP,
+                "startTime": int((NOW - verify.CLOCK_SKEW).timestamp()),
+                "endTime": int((NOW + verify.CLOCK_SKEW).timestamp()),
+                "queryString": "\n| ".join(route_query(FIRST)),
+            },
+        )
+        logs.add_response("get_query_results", {"status": "Running", "results": []}, {"queryId": "lq"})
+        logs.add_response(
+            "get_query_results", {"status": "Complete", "results": self.dashboard_rows}, {"queryId": "lq"}
+        )
 
     def _alarm_action(self) -> None:
         cloudwatch = self.stubbers["cloudwatch"]
@@ -279,7 +306,13 @@ class Account:
         return verify.Verifier(
             clients=self.clients,
             stack=verify.Stack(
-                url=URL, bucket=BUCKET, key_arn=KEY_ARN, topic_arn=TOPIC_ARN, alias_arn=ALIAS_ARN, alarms=dict(ALARMS)
+                url=URL,
+                bucket=BUCKET,
+                key_arn=KEY_ARN,
+                topic_arn=TOPIC_ARN,
+                alias_arn=ALIAS_ARN,
+                alarms=dict(ALARMS),
+                access_log_group=LOG_GROUP,
             ),
             fetch=fetch,
             timeout=30,
@@ -292,7 +325,13 @@ class Account:
         )
 
     def run(self) -> dict[str, verify.Row]:
-        with self.stubbers["lambda"], self.stubbers["s3"], self.stubbers["athena"], self.stubbers["cloudwatch"]:
+        with (
+            self.stubbers["lambda"],
+            self.stubbers["s3"],
+            self.stubbers["athena"],
+            self.stubbers["cloudwatch"],
+            self.stubbers["logs"],
+        ):
             rows = self.verifier().run()
             for stubber in self.stubbers.values():
                 stubber.assert_no_pending_responses()
@@ -306,7 +345,7 @@ def failing(rows: dict[str, verify.Row]) -> set[str]:
 def test_a_healthy_account_passes_every_check() -> None:
     rows = Account().run()
     assert failing(rows) == set()
-    assert len(rows) == len(CHECKS) + len(PROBES) + 2 + 4 + 2 + len(QUERIES) + 1 + 4
+    assert len(rows) == len(CHECKS) + len(PROBES) + 2 + 4 + 2 + len(QUERIES) + 1 + 4 + 1
     archive = rows["archive objects: GZIP, one JSON object per line, SSE-KMS with the archive key"]
     assert archive.detail == "2 objects read, 1 blank lines"
     subscription = rows["alarm ApiSubscriptionErrors: DeliveryErrors is published"]
@@ -488,6 +527,7 @@ def test_a_healthy_run_says_exactly_this() -> None:
         ("Athena finds the request ids in prod_api_access_logs", True, f"found {len(IDS)} of {len(IDS)}"),
         ("Athena finds the request ids in prod_function_logs", True, "found 1 of 1"),
         *((f"README query {query.name} runs", True, "SUCCEEDED") for query in QUERIES),
+        (f"the dashboard's row for {first} reads its access lines", True, "Complete: 1 requests in 1 bins"),
         ("a test notification leaves the alarm topic", True, f"Successfully executed action {TOPIC_ARN}"),
         ("alarm FunctionErrors: Errors is published", True, "dimensions ['FunctionName']"),
         ("alarm Api4xxRate: 4xx is published", True, "dimensions ['ApiId']"),
@@ -682,7 +722,7 @@ def test_main_prints_the_table_and_fails_when_a_row_fails(
     out = capsys.readouterr().out
     assert out == verify.table(rows) + "\n\nverify: FAIL: 1 of 2 checks passed\n"
     assert made["clients"] == {
-        name: f"session:{name}" for name in ("cloudformation", "lambda", "s3", "athena", "cloudwatch")
+        name: f"session:{name}" for name in ("cloudformation", "lambda", "s3", "athena", "cloudwatch", "logs")
     }
     assert (made["stack"], made["timeout"], made["log_level"]) == (stack, 60.0, "ERROR")
     rows.pop()
@@ -872,3 +912,54 @@ def test_verify_describes_itself_and_its_timeout(capsys: pytest.CaptureFixture[s
         "`make verify`: prove, in the deployed account, that the whole path works, and print a pass/fail table." in out
     )
     assert "--timeout TIMEOUT seconds to wait for the logs in S3" in out
+
+
+BIN = {"field": "bin(5m)", "value": "2026-11-29 10:00:00.000"}
+
+
+@pytest.mark.parametrize(
+    ("rows", "detail"),
+    [
+        ([], "Complete: 0 requests in 0 bins"),
+        (
+            [[BIN, {"field": "requests", "value": "0"}, {"field": "client_errors", "value": "0"},
+              {"field": "server_errors", "value": "0"}, {"field": "p99_ms", "value": "0"}]],
+            "Complete: 0 requests in 1 bins",
+        ),
+        (
+            [[BIN, {"field": "requests", "value": "1"}, {"field": "client_errors", "value": "0"},
+              {"field": "server_errors", "value": "0"}, {"field": "p99_ms", "value": "-"}]],
+            "Complete: 1 requests in 1 bins; a status or latency figure is not a number",
+        ),
+    ],
+)  # fmt: skip
+def test_a_dashboard_query_without_the_requests_or_numbers_fails_its_row(
+    rows: list[list[dict[str, str]]], detail: str
+) -> None:
+    result = Account(dashboard_rows=rows).run()
+    check = f"the dashboard's row for {FIRST} reads its access lines"
+    assert failing(result) == {check}
+    assert result[check].detail == detail
+
+
+def test_the_access_log_group_is_found_among_the_stack_resources() -> None:
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    stub = Stubber(cloudformation)
+    outputs = ("ProdApiUrl", "ProdLogBucketName", "ProdLogArchiveKeyArn", "ProdAlarmTopicArn", "ProdLiveAliasArn")
+    stack = {
+        "StackName": "ProdServerlessStack",
+        "StackStatus": "UPDATE_COMPLETE",
+        "CreationTime": NOW,
+        "Outputs": [{"OutputKey": key, "OutputValue": "v"} for key in outputs],
+    }
+    stub.add_response("describe_stacks", {"Stacks": [stack]})
+    log_group = {
+        "LogicalResourceId": "ProdApiAccessLogGroupE71D7629",
+        "PhysicalResourceId": LOG_GROUP,
+        "ResourceType": "AWS::Logs::LogGroup",
+        "LastUpdatedTimestamp": NOW,
+        "ResourceStatus": "CREATE_COMPLETE",
+    }
+    stub.add_response("list_stack_resources", {"StackResourceSummaries": [log_group]})
+    with stub:
+        assert verify.Stack.read(cloudformation).access_log_group == LOG_GROUP
