@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 
-from prod_serverless.settings import REGIONS, SETTING_KEYS, SETTINGS, Settings, SettingsError, parse_pairs
+from prod_serverless.settings import (
+    REGIONS,
+    SETTING_KEYS,
+    SETTINGS,
+    Settings,
+    SettingsError,
+    cdk_json_context,
+    configured,
+    parse_pairs,
+)
 from tests.conftest import background_result
 
 
@@ -336,3 +345,8 @@ def test_each_bad_domain_combination_stops_with_one_line(context: dict[str, str]
 
 def test_a_key_starting_with_at_is_the_cdks_own() -> None:
     Settings.from_context({"@flag": True})
+
+
+def test_make_without_context_reads_cdk_json_alone_and_context_overrides_it() -> None:
+    assert configured({}) == Settings.from_context(cdk_json_context())
+    assert configured({"CONTEXT": "functionMemoryMb=256"}).function_memory_mb == 256
