@@ -373,6 +373,10 @@ class Verifier:
         """Run a route's dashboard query (Logs Insights over the access lines): it must count the requests just
         made and read numbers from the line's quoted values (status, latency)."""
         route = self.served_route()
+        check = f"the dashboard's row for {route} reads its access lines"
+        if not self.stack.access_log_group:
+            self.record(check, False, f"no {ACCESS_LOG_GROUP} log group in the stack")
+            return
         logs = self.clients["logs"]
         query = logs.start_query(
             logGroupName=self.stack.access_log_group,
@@ -392,7 +396,7 @@ class Verifier:
             _number(row.get(name)) is not None for row in rows for name in ("client_errors", "server_errors", "p99_ms")
         )
         self.record(
-            f"the dashboard's row for {route} reads its access lines",
+            check,
             answer["status"] == "Complete" and requests >= 1 and numeric,
             f"{answer['status']}: {requests:g} requests in {len(rows)} bins"
             + ("" if numeric else "; a status or latency figure is not a number"),

@@ -6,6 +6,7 @@ wrong parameter or field name fails here, not in an account.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import json
@@ -963,3 +964,12 @@ def test_the_access_log_group_is_found_among_the_stack_resources() -> None:
     stub.add_response("list_stack_resources", {"StackResourceSummaries": [log_group]})
     with stub:
         assert verify.Stack.read(cloudformation).access_log_group == LOG_GROUP
+
+
+def test_a_stack_without_the_access_log_group_fails_the_dashboard_row_without_a_query() -> None:
+    account = Account()
+    verifier = account.verifier()
+    verifier.stack = dataclasses.replace(verifier.stack, access_log_group="")
+    verifier.check_dashboard(NOW)  # no logs stub is entered: a call would fail the test
+    (row,) = verifier.rows
+    assert (row.ok, row.detail) == (False, "no ProdApiAccessLogGroup log group in the stack")
