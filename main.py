@@ -76,6 +76,7 @@ class ProdServerlessStack(Stack):
                 log_groups={source: group.log_group_name for source, group in archive.sources.items()},
                 routes=tuple(route.key for route in routes),
                 access_log_group=api.access_log_group.log_group_name,
+                release=service.fingerprint,
             ),
             alarm_email=settings.alarm_email,
             subscribers_outside_stack=settings.alarm_subscribers_outside_stack,
@@ -102,6 +103,7 @@ class ProdServerlessStack(Stack):
             alias=service.alias,
             test_alarm=monitoring.alarms["FunctionErrors"],
             access_log_group=api.access_log_group,
+            role_name=settings.verifier_role_name,
         )
         catalog.acknowledge_reader_wildcards(verifier.policy, archive.bucket)
 

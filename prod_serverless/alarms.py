@@ -54,9 +54,11 @@ class AlarmSpec:
         """Whether this alarm's own ALARM and OK reach the topic (the composite speaks for its members)."""
         return not (self.service_health or self.release)
 
-    @property
-    def construct_id(self) -> str:
-        return f"{self.name}Alarm"
+    def construct_id(self, release: str = "") -> str:
+        """The alarm's id; a release alarm's carries the release (the version fingerprint), so each release gets
+        new alarms: PutMetricAlarm leaves an updated alarm's state unchanged (CloudWatch API "PutMetricAlarm"), and
+        an alarm still in ALARM for the old version would stop the fix. A new alarm starts in INSUFFICIENT_DATA."""
+        return f"{self.name}V{release}Alarm" if self.release and release else f"{self.name}Alarm"
 
     @property
     def watch(self) -> Watch:
@@ -90,11 +92,13 @@ def alarm_specs(
     duration_threshold = round(timeout_ms * DURATION_ALARM_FRACTION)
     quiet = sorted(route.key for route in routes if not route.client_errors_page)
     client_errors: tuple[tuple[str, Watch], ...] = (("clientErrors", metrics.API_4XX), ("requests", metrics.API_COUNT))
-    rate = "IF(requests > 0, 100 * clientErrors / requests, 0)"
+    # A volume floor: below it the rate is 0, so a handful of requests (make verify's 404 probes) cannot page.
+    floor = settings.api_4xx_min_requests
+    rate = f"IF(requests >= {floor}, 100 * clientErrors / requests, 0)"
     if quiet:
         # The function counts the 4xx answers of these routes (ExpectedClientErrors); they are not paged on.
         client_errors += (("expected", metrics.EXPECTED_CLIENT_ERRORS),)
-        rate = "IF(requests > 0, 100 * (clientErrors - FILL(expected, 0)) / requests, 0)"
+        rate = f"IF(requests >= {floor}, 100 * (clientErrors - FILL(expected, 0)) / requests, 0)"
     specs = [
         AlarmSpec(
             "FunctionErrors",
@@ -156,7 +160,7 @@ def alarm_specs(
             threshold_key="api4xxRatePercent",
             expression=rate,
             service_health=True,
-            note="a rate, so a traffic spike alone does not fire it"
+            note=f"a rate, so a traffic spike alone does not fire it; 0 under {floor} requests (`api4xxMinRequests`)"
             + (f"; without the 4xx of {', '.join(quiet)} (client_errors_page=False)" if quiet else ""),
         ),
         AlarmSpec(
@@ -252,6 +256,7 @@ def alarm_specs(
                 "error log group (ProdLogArchive/DeliveryLogGroup) and the errors/ prefix of the archive.",
                 threshold_key="firehoseFreshnessSeconds",
                 source=source,
+                note="the oldest record inside Firehose: logs that never reach Firehose are not seen",
             ),
             AlarmSpec(
                 f"{name}DeliverySuccess",

@@ -108,8 +108,9 @@ class HttpEndpoint(Construct):
             create_default_stage=False,
             cors_preflight=cors,
             # API Gateway "Disable the default endpoint for HTTP APIs": with a custom domain, clients reach the API
-            # only there. None (not False) without one, so the template stays as it was.
-            disable_execute_api_endpoint=True if settings.custom_domain_name else None,
+            # only there. Always written (False without one): an update leaves an omitted property as it was, so a
+            # stack whose domain was removed would keep its only endpoint disabled.
+            disable_execute_api_endpoint=bool(settings.custom_domain_name),
         )
         self.stage = apigwv2.HttpStage(
             self,
@@ -173,6 +174,9 @@ class HttpEndpoint(Construct):
                 self, "Certificate", str(settings.custom_domain_certificate_arn)
             ),
             security_policy=apigwv2.SecurityPolicy.TLS_1_2,
+            # API Gateway "IP address types for custom domain names for HTTP APIs": IPv4 unless dualstack; the AAAA
+            # alias record below would otherwise point at a name with no IPv6 address.
+            ip_address_type=apigwv2.IpAddressType.DUAL_STACK,
         )
         apigwv2.ApiMapping(self, "DomainMapping", api=self.http_api, domain_name=domain, stage=self.stage)
         if settings.custom_domain_hosted_zone_id:

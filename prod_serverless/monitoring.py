@@ -45,6 +45,7 @@ class MonitoredService:
     log_groups: Mapping[str, str]  # source -> name of the log group subscribed into the archive
     routes: tuple[str, ...] = ()  # route keys, each a row of the dashboard
     access_log_group: str = ""  # where each route's row reads its numbers (the access line's routeKey)
+    release: str = ""  # the version fingerprint: the release alarms' ids carry it, so each release has new ones
 
     def dimensions(self, source: str | None = None, route: str | None = None) -> dict[str, str]:
         """Every dimension value the stack's metrics are published with, for one archived source or route."""
@@ -169,7 +170,7 @@ class Monitoring(Construct):
             return self._insights_alarm(spec, description)
         alarm: cloudwatch.Alarm = cloudwatch.Alarm(
             self,
-            spec.construct_id,
+            spec.construct_id(self._service.release),
             alarm_description=description,
             metric=self._metric(spec),
             threshold=spec.threshold,
@@ -203,7 +204,7 @@ class Monitoring(Construct):
         topic = self.topic if spec.notifies else self.events_topic
         alarm = cloudwatch.CfnAlarm(
             self,
-            spec.construct_id,
+            spec.construct_id(self._service.release),
             alarm_description=description,
             metrics=[
                 cloudwatch.CfnAlarm.MetricDataQueryProperty(

@@ -98,6 +98,9 @@ class SafeRelease(Construct):
         # The alias update starts the deployment: every permission must exist first, and the hook must already
         # name the new version (its TARGET_VERSION_ARN); a Ref inside an UpdatePolicy orders nothing.
         alias.node.add_dependency(self.hook.policy, self.role_policy, self.hook.function)
+        # And the deployment group must already watch this release's new alarms, with the emergency switch as
+        # configured: new alarms -> deployment group -> alias (the alias's UpdatePolicy names the group by Ref).
+        alias.node.add_dependency(self.deployment_group)
         # CloudFormation documents DependsOn and references in Properties as ordering, not one in an UpdatePolicy
         # (cfn-lint's W3005 assumes it is): the dependency on the hook stays explicit.
         alias_resource = alias.node.default_child

@@ -94,6 +94,8 @@ class Settings:
     alarm_subscribers_outside_stack: bool = False
     api_5xx_threshold: int = 1
     api_4xx_rate_percent: int = 5
+    # Below this many requests in the alarm's 5 minutes a 4xx share is noise (verify's two 404 probes in eight).
+    api_4xx_min_requests: int = 50
     api_latency_p99_ms: int = 2000
     function_throttles_threshold: int = 1
     firehose_freshness_seconds: int = 1800
@@ -111,6 +113,9 @@ class Settings:
     custom_domain_name: str | None = None
     custom_domain_certificate_arn: str | None = None
     custom_domain_hosted_zone_id: str | None = None
+    custom_domain_hosted_zone_name: str | None = None
+    # Verification
+    verifier_role_name: str | None = None
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> Settings:
@@ -366,6 +371,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "api4xxRatePercent", "api_4xx_rate_percent", WholeNumber(1, 100), "4xx share of requests (5 min) that alarms"
     ),
+    Setting(
+        "api4xxMinRequests",
+        "api_4xx_min_requests",
+        WholeNumber(1, 1000000),
+        "requests (5 min) below which the 4xx rate does not alarm: a few probes or a quiet hour never page",
+    ),
     Setting("apiLatencyP99Ms", "api_latency_p99_ms", WholeNumber(50, 30000), "API p99 latency (5 min) that alarms"),
     Setting(
         "functionThrottlesThreshold",
@@ -410,6 +421,21 @@ SETTINGS: tuple[Setting, ...] = (
         "custom_domain_hosted_zone_id",
         Matching(r"Z[A-Z0-9]{1,31}"),
         "optional Route 53 hosted zone for alias A and AAAA records of `customDomainName`",
+    ),
+    Setting(
+        "customDomainHostedZoneName",
+        "custom_domain_hosted_zone_name",
+        Matching(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z]{2,63}"),
+        "optional name of that hosted zone (e.g. `example.com`): synth then checks that `customDomainName` lies "
+        "in it (the id alone does not say)",
+    ),
+    Setting(
+        "verifierRoleName",
+        "verifier_role_name",
+        # IAM "IAM object quotas and requirements": role names are 1-64 of letters, digits and +=,.@_-.
+        Matching(r"[A-Za-z0-9+=,.@_-]{1,64}"),
+        "optional existing role of the account (e.g. the pipeline's deploy role) that the stack attaches its "
+        "verifier policy to, so the first `make verify` already passes; deleting the stack detaches it",
     ),
     Setting(
         "deploymentStrategy",
@@ -528,6 +554,15 @@ def _domain_complete(settings: Settings) -> None:
         raise SettingsError("context key 'customDomainCertificateArn' needs 'customDomainName', the domain it is for")
     if settings.custom_domain_hosted_zone_id and not domain:
         raise SettingsError("context key 'customDomainHostedZoneId' needs 'customDomainName', the record to create")
+    zone = settings.custom_domain_hosted_zone_name
+    if zone and not settings.custom_domain_hosted_zone_id:
+        raise SettingsError("context key 'customDomainHostedZoneName' needs 'customDomainHostedZoneId', the zone's id")
+    # Route 53: a record's name must be the zone's name or a name under it.
+    if zone and domain and not (domain == zone or domain.endswith(f".{zone}")):
+        raise SettingsError(
+            f"context key 'customDomainName' must lie in the hosted zone 'customDomainHostedZoneName' ({zone}), "
+            f"e.g. api.{zone}; got {domain!r}"
+        )
 
 
 def _certificate_in_region(settings: Settings) -> None:

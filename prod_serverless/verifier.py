@@ -27,12 +27,17 @@ class VerifierPolicy(Construct):
         alias: lambda_.IFunction,
         test_alarm: cloudwatch.IAlarm,
         access_log_group: logs.ILogGroup,
+        role_name: str | None = None,
     ) -> None:
+        """`role_name`: an existing role of this account (the pipeline's) to attach the policy to; deleting the
+        stack detaches it (AWS::IAM::ManagedPolicy `Roles`)."""
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.policy = iam.ManagedPolicy(
             self,
             "Policy",
+            # The first pipeline run's make verify can then pass: attached by the deploy, not by hand afterwards.
+            roles=[iam.Role.from_role_name(self, "VerifierRole", role_name)] if role_name else None,
             description="make verify on the Prod stack: read its outputs, call the live alias, read the logs, "
             "run a dashboard query, test one alarm's notification, list the alarms' metrics",
             statements=[

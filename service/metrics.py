@@ -24,13 +24,31 @@ DIMENSIONS = {
     SERVER_ERRORS: [["FunctionName", "FunctionVersion"], ["FunctionName", "Route"]],
     EXPECTED_CLIENT_ERRORS: [["FunctionName"]],
 }
+# Lambda "Log-level filtering": a JSON line without a valid `level` (or RFC 3339 `timestamp`) is taken as INFO and
+# dropped at WARN or ERROR. So each line says its level: its own, or the function's threshold if that is higher.
+LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+OWN_LEVEL = {SERVER_ERRORS: "ERROR", EXPECTED_CLIENT_ERRORS: "INFO"}
+# The function's application log level: the stack sets LOG_LEVEL and Lambda's filter from the same setting.
+THRESHOLD = os.environ.get("LOG_LEVEL", "INFO").upper().replace("WARNING", "WARN")
+
+
+def level(name: str, threshold: str = THRESHOLD) -> str:
+    """The line's level: the metric's own, raised to `threshold` so Lambda's filter always lets it through."""
+    own = OWN_LEVEL[name]
+    if threshold not in LEVELS:
+        return own
+    return max(own, threshold, key=LEVELS.index)
 
 
 def line(name: str, route: str, now: float | None = None) -> str:
     """One EMF document counting one `name` for `route` (`-` when the request matched none)."""
+    milliseconds = int((time.time() if now is None else now) * 1000)
+    seconds, fraction = divmod(milliseconds, 1000)
     document = {
+        "level": level(name),
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:03d}Z",
         "_aws": {
-            "Timestamp": int((time.time() if now is None else now) * 1000),
+            "Timestamp": milliseconds,
             "CloudWatchMetrics": [
                 {"Namespace": NAMESPACE, "Dimensions": DIMENSIONS[name], "Metrics": [{"Name": name, "Unit": "Count"}]}
             ],

@@ -138,6 +138,8 @@ TUNED = {
     "logRetentionDays": "90",
     "api5xxThreshold": "3",
     "api4xxRatePercent": "10",
+    "api4xxMinRequests": "20",
+    "verifierRoleName": "pipeline-deploy@staging",
     "apiLatencyP99Ms": "500",
     "functionThrottlesThreshold": "2",
     "firehoseFreshnessSeconds": "1200",

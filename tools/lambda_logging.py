@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TextIO
+
+# Lambda "Log-level filtering": the application log levels, least severe first, and the timestamp it accepts.
+LAMBDA_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+RFC_3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
 # The request id of the invocation running in this thread, as Lambda puts it in every line of that invocation.
 REQUEST_ID: ContextVar[str] = ContextVar("lambda_request_id", default="local")
@@ -42,6 +47,21 @@ class LambdaJsonFormatter(logging.Formatter):
             line["errorType"] = record.exc_info[0].__name__ if record.exc_info[0] else "Exception"
             line["stackTrace"] = self.formatException(record.exc_info).splitlines()
         return json.dumps(line, default=str)
+
+
+def delivered(line: str, application_level: str) -> bool:
+    """Whether Lambda's log-level filtering sends a line written to stdout on to CloudWatch Logs: a JSON object's
+    `level` counts only with a valid RFC 3339 `timestamp`; any other line is INFO (Lambda "Log-level filtering")."""
+    level = "INFO"
+    try:
+        document = json.loads(line)
+    except ValueError:
+        document = None
+    if isinstance(document, dict):
+        named, stamp = document.get("level"), document.get("timestamp")
+        if isinstance(named, str) and named.upper() in LAMBDA_LEVELS and isinstance(stamp, str):
+            level = named.upper() if RFC_3339.fullmatch(stamp) else "INFO"
+    return LAMBDA_LEVELS.index(level) >= LAMBDA_LEVELS.index(application_level)
 
 
 @contextmanager

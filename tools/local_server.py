@@ -159,6 +159,12 @@ class LocalApi(ThreadingHTTPServer):
         self.access_log = access_log if access_log is not None else sys.stderr
         self._log_lock = threading.Lock()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-request is not the server's error: no traceback, as HTTP API prints none."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]

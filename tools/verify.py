@@ -451,7 +451,7 @@ class Verifier:
         logical = {name: logical_id for logical_id, name in self.stack.alarms.items()}
         wanted = []
         for alarm in alarms:
-            label = re.sub(r"(Alarm)?[0-9A-F]{8}$", "", logical[alarm["AlarmName"]].removeprefix("ProdMonitoring"))
+            label = alarm_label(logical[alarm["AlarmName"]])
             wanted += [
                 (label, watched) for watched in _watched(alarm) if (watched[0], watched[1]) not in ONLY_ON_FAILURE
             ]
@@ -481,6 +481,12 @@ class Verifier:
                 via = "" if name == metric else f" (no {metric} yet; {name} has the same dimensions)"
                 return True, f"dimensions {matching[0]}{via}"
         return False, f"no {namespace} {metric} with dimensions {sorted(dimensions)}"
+
+
+def alarm_label(logical_id: str) -> str:
+    """The alarm's spec name: its logical id without the construct's path, the id's hash, and (for a release
+    alarm, prod_serverless/alarms.py) the release it belongs to."""
+    return re.sub(r"(V[0-9a-f]{12})?(Alarm)?[0-9A-F]{8}$", "", logical_id.removeprefix("ProdMonitoring"))
 
 
 def _watched(alarm: dict[str, Any]) -> Iterable[tuple[str, str, dict[str, str], bool]]:

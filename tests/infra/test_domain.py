@@ -44,7 +44,13 @@ def test_the_domain_serves_the_default_stage_with_tls_1_2_and_the_default_endpoi
     assert domain["Properties"] == {
         "DomainName": DOMAIN,
         "DomainNameConfigurations": [
-            {"CertificateArn": CERTIFICATE, "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"}
+            {
+                "CertificateArn": CERTIFICATE,
+                "EndpointType": "REGIONAL",
+                "SecurityPolicy": "TLS_1_2",
+                # The AAAA record needs an IPv6 address to point at: dualstack, not the IPv4 default.
+                "IpAddressType": "dualstack",
+            }
         ],
     }
     (mapping,) = template.find_resources("AWS::ApiGatewayV2::ApiMapping").values()
@@ -70,10 +76,11 @@ def test_without_a_zone_no_record_is_made() -> None:
     assert len(template.find_resources("AWS::ApiGatewayV2::DomainName")) == 1
 
 
-def test_without_the_settings_there_is_no_domain_and_the_api_is_as_before() -> None:
+def test_without_the_settings_there_is_no_domain_and_the_default_endpoint_is_explicitly_on() -> None:
     template, endpoint = _endpoint(Settings())
     for kind in ("AWS::ApiGatewayV2::DomainName", "AWS::ApiGatewayV2::ApiMapping", "AWS::Route53::RecordSet"):
         assert template.find_resources(kind) == {}
     (api,) = template.find_resources("AWS::ApiGatewayV2::Api").values()
-    assert "DisableExecuteApiEndpoint" not in api["Properties"]
+    # Written as false, not omitted: removing a domain must re-enable the endpoint it had disabled.
+    assert api["Properties"]["DisableExecuteApiEndpoint"] is False
     assert endpoint.domain is None

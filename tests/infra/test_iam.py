@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Synthesized
+from tests.conftest import TUNED, Synthesized
 from tests.infra.helpers import REGION, as_list, statements
 
 XRAY_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
@@ -255,6 +255,14 @@ def test_the_verifier_policy_is_the_readers_and_exactly_verifys_calls(synthesize
         "QueryTheAccessLog",
     }
     assert "Roles" not in verifier["Properties"]  # attached by the user to the role that verifies
+
+
+def test_the_verifier_policy_is_attached_to_the_named_role_and_no_other(tuned: Synthesized) -> None:
+    """verifierRoleName: the first pipeline run's make verify passes; deleting the stack detaches the policy."""
+    (verifier,) = [p for i, p in tuned.of_type("AWS::IAM::ManagedPolicy").items() if i.startswith(UNATTACHED[1])]
+    assert verifier["Properties"]["Roles"] == [TUNED["verifierRoleName"]]
+    (reader,) = [p for i, p in tuned.of_type("AWS::IAM::ManagedPolicy").items() if i.startswith(UNATTACHED[0])]
+    assert "Roles" not in reader["Properties"]
 
 
 # Resources that use their role while they are created (Lambda on create, Firehose and a subscription filter on

@@ -4,14 +4,17 @@ composite and the log-delivery alarms page, the composite's members and the rele
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from prod_serverless.alarms import DURATION_ALARM_FRACTION, route_name
+from prod_serverless.alarms import DURATION_ALARM_FRACTION, alarm_specs, route_name
+from prod_serverless.settings import Settings, cdk_json_context
 from service.routes import ROUTES
-from tests.conftest import Synthesized
+from tests.conftest import TUNED, Synthesized
 from tests.infra.helpers import REGION, SETTINGS
+from tools.verify import alarm_label
 
 TOPIC = {"Ref": "ProdMonitoringAlarmTopic23682C3B"}
 EVENTS_TOPIC = {"Ref": "ProdMonitoringAlarmEventsTopic90AB1105"}
@@ -89,8 +92,7 @@ RELEASE_QUERIES = {
 def _alarms(synthesized: Synthesized) -> dict[str, dict[str, Any]]:
     found = {}
     for logical_id, alarm in synthesized.of_type("AWS::CloudWatch::Alarm").items():
-        name = logical_id.removeprefix("ProdMonitoring").split("Alarm")[0]
-        found[name] = alarm["Properties"]
+        found[alarm_label(logical_id)] = alarm["Properties"]
     return found
 
 
@@ -147,10 +149,11 @@ def test_subscription_alarms_query_every_dimension_set_of_their_log_group(synthe
 def test_api_4xx_rate_is_metric_math_over_4xx_and_count(synthesized: Synthesized) -> None:
     alarm = _alarms(synthesized)["Api4xxRate"]
     queries = {query["Id"]: query for query in alarm["Metrics"]}
+    floor = SETTINGS.api_4xx_min_requests
     assert queries["expr_1"]["Expression"] == (
-        "IF(requests > 0, 100 * (clientErrors - FILL(expected, 0)) / requests, 0)"
+        f"IF(requests >= {floor}, 100 * (clientErrors - FILL(expected, 0)) / requests, 0)"
         if QUIET_4XX
-        else "IF(requests > 0, 100 * clientErrors / requests, 0)"
+        else f"IF(requests >= {floor}, 100 * clientErrors / requests, 0)"
     )
     assert ("expected" in queries) == QUIET_4XX
     for query_id, metric in (("clientErrors", "4xx"), ("requests", "Count")):
@@ -163,6 +166,27 @@ def test_api_4xx_rate_is_metric_math_over_4xx_and_count(synthesized: Synthesized
         assert stat["Stat"] == "Sum" and stat["Period"] == 300
         assert queries[query_id]["ReturnData"] is False
     assert alarm["Threshold"] == SETTINGS.api_4xx_rate_percent and alarm["ComparisonOperator"] == GT
+
+
+def _rate(expression: str, requests: float, client_errors: float, expected: float | None = None) -> float:
+    """CloudWatch's metric math for the 4xx rate's few functions: IF(c, a, b), and FILL(m, 0) of a missing value."""
+    python = expression.replace("IF(", "_if(").replace("FILL(", "_fill(")
+    values = {"requests": requests, "clientErrors": client_errors, "expected": expected}
+    functions = {"_if": lambda c, a, b: a if c else b, "_fill": lambda m, v: v if m is None else m}
+    return float(eval(python, functions, values))
+
+
+@pytest.mark.parametrize("fixture", ["synthesized", "tuned"])
+def test_the_4xx_rate_needs_its_volume_floor_to_alarm(fixture: str, request: pytest.FixtureRequest) -> None:
+    """make verify's probes (two 404s in eight requests) never page; the same share above the floor does."""
+    synth: Synthesized = request.getfixturevalue(fixture)
+    settings = Settings.from_context({**cdk_json_context(), **(TUNED if fixture == "tuned" else {})})
+    alarm = _alarms(synth)["Api4xxRate"]
+    (expression,) = [q["Expression"] for q in alarm["Metrics"] if "Expression" in q]
+    floor = settings.api_4xx_min_requests
+    assert _rate(expression, 8, 2) == 0 < floor - 8
+    assert _rate(expression, floor - 1, floor - 1) == 0
+    assert _rate(expression, floor, floor / 4) == 25 > alarm["Threshold"]
 
 
 @pytest.mark.parametrize("name", sorted(RELEASE_QUERIES))
@@ -326,3 +350,13 @@ def test_subscribers_outside_the_stack_silence_the_warning_and_add_no_subscripti
     template = template_of(build)
     assert warned == [False]
     assert template.find_resources("AWS::SNS::Subscription") == {}
+
+
+def test_the_freshness_alarm_claims_only_what_it_sees() -> None:
+    """DataFreshness is the age of the oldest record inside Firehose: logs that stop arriving are not in it."""
+    specs = alarm_specs(SETTINGS, sources=("api",), timeout_ms=15000)
+    (freshness,) = [spec for spec in specs if spec.name == "ApiDeliveryFreshness"]
+    assert freshness.note == "the oldest record inside Firehose: logs that never reach Firehose are not seen"
+    page = " ".join((Path(__file__).resolve().parents[2] / "docs" / "alarms.md").read_text().split())
+    assert "the freshness alarm is what notices logs that stop arriving" not in page
+    assert "the freshness alarm sees only records already in Firehose" in page

@@ -63,6 +63,8 @@ def test_codedeploy_shifts_the_alias_after_the_pre_traffic_hook(synthesized: Syn
     ]
     assert len(expected) == 2
     assert set(alias["DependsOn"]) >= {*expected, HOOK}
+    # The emergency switch and this release's alarms are in the deployment group before the shift starts.
+    assert group_id in alias["DependsOn"]
 
 
 def test_the_deployment_group_uses_the_strategy_the_release_alarms_and_rolls_back(synthesized: Synthesized) -> None:
@@ -78,8 +80,9 @@ def test_the_deployment_group_uses_the_strategy_the_release_alarms_and_rolls_bac
     assert properties["AlarmConfiguration"]["Enabled"] is True
     assert properties["AlarmConfiguration"].get("IgnorePollAlarmFailure", False) is False
     assert len(alarms) == 3
+    fingerprint = synthesized.stack.node.find_child("ProdFunction").fingerprint
     for name in ("ReleaseVersionErrors", "ReleaseVersion5xx", "ReleaseVersionDuration"):
-        assert len([a for a in alarms if f"ProdMonitoring{name}Alarm" in a]) == 1, name
+        assert len([a for a in alarms if f"ProdMonitoring{name}V{fingerprint}Alarm" in a]) == 1, name
     assert "ManagedPolicyArns" not in synthesized.resources[properties["ServiceRoleArn"]["Fn::GetAtt"][0]]["Properties"]
 
 
@@ -95,6 +98,29 @@ def test_every_alarm_that_can_roll_back_is_scoped_to_the_new_version(synthesized
         watched = json.dumps(alarms[logical_id]["Properties"].get("Dimensions") or alarms[logical_id]["Properties"])
         assert json.dumps(version) in watched, logical_id
         assert "AWS/ApiGateway" not in watched, logical_id
+
+
+def test_each_release_gets_new_alarms_and_only_the_release_alarms_are_new(
+    synthesized: Synthesized, tuned: Synthesized
+) -> None:
+    """PutMetricAlarm leaves an updated alarm's state as it was: an alarm in ALARM for the old version would stop
+    the fix. A new version (another fingerprint) must bring release alarms with new logical ids, and nothing else
+    of the monitoring may move."""
+
+    def alarm_ids(synth: Synthesized) -> tuple[set[str], set[str]]:
+        ids = set(synth.of_type("AWS::CloudWatch::Alarm"))
+        release = {i for i in ids if i.startswith("ProdMonitoringReleaseVersion")}
+        return release, ids - release
+
+    default_release, default_other = alarm_ids(synthesized)
+    tuned_release, tuned_other = alarm_ids(tuned)
+    fingerprints = [synth.stack.node.find_child("ProdFunction").fingerprint for synth in (synthesized, tuned)]
+    assert fingerprints[0] != fingerprints[1]
+    assert len(default_release) == len(tuned_release) == 3
+    assert not default_release & tuned_release
+    for release, fingerprint in zip((default_release, tuned_release), fingerprints, strict=True):
+        assert all(f"V{fingerprint}Alarm" in i for i in release)
+    assert default_other == tuned_other
 
 
 def test_the_emergency_switch_ships_while_alarms_fire(tuned: Synthesized) -> None:

@@ -313,6 +313,14 @@ def test_a_complete_custom_domain_is_accepted() -> None:
     assert settings.custom_domain_hosted_zone_id == ZONE
 
 
+@pytest.mark.parametrize("zone", ["example.com", "api.example.com", "com"])
+def test_a_domain_in_its_named_zone_or_equal_to_it_is_accepted(zone: str) -> None:
+    settings = Settings.from_context(
+        {**WITH_DOMAIN, "customDomainHostedZoneId": ZONE, "customDomainHostedZoneName": zone}
+    )
+    assert settings.custom_domain_hosted_zone_name == zone
+
+
 @pytest.mark.parametrize(
     ("context", "message"),
     [
@@ -335,6 +343,19 @@ def test_a_complete_custom_domain_is_accepted() -> None:
         ),
         ({**WITH_DOMAIN, "customDomainName": "API.example.com"}, "context key 'customDomainName' must match"),
         ({**WITH_DOMAIN, "customDomainHostedZoneId": "zone"}, "context key 'customDomainHostedZoneId' must match"),
+        (
+            {**WITH_DOMAIN, "customDomainHostedZoneId": ZONE, "customDomainHostedZoneName": "example.org"},
+            "context key 'customDomainName' must lie in the hosted zone 'customDomainHostedZoneName' (example.org), "
+            "e.g. api.example.org; got 'api.example.com'",
+        ),
+        (
+            {**WITH_DOMAIN, "customDomainHostedZoneId": ZONE, "customDomainHostedZoneName": "ample.com"},
+            "context key 'customDomainName' must lie in the hosted zone",
+        ),
+        (
+            {**WITH_DOMAIN, "customDomainHostedZoneName": "example.com"},
+            "context key 'customDomainHostedZoneName' needs 'customDomainHostedZoneId', the zone's id",
+        ),
     ],
 )
 def test_each_bad_domain_combination_stops_with_one_line(context: dict[str, str], message: str) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from prod_serverless.settings import LOG_LEVELS
 from service import handler, metrics
 from service.routing import (
     MAX_BODY_BYTES,
@@ -24,6 +25,7 @@ from service.routing import (
     specificity,
 )
 from tests.conftest import FakeContext, load_event
+from tools.lambda_logging import delivered
 
 PUBLIC = "contract tests of the routing module only; never deployed, stage throttling bounds abuse"
 
@@ -257,10 +259,67 @@ def test_a_metric_line_is_exactly_an_emf_document(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(metrics, "FUNCTION_VERSION", "7")
     line = metrics.line(metrics.SERVER_ERRORS, "GET /", now=1.5)
     assert line == (
-        '{"_aws":{"Timestamp":1500,"CloudWatchMetrics":[{"Namespace":"ProdServerless","Dimensions":'
+        '{"level":"ERROR","timestamp":"1970-01-01T00:00:01.500Z","_aws":{"Timestamp":1500,"CloudWatchMetrics":[{"Namespace":"ProdServerless","Dimensions":'
         '[["FunctionName","FunctionVersion"],["FunctionName","Route"]],"Metrics":[{"Name":"ServerErrors",'
         '"Unit":"Count"}]}]},"FunctionName":"fn","FunctionVersion":"7","Route":"GET /","ServerErrors":1}'
     )
+
+
+def _metric_lines(capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+    """What the real handler writes to stdout for a 5xx and for a 4xx its route declares normal, by metric."""
+
+    def refuse(request: Request) -> Any:
+        raise HttpError(404)
+
+    def fail(request: Request) -> Any:
+        raise RuntimeError("boom")
+
+    router = Router((_route("/quiet", refuse, client_errors_page=False), _route("/fails", fail)))
+    capsys.readouterr()
+    for path in ("/quiet", "/fails"):
+        event = load_event("http_api_get_root.json")
+        event["requestContext"]["http"]["path"] = path
+        handler.handle(router, event, FakeContext())
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    return {name: json.dumps(doc) for doc in lines for name in metrics.DIMENSIONS if name in doc}
+
+
+@pytest.mark.parametrize("threshold", LOG_LEVELS)
+def test_every_metric_line_passes_lambdas_log_level_filter_at_every_allowed_level(
+    threshold: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A metric line Lambda drops is an alarm that never fires (the release 5xx alarm, the quiet routes' 4xx)."""
+    monkeypatch.setattr(metrics, "THRESHOLD", threshold)
+    monkeypatch.setattr(metrics.level, "__defaults__", (threshold,))
+    lines = _metric_lines(capsys)
+    assert set(lines) == {metrics.SERVER_ERRORS, metrics.EXPECTED_CLIENT_ERRORS}
+    for name, line in lines.items():
+        assert delivered(line, threshold), (name, line)
+
+
+def test_a_metric_line_keeps_its_own_level_unless_the_threshold_is_higher() -> None:
+    assert [metrics.level(metrics.EXPECTED_CLIENT_ERRORS, t) for t in LOG_LEVELS] == ["INFO", "INFO", "WARN", "ERROR"]
+    assert [metrics.level(metrics.SERVER_ERRORS, t) for t in LOG_LEVELS] == ["ERROR"] * 4
+    assert metrics.level(metrics.SERVER_ERRORS, "NOPE") == "ERROR"
+    assert metrics.level(metrics.EXPECTED_CLIENT_ERRORS, "NOPE") == "INFO"
+
+
+@pytest.mark.parametrize(
+    ("line", "threshold", "sent"),
+    [
+        ('{"level":"ERROR","timestamp":"2026-12-03T10:00:00.000Z"}', "ERROR", True),
+        ('{"timestamp":"2026-12-03T10:00:00.000Z"}', "WARN", False),  # no level: INFO
+        ('{"level":"ERROR"}', "WARN", False),  # no timestamp: INFO
+        ('{"level":"ERROR","timestamp":"1500"}', "WARN", False),  # not RFC 3339: INFO
+        ('{"level":"loud","timestamp":"2026-12-03T10:00:00Z"}', "WARN", False),  # not a level: INFO
+        ('{"level":"warn","timestamp":"2026-12-03T10:00:00+01:00"}', "WARN", True),
+        ("plain text", "INFO", True),
+        ("plain text", "WARN", False),
+        ('{"level":"DEBUG","timestamp":"2026-12-03T10:00:00Z"}', "INFO", False),
+    ],
+)
+def test_the_model_of_lambdas_filter_follows_its_page(line: str, threshold: str, sent: bool) -> None:
+    assert delivered(line, threshold) is sent
 
 
 def test_a_metric_line_is_stamped_now_in_milliseconds(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -286,3 +286,18 @@ def test_an_event_over_lambdas_6_mb_payload_is_refused_like_http_api(server: Loc
     except urllib.error.HTTPError as error:
         status = error.code
     assert status == 413 and recorder.events == []  # the handler never sees it
+
+
+@pytest.mark.parametrize(("failure", "printed"), [(ConnectionResetError(104, "reset"), False), (ValueError("x"), True)])
+def test_a_client_hanging_up_prints_no_traceback_but_a_server_error_does(
+    failure: Exception, printed: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = LocalApi(("127.0.0.1", 0), routes=frozenset(), access_log_format={}, handler=handler)
+    try:
+        try:
+            raise failure
+        except Exception:
+            server.handle_error(None, ("127.0.0.1", 1))
+    finally:
+        server.server_close()
+    assert (type(failure).__name__ in capsys.readouterr().err) is printed

@@ -891,6 +891,18 @@ def test_a_missing_join_says_absent() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("logical_id", "label"),
+    [
+        ("ProdMonitoringApiLatencyAlarm1A2B3C4D", "ApiLatency"),
+        ("ProdMonitoringReleaseVersion5xxV0123456789abAlarm1A2B3C4D", "ReleaseVersion5xx"),
+        ("ProdMonitoringApiSubscriptionErrorsAlarm2A3B4C5D", "ApiSubscriptionErrors"),
+    ],
+)
+def test_a_rows_alarm_label_is_its_spec_name_without_hash_or_release(logical_id: str, label: str) -> None:
+    assert verify.alarm_label(logical_id) == label
+
+
 def test_alarms_are_described_a_hundred_at_a_time() -> None:
     cloudwatch = boto3.client("cloudwatch", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     stub = Stubber(cloudwatch)
