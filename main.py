@@ -94,6 +94,7 @@ class ProdServerlessStack(Stack):
             ignore_alarms=settings.release_ignore_alarms,
             log_key=archive.key,
             provisioned=settings.provisioned_concurrency is not None,
+            reserved_concurrency=settings.reserved_concurrency,
         )
 
         verifier = VerifierPolicy(

@@ -1,9 +1,11 @@
 """CodeDeploy's BeforeAllowTraffic hook: before any traffic shifts, send the new version each route's sample
 request as a real HTTP API v2 event, and fail the deployment unless every answer is the healthy one.
 
-The checks come from the route table (service/routes.py) through the ROUTE_CHECKS environment variable, which
-the stack writes at synth. Standard library only, as the API function: the two AWS calls (Lambda Invoke,
-CodeDeploy PutLifecycleEventHookExecutionStatus) are signed here with Signature Version 4 from the function's
+The checks come from the route table (service/routes.py) through checks.json, which the stack writes beside this
+file at synth (an environment variable would hold only about 30 routes' samples: Lambda allows 4 KB in all).
+They run a few at a time (PARALLEL_CHECKS), so a hundred routes are checked well inside the hook's own timeout.
+Standard library only, as the API function: the two AWS calls (Lambda Invoke, CodeDeploy
+PutLifecycleEventHookExecutionStatus) are signed here with Signature Version 4 from the function's
 credentials, so nothing is packaged and no SDK version can change under it.
 """
 
@@ -19,14 +21,19 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-# Set by the stack (prod_serverless/release.py): the new version (its qualified ARN), the checks as JSON, and
-# how long one call to the new version may take.
+# Set by the stack (prod_serverless/release.py): the new version (its qualified ARN), how long one call to the
+# new version may take, and how many calls run at once; the checks are a file beside this one.
 TARGET_ENV = "TARGET_VERSION_ARN"
-CHECKS_ENV = "ROUTE_CHECKS"
 INVOKE_TIMEOUT_ENV = "INVOKE_TIMEOUT_SECONDS"
+PARALLEL_ENV = "PARALLEL_CHECKS"
+CHECKS_FILE = Path(__file__).resolve().with_name("checks.json")
+# The template's copy of the checks, on this function's resource (make cost and the tests read it there).
+CHECKS_METADATA = "prod:route-checks"
 CODEDEPLOY_TARGET = "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus"
 # A call to CodeDeploy answers in well under a second; this bounds it so the hook always gets to report.
 REPORT_TIMEOUT_SECONDS = 10
@@ -189,31 +196,37 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def run(event: Mapping[str, Any], aws: Aws, target: str, checks: list[dict[str, Any]]) -> str:
-    """Send `target` every check, report the result to CodeDeploy, and return it ("Succeeded" or "Failed")."""
-    status = "Failed" if not checks else "Succeeded"  # no check is no proof
-    for check in checks:
-        try:
-            problem = verdict(aws.invoke(target, route_event(check, time.time())), check)
-        except Exception as error:  # any failure to test is a failed test
-            problem = f"could not run: {str(error)[:300]}"
+def check_one(aws: Aws, target: str, check: Mapping[str, Any]) -> str | None:
+    """None when `target` answers the check healthily, else what is wrong; never raises."""
+    try:
+        return verdict(aws.invoke(target, route_event(check, time.time())), check)
+    except Exception as error:  # any failure to test is a failed test
+        return f"could not run: {str(error)[:300]}"
+
+
+def run(event: Mapping[str, Any], aws: Aws, target: str, checks: list[dict[str, Any]], parallel: int = 1) -> str:
+    """Send `target` every check, `parallel` at a time, report the result to CodeDeploy, and return it
+    ("Succeeded" or "Failed")."""
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        problems = list(pool.map(lambda check: check_one(aws, target, check), checks))
+    for check, problem in zip(checks, problems, strict=True):
         LOGGER.info("pre-traffic check", extra={"target": target, "route": check["route"], "problem": problem})
-        if problem is not None:
-            status = "Failed"
-            break
+    # No check is no proof.
+    status = "Succeeded" if checks and all(problem is None for problem in problems) else "Failed"
     aws.report(str(event["DeploymentId"]), str(event["LifecycleEventHookExecutionId"]), status)
     return status
 
 
 def handler(event: dict[str, Any], context: object) -> dict[str, str]:
     """Lambda entry point, invoked by CodeDeploy with DeploymentId and LifecycleEventHookExecutionId."""
-    return {"status": run(event, Aws(os.environ), os.environ[TARGET_ENV], read_checks(os.environ))}
+    parallel = int(os.environ.get(PARALLEL_ENV) or "1")
+    return {"status": run(event, Aws(os.environ), os.environ[TARGET_ENV], read_checks(CHECKS_FILE), parallel)}
 
 
-def read_checks(environ: Mapping[str, str]) -> list[dict[str, Any]]:
+def read_checks(path: Path) -> list[dict[str, Any]]:
     """The checks the stack wrote; none (so a failed release, reported at once) when they are unreadable."""
     try:
-        checks = json.loads(environ.get(CHECKS_ENV) or "[]")
-    except ValueError:
+        checks = json.loads(path.read_text())
+    except (OSError, ValueError):
         return []
     return checks if isinstance(checks, list) and all(isinstance(c, dict) for c in checks) else []

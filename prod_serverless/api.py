@@ -3,12 +3,17 @@ CORS for the table's methods, compact JSON access logs, stage throttling."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from typing import Any
+
 import jsii
 from aws_cdk import Aws, Duration, Fn, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -17,12 +22,56 @@ from aws_cdk import aws_route53_targets as route53_targets
 from constructs import Construct
 
 from prod_serverless.compliance import acknowledge, is_specific
+from prod_serverless.function import ALIAS
 from prod_serverless.log_formats import access_log_format
 from prod_serverless.log_groups import encrypted_log_group
 from prod_serverless.settings import Settings
 from service.routing import Route, RouteError
 
 VENDED_LOGS_PREFIX = "/aws/vendedlogs/"
+# Lambda quotas: "Function resource-based policy: 20 KB" (every permission on the alias is a statement in it).
+RESOURCE_POLICY_MAX_BYTES = 20 * 1024
+# The longest each part of a statement can be: Lambda's StatementId (100), a function name (64), a Region.
+_WORST = {
+    "sid": "S" * 100,
+    "function": "F" * 64,
+    "region": "ap-southeast-7",
+    "account": "123456789012",
+    "api": "a" * 10,
+}
+
+
+def permission_statement(source_arn: str) -> dict[str, Any]:
+    """A permission on the live alias as Lambda's GetPolicy renders it, with the longest names it can have."""
+    w = _WORST
+    return {
+        "Sid": w["sid"],
+        "Effect": "Allow",
+        "Principal": {"Service": "apigateway.amazonaws.com"},
+        "Action": "lambda:InvokeFunction",
+        "Resource": f"arn:aws:lambda:{w['region']}:{w['account']}:function:{w['function']}:{ALIAS}",
+        "Condition": {
+            "StringEquals": {"AWS:SourceAccount": w["account"]},
+            "ArnLike": {"AWS:SourceArn": f"arn:aws:execute-api:{w['region']}:{w['account']}:{w['api']}/{source_arn}"},
+        },
+    }
+
+
+def resource_policy_bytes(source_arns: Sequence[str]) -> int:
+    """The worst-case size of the alias's resource policy holding one statement per source ARN."""
+    policy = {"Version": "2012-10-17", "Id": "default", "Statement": [permission_statement(a) for a in source_arns]}
+    return len(json.dumps(policy, separators=(",", ":")))
+
+
+def per_route_permissions_fit(routes: Sequence[Route]) -> bool:
+    """Whether one permission per route fits the alias's policy twice over: an update that replaces them all (a new
+    API id, a SourceArn that CloudFormation can only replace) creates the new ones before deleting the old."""
+    return resource_policy_bytes([route_source_arn(route) for route in routes] * 2) <= RESOURCE_POLICY_MAX_BYTES
+
+
+def route_source_arn(route: Route) -> str:
+    """The part of the route's execute-api ARN after the API id: `*/METHOD/path` (any stage)."""
+    return f"*/{route.method}{route.path}"
 
 
 def access_log_group_name() -> str:
@@ -138,29 +187,40 @@ class HttpEndpoint(Construct):
             (self.routes[route.key],) = self.http_api.add_routes(
                 path=route.path, methods=[apigwv2.HttpMethod(route.method)], integration=integration
             )
+        per_route = per_route_permissions_fit(routes)
         for route in routes:
             added = self.routes[route.key]
             for rule in ("AwsSolutions-APIG4", "CT.APIGATEWAY.PR.5"):
                 acknowledge(added, rule, route.public)
-            # Control Tower CT.LAMBDA.PR.2: a service principal's permission names the source account too.
-            for permission in added.node.find_all():
-                if isinstance(permission, lambda_.CfnPermission):
-                    permission.source_account = Aws.ACCOUNT_ID
+            for permission in [c for c in added.node.children if isinstance(c, lambda_.CfnPermission)]:
+                if per_route:
                     # The route's own method, not any: execute-api ARNs are api-id/stage/METHOD/path (API Gateway
                     # "Control access to an HTTP API with IAM authorization"; the path as the route declares it).
-                    permission.source_arn = Stack.of(self).format_arn(
-                        service="execute-api",
-                        resource=self.http_api.api_id,
-                        resource_name=f"*/{route.method}{route.path}",
-                    )
-                    acknowledge(
-                        permission,
-                        "CT.LAMBDA.PR.2",
-                        "SourceAccount and SourceArn are both set, as references; the synth-time rule accepts only "
-                        "literal strings, while the Control Tower hook checks the resolved values at deploy time.",
-                    )
+                    self._scope_permission(permission, route_source_arn(route))
+                else:
+                    added.node.try_remove_child(permission.node.id)
+        if not per_route:
+            # Too many routes for a statement each in the alias's 20 KB policy: one for this API's routes, any stage.
+            function.add_permission(
+                "InvokeFromThisApi", principal=iam.ServicePrincipal("apigateway.amazonaws.com"), scope=self
+            )
+            (permission,) = [c for c in self.node.children if isinstance(c, lambda_.CfnPermission)]
+            self._scope_permission(permission, "*")
 
         self.domain = self._custom_domain(settings) if settings.custom_domain_name else None
+
+    def _scope_permission(self, permission: lambda_.CfnPermission, source_arn: str) -> None:
+        """This API (and `source_arn` after its id) in this account only (Control Tower CT.LAMBDA.PR.2)."""
+        permission.source_account = Aws.ACCOUNT_ID
+        permission.source_arn = Stack.of(self).format_arn(
+            service="execute-api", resource=self.http_api.api_id, resource_name=source_arn
+        )
+        acknowledge(
+            permission,
+            "CT.LAMBDA.PR.2",
+            "SourceAccount and SourceArn are both set, as references; the synth-time rule accepts only "
+            "literal strings, while the Control Tower hook checks the resolved values at deploy time.",
+        )
 
     def _custom_domain(self, settings: Settings) -> apigwv2.DomainName:
         """The custom domain (TLS 1.2 at least) mapped to the `$default` stage, and its alias records if a hosted

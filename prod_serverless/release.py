@@ -8,8 +8,12 @@ permission is in this construct's own customer-managed policies instead, on exac
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,23 +25,23 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from pre_traffic_hook.handler import CHECKS_FILE, CHECKS_METADATA, INVOKE_TIMEOUT_ENV, PARALLEL_ENV, TARGET_ENV
 from prod_serverless.compliance import acknowledge, arn_token
 from prod_serverless.lambdas import OwnedFunction, owned_function
 from prod_serverless.settings import SettingsError
 from service.routing import Route
 
 HOOK_CODE = Path(__file__).resolve().parent.parent / "pre_traffic_hook"
-# pre_traffic_hook/handler.py reads these: the version to test, what to send it, how long one call may take.
-TARGET_ENV = "TARGET_VERSION_ARN"
-CHECKS_ENV = "ROUTE_CHECKS"
-INVOKE_TIMEOUT_ENV = "INVOKE_TIMEOUT_SECONDS"
+# The hook reads its environment (the version to test, how long one call may take, how many at once) and its
+# checks from a file beside itself in the asset: Lambda's 4 KB of environment would hold about 30 routes' samples.
+# At most this many calls at once; with reserved concurrency, a tenth of it, so the checks never starve live traffic.
+HOOK_PARALLEL_CHECKS = 10
 # A call waits for the function's own timeout plus this, for Lambda's and the network's overhead.
 INVOKE_MARGIN_SECONDS = 5
 # What the hook needs beside its calls to the function: start-up and its report to CodeDeploy.
 HOOK_OVERHEAD_SECONDS = 15
-# Lambda quotas: a function runs at most 900 s; its environment variables total at most 4 KB.
+# Lambda quotas: a function runs at most 900 s.
 LAMBDA_MAX_TIMEOUT_SECONDS = 900
-ENVIRONMENT_MAX_BYTES = 4096
 # The hook's log is deployment evidence and is not archived: kept a year (Control Tower CT.CLOUDWATCH.PR.2).
 HOOK_LOG_RETENTION_DAYS = 365
 
@@ -60,6 +64,7 @@ class SafeRelease(Construct):
         ignore_alarms: bool,
         log_key: kms.IKey,
         provisioned: bool,
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.hook = self._pre_traffic_hook(
@@ -67,6 +72,7 @@ class SafeRelease(Construct):
             version=version,
             routes=routes,
             invoke_timeout_seconds=function_timeout_seconds + INVOKE_MARGIN_SECONDS,
+            parallel=hook_parallelism(reserved_concurrency),
             log_key=log_key,
         )
         self.application = codedeploy.LambdaApplication(self, "Application")
@@ -114,28 +120,24 @@ class SafeRelease(Construct):
         version: lambda_.IVersion,
         routes: Sequence[Route],
         invoke_timeout_seconds: int,
+        parallel: int,
         log_key: kms.IKey,
     ) -> OwnedFunction:
         """Standard-library function that sends every route's sample to the new version and reports to CodeDeploy."""
-        # One call per route, one after another, each up to the function's timeout and a margin.
-        timeout = len(routes) * invoke_timeout_seconds + HOOK_OVERHEAD_SECONDS
+        # One call per route, `parallel` at a time, each up to the function's timeout and a margin.
+        timeout = math.ceil(len(routes) / parallel) * invoke_timeout_seconds + HOOK_OVERHEAD_SECONDS
         if timeout > LAMBDA_MAX_TIMEOUT_SECONDS:
             raise SettingsError(
-                f"the release hook would need {timeout} s to check {len(routes)} routes at "
+                f"the release hook would need {timeout} s to check {len(routes)} routes {parallel} at a time at "
                 f"functionTimeoutSeconds={invoke_timeout_seconds - INVOKE_MARGIN_SECONDS}; Lambda allows "
-                f"{LAMBDA_MAX_TIMEOUT_SECONDS}: lower functionTimeoutSeconds"
+                f"{LAMBDA_MAX_TIMEOUT_SECONDS}: lower functionTimeoutSeconds (or raise reservedConcurrency)"
             )
         checks = json.dumps([route.check() for route in routes], separators=(",", ":"), sort_keys=True)
-        if len(checks) > ENVIRONMENT_MAX_BYTES - 512:
-            raise SettingsError(
-                f"the routes' samples take {len(checks)} bytes in the release hook's environment; Lambda allows "
-                f"{ENVIRONMENT_MAX_BYTES} in all: make the samples smaller"
-            )
         self.hook_timeout = Duration.seconds(math.ceil(timeout))
         hook = Construct(self, "PreTrafficHook")
         owned = owned_function(
             hook,
-            code=HOOK_CODE,
+            code=hook_package(checks),
             handler="handler.handler",
             description="Prod release check: every route's sample on the new version before any traffic shifts",
             purpose="the Prod pre-traffic hook: invoke this function's versions, report to its deployment group",
@@ -150,8 +152,8 @@ class SafeRelease(Construct):
             # CloudFormation sets the target to the version being deployed, before it updates the alias.
             environment={
                 TARGET_ENV: version.function_arn,
-                CHECKS_ENV: checks,
                 INVOKE_TIMEOUT_ENV: str(invoke_timeout_seconds),
+                PARALLEL_ENV: str(parallel),
             },
             log_key=log_key,
             log_retention_days=HOOK_LOG_RETENTION_DAYS,
@@ -166,6 +168,10 @@ class SafeRelease(Construct):
             # CodeDeploy invokes the hook once per release; a retry would report twice.
             retry_attempts=0,
         )
+        resource = owned.function.node.default_child
+        if isinstance(resource, lambda_.CfnFunction):
+            # The very text of the asset's file (metadata would drop its JSON nulls).
+            resource.add_metadata(CHECKS_METADATA, checks)
         acknowledge(
             owned.function,
             "Serverless-LambdaAsyncFailureDestination",
@@ -244,3 +250,30 @@ class SafeRelease(Construct):
             "grant it on *, and a narrower grant that CodeDeploy's call did not match would fail every release.",
         )
         return role, policy
+
+
+def hook_parallelism(reserved_concurrency: int | None) -> int:
+    """How many checks run at once: HOOK_PARALLEL_CHECKS, or a tenth of a reservation (at least one), since the
+    hook's calls to the new version share the function's reserved concurrency with live traffic."""
+    if reserved_concurrency is None:
+        return HOOK_PARALLEL_CHECKS
+    return max(1, min(HOOK_PARALLEL_CHECKS, reserved_concurrency // 10))
+
+
+def hook_package(checks: str) -> Path:
+    """The hook's package as it ships: its own files and `checks` as its CHECKS_FILE, in a directory named by their
+    digest (in the temporary directory: written once, the same bytes for the same inputs on every machine)."""
+    files = {path.name: path.read_bytes() for path in sorted(HOOK_CODE.glob("*.py"))}
+    files[CHECKS_FILE.name] = checks.encode()
+    digest = hashlib.sha256(b"".join(name.encode() + b"\0" + data + b"\0" for name, data in files.items()))
+    package = Path(tempfile.gettempdir()) / f"prod-serverless-hook-{digest.hexdigest()[:16]}" / HOOK_CODE.name
+    if not package.is_dir():
+        staging = Path(tempfile.mkdtemp(prefix="prod-serverless-hook-"))
+        (staging / HOOK_CODE.name).mkdir()
+        for name, data in files.items():
+            (staging / HOOK_CODE.name / name).write_bytes(data)
+        try:
+            os.rename(staging, package.parent)  # atomic: a concurrent synth finds it whole or not at all
+        except OSError:
+            shutil.rmtree(staging)  # another synth wrote the same bytes first
+    return package

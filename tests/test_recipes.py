@@ -23,7 +23,7 @@ from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
 from main import build_app
-from pre_traffic_hook.handler import CHECKS_ENV, route_event, verdict
+from pre_traffic_hook.handler import CHECKS_METADATA, route_event, verdict
 from prod_serverless import function
 from prod_serverless.function import ServiceFunction, Variable, environment
 from prod_serverless.settings import Settings, parse_pairs
@@ -122,12 +122,12 @@ def test_the_handler_answers_every_sample_healthily_and_refuses_a_bad_body() -> 
 
 
 def test_the_release_hook_checks_every_route(extended: Synthesized) -> None:
-    (variables,) = [
-        f["Properties"]["Environment"]["Variables"]
+    (checks,) = [
+        f["Metadata"][CHECKS_METADATA]
         for f in extended.of_type("AWS::Lambda::Function").values()
-        if CHECKS_ENV in f["Properties"]["Environment"]["Variables"]
+        if CHECKS_METADATA in f.get("Metadata", {})
     ]
-    assert json.loads(variables[CHECKS_ENV]) == CHECKS
+    assert json.loads(checks) == CHECKS
 
 
 def test_the_variable_reaches_the_function(extended: Synthesized) -> None:

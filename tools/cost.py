@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pre_traffic_hook.handler import CHECKS_ENV
+from pre_traffic_hook.handler import CHECKS_METADATA
 from prod_serverless.log_formats import access_log_format, render_access_line
 from prod_serverless.queries import QUERIES
 from prod_serverless.settings import SYSTEM_LOG_LEVELS
@@ -197,11 +197,10 @@ class Deployed:
 
 
 def _route_checks(template: dict[str, Any]) -> list[dict[str, Any]]:
-    """The routes' samples, as the release hook reads them from its environment (the template is the truth)."""
+    """The routes' samples, as the template records what the release hook's asset holds (the template is the truth)."""
     for resource in template["Resources"].values():
-        variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
-        if resource["Type"] == "AWS::Lambda::Function" and CHECKS_ENV in variables:
-            checks: list[dict[str, Any]] = json.loads(variables[CHECKS_ENV])
+        if resource["Type"] == "AWS::Lambda::Function" and CHECKS_METADATA in resource.get("Metadata", {}):
+            checks: list[dict[str, Any]] = json.loads(resource["Metadata"][CHECKS_METADATA])
             return checks
     raise ValueError("the template has no release hook with the routes' samples")
 

@@ -4,13 +4,14 @@ pre-traffic hook and the release alarms (the new version's only) guard it, and e
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pytest
 
-from pre_traffic_hook.handler import CHECKS_ENV, INVOKE_TIMEOUT_ENV, TARGET_ENV
+from pre_traffic_hook.handler import CHECKS_METADATA, INVOKE_TIMEOUT_ENV, PARALLEL_ENV, TARGET_ENV
 from prod_serverless.function import ALIAS as ALIAS_NAME
-from prod_serverless.release import HOOK_OVERHEAD_SECONDS, INVOKE_MARGIN_SECONDS, SafeRelease
+from prod_serverless.release import HOOK_OVERHEAD_SECONDS, INVOKE_MARGIN_SECONDS, SafeRelease, hook_parallelism
 from prod_serverless.settings import SettingsError
 from service.routes import ROUTES
 from tests.conftest import Synthesized
@@ -144,7 +145,8 @@ def test_the_hook_sends_every_routes_sample_to_exactly_the_version_being_release
     version_id, _ = _one(synthesized, "AWS::Lambda::Version")
     variables = hook["Environment"]["Variables"]  # the names the hook reads
     assert variables[TARGET_ENV] == {"Ref": version_id}
-    assert json.loads(variables[CHECKS_ENV]) == [route.check() for route in ROUTES]
+    assert json.loads(synthesized.resources[HOOK]["Metadata"][CHECKS_METADATA]) == [r.check() for r in ROUTES]
+    assert variables[PARALLEL_ENV] == str(hook_parallelism(SETTINGS.reserved_concurrency))
     assert variables[INVOKE_TIMEOUT_ENV] == str(SETTINGS.function_timeout_seconds + INVOKE_MARGIN_SECONDS)
     assert hook["TracingConfig"] == {"Mode": "Active"}
     assert hook["LoggingConfig"]["LogFormat"] == "JSON"
@@ -211,11 +213,14 @@ def _timeouts(template: Synthesized) -> tuple[int, int, int]:
 
 @pytest.mark.parametrize("fixture", ["synthesized", "tuned"])
 def test_the_hook_outlasts_its_calls_and_each_call_the_function(fixture: str, request: pytest.FixtureRequest) -> None:
-    """A call waits the function's timeout and a margin; the hook has one call per route and time to report."""
+    """A call waits the function's timeout and a margin; the hook has a round of calls per `parallel` routes (a
+    tenth of a reservation: tuned reserves 5, so one at a time) and time to report."""
     template = request.getfixturevalue(fixture)
     function, per_call, hook = _timeouts(template)
+    parallel = int(template.resources[HOOK]["Properties"]["Environment"]["Variables"][PARALLEL_ENV])
+    assert parallel == (1 if fixture == "tuned" else hook_parallelism(SETTINGS.reserved_concurrency))
     assert per_call == function + INVOKE_MARGIN_SECONDS
-    assert hook == len(ROUTES) * per_call + HOOK_OVERHEAD_SECONDS
+    assert hook == math.ceil(len(ROUTES) / parallel) * per_call + HOOK_OVERHEAD_SECONDS
 
 
 def test_the_tuned_function_timeout_moves_the_hooks_timeouts(synthesized: Synthesized, tuned: Synthesized) -> None:
@@ -233,8 +238,10 @@ def test_a_hook_that_would_need_more_than_lambdas_900_seconds_stops_synth() -> N
         stack, "ProdFn", runtime=lambda_.Runtime.PYTHON_3_14, handler="i.h", code=lambda_.Code.from_inline("x")
     )
     many = tuple(ROUTES) * 40
-    need = len(many) * (29 + INVOKE_MARGIN_SECONDS) + HOOK_OVERHEAD_SECONDS
-    with pytest.raises(SettingsError, match=rf"would need {need} s to check {len(many)} routes.*lower functionTimeout"):
+    need = len(many) * (29 + INVOKE_MARGIN_SECONDS) + HOOK_OVERHEAD_SECONDS  # reserving 5: one call at a time
+    with pytest.raises(
+        SettingsError, match=rf"would need {need} s to check {len(many)} routes 1 at a time .*lower functionTimeout"
+    ):
         SafeRelease(
             stack,
             "ProdRelease",
@@ -248,4 +255,5 @@ def test_a_hook_that_would_need_more_than_lambdas_900_seconds_stops_synth() -> N
             ignore_alarms=False,
             log_key=kms.Key(stack, "ProdKey"),
             provisioned=False,
+            reserved_concurrency=5,
         )

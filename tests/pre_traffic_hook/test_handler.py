@@ -4,9 +4,12 @@ for anything else (each condition of the verdict changed alone from a healthy an
 from __future__ import annotations
 
 import json
+import threading
+import time
 import urllib.request
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,19 +34,23 @@ Answer = tuple[int, Mapping[str, str], bytes]
 
 
 class FakeAws:
-    """Stands in for Lambda and CodeDeploy at the HTTP layer: records each signed request and its timeout."""
+    """Stands in for Lambda and CodeDeploy at the HTTP layer: records each signed request and its timeout, and
+    answers each check's invocation with the answer at that check's place (the checks may run in any order)."""
 
-    def __init__(self, invoke_answers: list[Answer]) -> None:
+    def __init__(self, invoke_answers: list[Answer], checks: list[dict[str, Any]] = CHECKS) -> None:
         self.requests: list[urllib.request.Request] = []
         self.timeouts: list[float] = []
-        self.answers = [*invoke_answers, (200, {}, b"{}")]
+        self.by_route = {check["route"]: answer for check, answer in zip(checks, invoke_answers, strict=False)}
+        self.report_answer: Answer = (200, {}, b"{}")
+        self.lock = threading.Lock()
 
     def __call__(self, request: urllib.request.Request, timeout: float) -> Answer:
-        self.requests.append(request)
-        self.timeouts.append(timeout)
+        with self.lock:
+            self.requests.append(request)
+            self.timeouts.append(timeout)
         if "codedeploy" in request.full_url:
-            return self.answers[-1]
-        return self.answers.pop(0)
+            return self.report_answer
+        return self.by_route[json.loads(request.data)["routeKey"]]  # type: ignore[arg-type]
 
     def reported(self) -> dict[str, Any]:
         report = self.requests[-1]
@@ -62,9 +69,9 @@ def _invoked(result: Any, headers: Mapping[str, str] | None = None, status: int 
     return status, headers or {}, json.dumps(result).encode()
 
 
-def _run(answers: list[Answer], checks: list[dict[str, Any]] = CHECKS) -> tuple[str, FakeAws]:
-    fake = FakeAws(answers)
-    status = hook.run(EVENT, hook.Aws(ENVIRON, opener=fake), TARGET, checks)
+def _run(answers: list[Answer], checks: list[dict[str, Any]] = CHECKS, parallel: int = 1) -> tuple[str, FakeAws]:
+    fake = FakeAws(answers, checks)
+    status = hook.run(EVENT, hook.Aws(ENVIRON, opener=fake), TARGET, checks, parallel)
     return status, fake
 
 
@@ -132,13 +139,48 @@ def test_no_checks_is_no_proof() -> None:
     assert status == "Failed" and fake.reported()["status"] == "Failed"
 
 
-@pytest.mark.parametrize("written", ["", "not json", '{"a": 1}', "[1]"])
-def test_unreadable_checks_are_none(written: str) -> None:
-    assert hook.read_checks({hook.CHECKS_ENV: written}) == []
+@pytest.mark.parametrize("written", ["", "not json", '{"a": 1}', "[1]", None])
+def test_unreadable_checks_are_none(written: str | None, tmp_path: Path) -> None:
+    path = tmp_path / "checks.json"
+    if written is not None:  # None: no file at all
+        path.write_text(written)
+    assert hook.read_checks(path) == []
 
 
-def test_the_checks_the_stack_writes_are_read_back() -> None:
-    assert hook.read_checks({hook.CHECKS_ENV: json.dumps(CHECKS)}) == CHECKS
+def test_the_checks_the_stack_writes_are_read_back(tmp_path: Path) -> None:
+    (tmp_path / "checks.json").write_text(json.dumps(CHECKS))
+    assert hook.read_checks(tmp_path / "checks.json") == CHECKS
+
+
+def test_many_checks_run_at_once_and_one_bad_answer_among_them_fails_the_release() -> None:
+    checks = [{**CHECKS[0], "route": f"GET /r{n}"} for n in range(25)]
+    healthy = _invoked(_healthy(CHECKS[0]))
+    status, fake = _run([healthy] * 25, checks, parallel=10)
+    assert status == "Succeeded" and len(fake.requests) == 26
+    sent = sorted(json.loads(r.data)["routeKey"] for r in fake.requests[:-1])  # type: ignore[arg-type]
+    assert sent == sorted(check["route"] for check in checks)
+    assert _run([healthy] * 24 + [_changed("status")], checks, parallel=10)[0] == "Failed"
+
+
+def test_checks_run_at_most_parallel_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    running, most = 0, 0
+    lock = threading.Lock()
+    real = hook.check_one
+
+    def counting(aws: Any, target: str, check: Any) -> str | None:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.01)
+        with lock:
+            running -= 1
+        return real(aws, target, check)
+
+    monkeypatch.setattr(hook, "check_one", counting)
+    checks = [{**CHECKS[0], "route": f"GET /r{n}"} for n in range(12)]
+    assert _run([_invoked(_healthy(CHECKS[0]))] * 12, checks, parallel=3)[0] == "Succeeded"
+    assert most == 3
 
 
 def test_the_hooks_event_is_a_real_http_api_event() -> None:
@@ -308,8 +350,8 @@ def test_a_function_error_in_either_spelling_is_a_failure(header: str) -> None:
 
 
 def test_the_invoke_path_quotes_the_whole_arn() -> None:
-    fake = FakeAws([(200, {}, b"{}")])
-    hook.Aws(ENVIRON, opener=fake).invoke("arn:aws:lambda:r:1:function:f:7", {})
+    fake = FakeAws([(200, {}, b"{}")], [{"route": "GET /"}])
+    hook.Aws(ENVIRON, opener=fake).invoke("arn:aws:lambda:r:1:function:f:7", {"routeKey": "GET /"})
     assert fake.requests[0].full_url.endswith("/functions/arn%3Aaws%3Alambda%3Ar%3A1%3Afunction%3Af%3A7/invocations")
 
 
@@ -345,16 +387,27 @@ def test_each_check_is_logged_with_its_route_target_and_problem(caplog: pytest.L
     )
 
 
-def test_the_lambda_entry_point_reads_its_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_lambda_entry_point_reads_its_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     answers = [_invoked(_healthy(check)) for check in CHECKS]
     fake = FakeAws(answers)
-    for name, value in {**ENVIRON, hook.CHECKS_ENV: json.dumps(CHECKS)}.items():
+    for name, value in {**ENVIRON, hook.PARALLEL_ENV: "4"}.items():
         monkeypatch.setenv(name, value)
+    (tmp_path / "checks.json").write_text(json.dumps(CHECKS))
+    monkeypatch.setattr(hook, "CHECKS_FILE", tmp_path / "checks.json")
+    ran: list[int] = []
+    real_run = hook.run
+
+    def run(*args: Any) -> str:
+        ran.append(args[-1])
+        return real_run(*args)
+
+    monkeypatch.setattr(hook, "run", run)
     real = hook.Aws
     monkeypatch.setattr(hook, "Aws", lambda environ: real(environ, opener=fake))
     assert hook.handler(EVENT, FakeContext()) == {"status": "Succeeded"}
     assert len(fake.requests) == len(CHECKS) + 1 and TARGET.replace(":", "%3A") in fake.requests[0].full_url
     assert fake.reported()["deploymentId"] == EVENT["DeploymentId"]
+    assert ran == [4]
 
 
 def test_the_clock_is_utc() -> None:

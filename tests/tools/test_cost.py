@@ -392,9 +392,11 @@ def _template(*, detailed: bool = True, transition: bool = True) -> dict[str, An
                 Environment={"Variables": {"A": "1", "TOKEN": {"Ref": "X"}}},
                 LoggingConfig={"ApplicationLogLevel": "DEBUG", "SystemLogLevel": "INFO", "LogGroup": {"Ref": "ProdG"}},
             ),
-            "ProdHook": resource(
-                "AWS::Lambda::Function", Environment={"Variables": {"ROUTE_CHECKS": json.dumps([check])}}
-            ),
+            "ProdHook": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {},
+                "Metadata": {"prod:route-checks": json.dumps([check])},
+            },
             "ProdG": resource("AWS::Logs::LogGroup", RetentionInDays=90),
             "ProdOther": resource("AWS::Logs::LogGroup", RetentionInDays=1),
             "ProdArchive": resource("AWS::S3::Bucket", LifecycleConfiguration={"Rules": [{"Id": "Other"}, rule]}),

@@ -1,0 +1,46 @@
+"""A route table of a hundred rows, and (run as a module) the app synthesized with it into a fresh directory,
+whose path it prints: tests/infra/test_many_routes.py reads it (tests/conftest.py starts it at collection)."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from typing import Any
+
+from service.routes import ROUTES
+from service.routing import Healthy, Request, Route
+
+MANY = 100
+
+
+def _answer(request: Request) -> tuple[int, dict[str, Any]]:
+    return 200, {"id": request.path_parameters.get("id", "")}
+
+
+def routes(count: int) -> tuple[Route, ...]:
+    """The shipped table and enough `GET /thingsNNN/{id}` rows to make `count`."""
+    extra = tuple(
+        Route(
+            "GET",
+            f"/things{n:03d}/{{id}}",
+            _answer,
+            summary=f"thing kind {n}",
+            public="A test route of the many-routes synth; never deployed, and stage throttling bounds abuse.",
+            healthy=Healthy(200, ("id",)),
+        )
+        for n in range(count - len(ROUTES))
+    )
+    return (*ROUTES, *extra)
+
+
+def main() -> None:
+    from main import build_app
+
+    outdir = tempfile.mkdtemp(prefix="cdk.out.many-")
+    build_app({}, outdir=outdir, routes=routes(MANY), control_tower=False).synth()
+    print(outdir)
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)
