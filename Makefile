@@ -67,7 +67,8 @@ workflows: deps ## GitHub workflows and Dependabot: their schemas, then zizmor's
 unit: deps ## pytest: infra (rule packs and cfn-lint included), handlers, tools
 	$(BIN)/pytest
 
-test: lint typecheck workflows unit ## The whole check (CI runs this)
+test: deps ## The whole check (CI runs this): pytest, and beside it on the second core lint, types, workflows
+	@$(MAKE) --no-print-directory -j2 --output-sync=target unit lint typecheck workflows
 
 docs: deps ## Write the generated sections of the README and docs/ (tables, queries, facts) from the code
 	$(BIN)/python -m tools.docs

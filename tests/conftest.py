@@ -45,15 +45,7 @@ def _bad_context_synth() -> None:
     start_background("bad-context-synth", [sys.executable, "main.py"], env)
 
 
-def _many_routes_synth() -> None:
-    """The app with a hundred routes (tests/infra/many_routes.py), printing where it wrote the cloud assembly."""
-    start_background("many-routes-synth", [sys.executable, "-m", "tests.infra.many_routes"])
-
-
-STARTED_AT_COLLECTION: dict[str, Callable[[], None]] = {
-    "bad-context-synth": _bad_context_synth,
-    "many-routes-synth": _many_routes_synth,
-}
+STARTED_AT_COLLECTION: dict[str, Callable[[], None]] = {"bad-context-synth": _bad_context_synth}
 
 
 # Fixtures that synthesize the app: a test that uses one, or any test of a construct (tests/infra/, which judge

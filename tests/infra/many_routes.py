@@ -1,10 +1,7 @@
-"""A route table of a hundred rows, and (run as a module) the app synthesized with it into a fresh directory,
-whose path it prints: tests/infra/test_many_routes.py reads it (tests/conftest.py starts it at collection)."""
+"""A route table of a hundred rows (tests/infra/test_many_routes.py synthesizes the app with it)."""
 
 from __future__ import annotations
 
-import sys
-import tempfile
 from typing import Any
 
 from service.routes import ROUTES
@@ -31,16 +28,3 @@ def routes(count: int) -> tuple[Route, ...]:
         for n in range(count - len(ROUTES))
     )
     return (*ROUTES, *extra)
-
-
-def main() -> None:
-    from main import build_app
-
-    outdir = tempfile.mkdtemp(prefix="cdk.out.many-")
-    build_app({}, outdir=outdir, routes=routes(MANY), control_tower=False).synth()
-    print(outdir)
-
-
-if __name__ == "__main__":
-    main()
-    sys.exit(0)

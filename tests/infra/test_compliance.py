@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from prod_serverless.compliance import CONTROLS, GUARD, PLUGINS, acknowledge, is_specific
+from prod_serverless.compliance import (
+    CONTROLS,
+    GUARD,
+    PLUGINS,
+    acknowledge,
+    guard_rule_types,
+    is_specific,
+    rules_without,
+)
 from service.routes import ROUTES
 from tests.conftest import Synthesized
 
@@ -119,3 +127,27 @@ def test_acknowledge_refuses_a_vague_reason_or_an_unchecked_pack() -> None:
         acknowledge(stack, "PCI.DSS.321-IAMNoInlinePolicy", "a reason that is long enough to pass")
     with pytest.raises(ValueError, match=r"not in compliance\.CONTROLS"):
         acknowledge(stack, "CT.KMS.PR.3", "a reason that is long enough to pass")
+
+
+def test_control_tower_runs_every_rule_about_the_stacks_resource_types(synthesized: Synthesized) -> None:
+    """ControlTowerControls leaves out only the rules about types the template does not hold (they can find nothing
+    there): every rule this stack acknowledges still runs, and a rule that names no type at all is kept."""
+    types = {resource["Type"] for resource in synthesized.resources.values()}
+    rules = guard_rule_types()
+    left_out = set(rules_without(sorted(types)))
+    assert len(rules) > 200 and left_out  # the bundled Control Tower rules, and some left out for this stack
+    for name in left_out:
+        assert rules[name] and not rules[name] & types, name
+    running = {name for name in rules if name not in left_out}
+    assert all(rules[name] & types for name in running)
+    # The controls this stack acknowledges are among those that run (ct-lambda-pr-2 for CT.LAMBDA.PR.2, ...).
+    assert {f"ct-{control[3:].lower().replace('.', '-')}" for control in CONTROLS} <= running
+
+
+def test_a_rule_that_names_no_type_is_never_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        "prod_serverless.compliance.guard_rule_types",
+        lambda: {"any": frozenset(), "s3": frozenset({"AWS::S3::Bucket"}), "rds": frozenset({"AWS::RDS::DBInstance"})},
+    )
+    assert rules_without(["AWS::S3::Bucket"]) == ["rds"]
+    assert rules_without([]) == ["rds", "s3"]
