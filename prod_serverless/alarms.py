@@ -21,6 +21,15 @@ LT = "LessThanThreshold"
 SYMBOLS = {GTE: "≥", GT: ">", LT: "<"}
 # p99 duration alarm at 80% of the timeout: the function is close to being cut off.
 DURATION_ALARM_FRACTION = 0.8
+# The composite alarms that page for their members, one page per failure each. A composite already in ALARM pages
+# no more when a second member fires, so failing requests have their own: an hours-long slowdown or 4xx wave in
+# ALARM must not hide a new wave of errors. One incident pages at most twice, once per composite.
+UNHEALTHY = "ServiceUnhealthy"  # requests fail: the function's errors and throttles, 5xx answers
+DEGRADED = "ServiceDegraded"  # requests are answered, badly: slow, or many refused as client errors
+COMPOSITES = {
+    UNHEALTHY: "requests are failing (errors, throttles, 5xx). First: the member alarm's own description.",
+    DEGRADED: "requests are slow or refused (latency, duration, 4xx rate). First: the member alarm's own description.",
+}
 
 
 @dataclass(frozen=True)
@@ -42,12 +51,17 @@ class AlarmSpec:
     treat_missing_data: str = "notBreaching"
     source: str | None = None  # the archived log source this alarm is about, if any
     route: str | None = None  # the route key this alarm is about, if any
-    # Part of the composite "service unhealthy" alarm, which alone notifies: one failure pages once.
-    service_health: bool = False
+    # The composite (COMPOSITES) this alarm is a member of, which alone notifies for it: one failure pages once.
+    composite: str | None = None
     # Watched by CodeDeploy during a release, scoped to the new version; ALARM rolls the release back, and that
-    # is its only action (the composite pages if the service is hurt).
+    # is its only action (a composite pages if the service is hurt).
     release: bool = False
     note: str = field(default="", compare=False)  # why it is built this way, for the README
+
+    @property
+    def service_health(self) -> bool:
+        """Whether a composite pages for this alarm."""
+        return self.composite is not None
 
     @property
     def notifies(self) -> bool:
@@ -109,7 +123,7 @@ def alarm_specs(
             1,
             "the API function raised or timed out. First: Logs Insights on the function's log group, "
             "level = 'ERROR' in the alarm window; if a release went out in that window, roll it back.",
-            service_health=True,
+            composite=UNHEALTHY,
         ),
         AlarmSpec(
             "FunctionThrottles",
@@ -121,7 +135,7 @@ def alarm_specs(
             "requests were refused for lack of concurrency. First: compare ConcurrentExecutions with the "
             "account's concurrency quota and reservedConcurrency.",
             threshold_key="functionThrottlesThreshold",
-            service_health=True,
+            composite=UNHEALTHY,
         ),
         AlarmSpec(
             "FunctionDuration",
@@ -133,7 +147,7 @@ def alarm_specs(
             f"p99 duration is above {DURATION_ALARM_FRACTION:.0%} of the {timeout_ms} ms timeout. First: the "
             "report lines of timed-out invocations in the function's log group (logged at every systemLogLevel); "
             "for init time, deploy with systemLogLevel=INFO while you look.",
-            service_health=True,
+            composite=DEGRADED,
             note=f"{DURATION_ALARM_FRACTION:.0%} of the timeout",
         ),
         AlarmSpec(
@@ -146,7 +160,7 @@ def alarm_specs(
             "the API answered with server errors. First: the access log's status, integrationError and "
             "errorMessage for those requests (README query 1), then FunctionErrors.",
             threshold_key="api5xxThreshold",
-            service_health=True,
+            composite=UNHEALTHY,
         ),
         AlarmSpec(
             "Api4xxRate",
@@ -159,7 +173,7 @@ def alarm_specs(
             "path and sourceIp of the 4xx lines: a client bug, a scan, or throttling (429).",
             threshold_key="api4xxRatePercent",
             expression=rate,
-            service_health=True,
+            composite=DEGRADED,
             note=f"a rate, so a traffic spike alone does not fire it; 0 under {floor} requests (`api4xxMinRequests`)"
             + (f"; without the 4xx of {', '.join(quiet)} (client_errors_page=False)" if quiet else ""),
         ),
@@ -173,7 +187,7 @@ def alarm_specs(
             f"p99 API latency is above {settings.api_latency_p99_ms} ms. First: integrationLatency against "
             "responseLatency in the access log (README query 2): the function or API Gateway.",
             threshold_key="apiLatencyP99Ms",
-            service_health=True,
+            composite=DEGRADED,
         ),
     ]
     specs += [
@@ -187,7 +201,7 @@ def alarm_specs(
             f"{route.key} answered with server errors. First: the function's ERROR lines for that route in the "
             "alarm window, then the access log's integrationError for it.",
             route=route.key,
-            service_health=True,
+            composite=UNHEALTHY,
             note="declared by the route (alarm_5xx); counts the function's own 5xx answers",
         )
         for route in routes

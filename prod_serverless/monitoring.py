@@ -14,7 +14,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from prod_serverless import metrics
-from prod_serverless.alarms import AlarmSpec
+from prod_serverless.alarms import COMPOSITES, UNHEALTHY, AlarmSpec
 from prod_serverless.compliance import acknowledge
 from prod_serverless.keys import customer_managed_key
 from prod_serverless.log_formats import route_query
@@ -64,8 +64,11 @@ class MonitoredService:
 
 
 class Monitoring(Construct):
-    """A composite alarm sums up service health and pages for its members (ALARM and OK), so one failure
-    pages once; the log-delivery alarms notify on their own; release alarms only roll back."""
+    """Alarms from the spec table; two composites (failing, degraded) page for their members; an encrypted topic.
+
+    Each composite pages for its members (ALARM and OK), so one failure pages once; the log-delivery alarms notify
+    on their own; release alarms only roll back.
+    """
 
     def __init__(
         self,
@@ -85,15 +88,20 @@ class Monitoring(Construct):
         self.specs = tuple(specs)
         self.alarms: dict[str, cloudwatch.IAlarm] = {spec.name: self._alarm(spec) for spec in self.specs}
 
-        health = [self.alarms[spec.name] for spec in self.specs if spec.service_health]
-        self.service_unhealthy = cloudwatch.CompositeAlarm(
-            self,
-            "ServiceUnhealthyAlarm",
-            alarm_description="Prod service unhealthy: at least one API or function alarm is in ALARM. "
-            "First: the member alarm's own description.",
-            alarm_rule=cloudwatch.AlarmRule.any_of(*health),
-        )
-        self._notify(self.service_unhealthy, self._action)
+        self.composites: dict[str, cloudwatch.CompositeAlarm] = {}
+        for name, runbook in COMPOSITES.items():
+            members = [self.alarms[spec.name] for spec in self.specs if spec.composite == name]
+            if not members:
+                continue
+            composite = cloudwatch.CompositeAlarm(
+                self,
+                f"{name}Alarm",
+                alarm_description=f"Prod {name}: {runbook}",
+                alarm_rule=cloudwatch.AlarmRule.any_of(*members),
+            )
+            self._notify(composite, self._action)
+            self.composites[name] = composite
+        self.service_unhealthy = self.composites[UNHEALTHY]
         self.dashboard = self._dashboard()
 
     @property
@@ -231,7 +239,10 @@ class Monitoring(Construct):
         dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
         dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(
-                title="Alarms", alarms=[*self.alarms.values(), self.service_unhealthy], width=DASHBOARD_WIDTH, height=4
+                title="Alarms",
+                alarms=[*self.alarms.values(), *self.composites.values()],
+                width=DASHBOARD_WIDTH,
+                height=4,
             )
         )
         # An alarm widget draws the alarm's own metric and its threshold line.

@@ -111,7 +111,9 @@ def facts(template: dict[str, Any], routes: Iterable[Any], region: str) -> str:
 
 
 def alarm_table(specs: Iterable[Any]) -> str:
-    """Every alarm spec: what it watches, when it fires, and what to do first; then the composite."""
+    """Every alarm spec: what it watches, when it fires, and what to do first; then the composites."""
+    from prod_serverless.alarms import COMPOSITES
+
     specs = tuple(specs)
     rows = [
         (
@@ -123,10 +125,12 @@ def alarm_table(specs: Iterable[Any]) -> str:
         )
         for spec in specs
     ]
-    members = ", ".join(spec.name for spec in specs if spec.service_health)
-    rows.append(
-        ("ServiceUnhealthy (composite)", f"any of {members}", "", "any member in ALARM", "the member's own row")
-    )
+    for composite, runbook in COMPOSITES.items():
+        members = ", ".join(spec.name for spec in specs if spec.composite == composite)
+        if members:
+            rows.append(
+                (f"{composite} (composite)", f"any of {members}", "", "any member in ALARM", runbook.split(". ")[0])
+            )
     return markdown_table(
         ("Alarm", "Watches (namespace, dimensions)", "Statistic / period", "Fires when", "First"), rows
     )

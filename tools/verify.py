@@ -18,7 +18,8 @@ traffic and so runs no pre-traffic hook.
    and reads numbers from the line's quoted status and latency.
 4. Notifications: the FunctionErrors alarm is set to ALARM; the ServiceUnhealthy composite, which pages for
    it, must show "Successfully executed action" for the topic (not a KMS or SNS failure): one notification,
-   then its all-clear when the alarm is set back to OK.
+   then its all-clear when the alarm is set back to OK. A composite already in ALARM would not page again, so
+   its state is read first, and the row fails saying so rather than testing nothing.
 5. Metrics: every metric an alarm watches exists in CloudWatch with exactly the alarm's dimensions (a new
    metric can take up to 15 minutes to be listed: verify looks again until then), so no alarm watches a series
    that is never published. The function's own ServerErrors exist only after a 5xx: not asked for.
@@ -409,6 +410,17 @@ class Verifier:
         paging = self._alarm_named(PAGING_ALARM)
         if name is None or paging is None:
             self.record("a test notification leaves the alarm topic", False, f"no {VERIFY_ALARM} or {PAGING_ALARM}")
+            return
+        # A composite already in ALARM pages no more for another member (CloudWatch composite alarms act on a change
+        # of their own state): the test could prove nothing, so the row says why instead.
+        (composite,) = cloudwatch.describe_alarms(AlarmNames=[paging], AlarmTypes=["CompositeAlarm"])["CompositeAlarms"]
+        if composite["StateValue"] == "ALARM":
+            self.record(
+                "a test notification leaves the alarm topic",
+                False,
+                f"ServiceUnhealthy is already in ALARM ({composite.get('StateReason', '')[:120]}): it pages once for "
+                "all its members, so a test notification cannot page; clear what is in ALARM, then verify again",
+            )
             return
         since = self.now() - CLOCK_SKEW
         cloudwatch.set_alarm_state(

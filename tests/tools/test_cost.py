@@ -28,8 +28,11 @@ def _items(items: list[cost.Item]) -> dict[str, float]:
 
 def _alarm_metrics() -> int:
     """Billed alarm metrics: one per alarm, or one per metric of its math."""
-    specs = alarm_specs(SETTINGS, ("api", "function"), SETTINGS.function_timeout_seconds * 1000, ROUTES)
-    return sum(len(spec.watches) if spec.expression else 1 for spec in specs)
+    return sum(len(spec.watches) if spec.expression else 1 for spec in _specs())
+
+
+def _specs() -> tuple[Any, ...]:
+    return alarm_specs(SETTINGS, ("api", "function"), SETTINGS.function_timeout_seconds * 1000, ROUTES)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +54,7 @@ def deployed() -> cost.Deployed:
         ia_after_days=SETTINGS.archive_infrequent_access_days,
         expire_after_days=SETTINGS.archive_expiration_days,
         metric_alarm_metrics=_alarm_metrics(),
-        composite_alarms=1,
+        composite_alarms=len({spec.composite for spec in _specs() if spec.composite}),
         dashboards=1,
         keys=2,
         detailed_routes=0,
@@ -73,7 +76,7 @@ def test_the_template_is_read_for_what_is_deployed(synthesized: Synthesized, dep
     assert (deployed.ia_after_days, deployed.expire_after_days) == (30, 365)
     assert deployed.access_log_format == json.loads(access_log_format("compact"))
     # Detailed (per-route) metrics are off: the dashboard's route rows read the access log (prod_serverless/api.py).
-    assert (deployed.composite_alarms, deployed.dashboards, deployed.keys, deployed.detailed_routes) == (1, 1, 2, 0)
+    assert (deployed.composite_alarms, deployed.dashboards, deployed.keys, deployed.detailed_routes) == (2, 1, 2, 0)
 
 
 @pytest.mark.parametrize(
@@ -290,7 +293,7 @@ def test_athena_scans_each_table_a_query_reads_with_a_10_mb_minimum(deployed: co
 def test_fixed_costs_by_hand(deployed: cost.Deployed) -> None:
     fixed = {item.name: item for item in cost.fixed_monthly(deployed)}
     assert fixed["CloudWatch alarms"].usd == pytest.approx(deployed.metric_alarm_metrics * 0.10)
-    assert fixed["Composite alarm"].usd == 0.50
+    assert fixed["Composite alarm"].usd == 0.50 * deployed.composite_alarms
     assert fixed["Dashboard"].usd == 3.00
     assert fixed["KMS keys"].usd == 2 * 1.00
     assert fixed["KMS keys"].basis == "2 keys, year one; with yearly rotation $2 in year 1, $4 in year 2, $6 in year 3+"
@@ -299,7 +302,9 @@ def test_fixed_costs_by_hand(deployed: cost.Deployed) -> None:
     assert detailed["Detailed route metrics"] == pytest.approx(2 * 6 * 0.30)
     assert fixed["The function's error metrics"].usd == 0
     assert "$0.60 a month" in fixed["The function's error metrics"].basis
-    assert cost.total(fixed.values()) == pytest.approx(deployed.metric_alarm_metrics * 0.10 + 0.50 + 3.00 + 2.00)
+    assert cost.total(fixed.values()) == pytest.approx(
+        deployed.metric_alarm_metrics * 0.10 + 0.50 * deployed.composite_alarms + 3.00 + 2.00
+    )
 
 
 def test_the_reference_design_by_hand(deployed: cost.Deployed) -> None:
