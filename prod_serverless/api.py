@@ -174,7 +174,7 @@ class HttpEndpoint(Construct):
             ),
             # Off: per-route metrics are billed per metric, and their dimension set is documented two ways
             # (ApiId, Stage, Route / ApiId, Method, Resource, Stage), so an alarm on them could watch a series
-            # never published. The dashboard's per-route rows read the access log's routeKey instead.
+            # never published. The dashboard's route table reads the access log's routeKey instead.
             detailed_metrics_enabled=False,
         )
         integration = integrations.HttpLambdaIntegration(

@@ -17,7 +17,7 @@ from prod_serverless import metrics
 from prod_serverless.alarms import COMPOSITES, UNHEALTHY, AlarmSpec
 from prod_serverless.compliance import acknowledge
 from prod_serverless.keys import customer_managed_key
-from prod_serverless.log_formats import route_query
+from prod_serverless.log_formats import routes_query
 
 DASHBOARD_WIDTH = 24
 COMPARISONS = {
@@ -44,7 +44,7 @@ class MonitoredService:
     delivery_streams: Mapping[str, str]  # source -> delivery stream name
     log_groups: Mapping[str, str]  # source -> name of the log group subscribed into the archive
     routes: tuple[str, ...] = ()  # route keys, each a row of the dashboard
-    access_log_group: str = ""  # where each route's row reads its numbers (the access line's routeKey)
+    access_log_group: str = ""  # where the route table reads its numbers (the access line's routeKey)
     release: str = ""  # the version fingerprint: the release alarms' ids carry it, so each release has new ones
 
     def dimensions(self, source: str | None = None, route: str | None = None) -> dict[str, str]:
@@ -274,19 +274,19 @@ class Monitoring(Construct):
                 ],
             ),
         )
-        # One row per route, from the access log's own fields (log_formats.py): exact whatever the route, and
-        # billed only when the dashboard is viewed (Logs Insights, per GB scanned).
-        for route in self._service.routes:
-            dashboard.add_widgets(
-                cloudwatch.LogQueryWidget(
-                    title=f"{route}: requests, 4xx, 5xx, p99 latency (ms), per 5 minutes",
-                    log_group_names=[self._service.access_log_group],
-                    query_lines=route_query(route),
-                    view=cloudwatch.LogQueryVisualizationType.LINE,
-                    width=DASHBOARD_WIDTH,
-                    height=5,
-                )
+        # The routes as one table from the access log's own fields (log_formats.py): exact whatever the route, and
+        # billed only when the dashboard is viewed, per GB the query scans (CloudWatch pricing, Logs Insights): one
+        # query, so a view costs the same for any number of routes (make cost prices it).
+        dashboard.add_widgets(
+            cloudwatch.LogQueryWidget(
+                title="Routes: requests, 4xx, 5xx, p99 latency (ms) over the window",
+                log_group_names=[self._service.access_log_group],
+                query_lines=routes_query(),
+                view=cloudwatch.LogQueryVisualizationType.TABLE,
+                width=DASHBOARD_WIDTH,
+                height=max(4, 2 + len(self._service.routes)),
             )
+        )
         return dashboard
 
 

@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import random
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -83,7 +84,10 @@ PRICES = {
     "composite_alarm_month": Price(0.50, "composite alarm-month", "aws.amazon.com/cloudwatch/pricing"),
     "dashboard_month": Price(3.00, "dashboard-month", "aws.amazon.com/cloudwatch/pricing"),
     "custom_metric_month": Price(0.30, "metric-month (detailed route metrics)", "aws.amazon.com/cloudwatch/pricing"),
+    "logs_insights_gb": Price(0.005, "GB scanned by a Logs Insights query", "aws.amazon.com/cloudwatch/pricing"),
 }
+# A screen left open on the dashboard, refreshing every 5 minutes: each refresh runs its Logs Insights widgets again.
+SCREEN_REFRESH_MINUTES = 5
 # Firehose's price page lists four usage types (ingestion, format conversion, VPC delivery, dynamic
 # partitioning); decompressing CloudWatch Logs records is not one of them, so it is priced at nothing here.
 # HTTP API publishes these six metrics per route when detailed metrics are on.
@@ -149,6 +153,8 @@ class Deployed:
     detailed_routes: int
     checks: list[dict[str, Any]]  # every route's sample: the request mix, one equal share each
     region: str
+    log_query_widgets: int = 0  # the dashboard's Logs Insights widgets: each view scans their log groups again
+    dashboard_window_hours: float = 3.0  # how much log a view scans: the dashboard's default time range
 
     @classmethod
     def read(cls, template: dict[str, Any], region: str = "us-east-1") -> Deployed:
@@ -193,6 +199,17 @@ class Deployed:
             detailed_routes=routes if detailed else 0,
             checks=_route_checks(template),
             region=region,
+            log_query_widgets=sum(
+                _dashboard_text(p).count('"type":"log"') for _, p in of_type("AWS::CloudWatch::Dashboard")
+            ),
+            dashboard_window_hours=max(
+                [
+                    float(h)
+                    for _, p in of_type("AWS::CloudWatch::Dashboard")
+                    for h in re.findall(r'"start":"-PT(\d+)H"', _dashboard_text(p))
+                ]
+                or [3.0]
+            ),
         )
 
 
@@ -203,6 +220,14 @@ def _route_checks(template: dict[str, Any]) -> list[dict[str, Any]]:
             checks: list[dict[str, Any]] = json.loads(resource["Metadata"][CHECKS_METADATA])
             return checks
     raise ValueError("the template has no release hook with the routes' samples")
+
+
+def _dashboard_text(dashboard: dict[str, Any]) -> str:
+    """A dashboard's JSON body, its references left out (an Fn::Join of text and tokens in the template)."""
+    body = dashboard.get("DashboardBody", "")
+    if isinstance(body, dict):
+        return "".join(part for part in body.get("Fn::Join", ["", []])[1] if isinstance(part, str))
+    return str(body)
 
 
 def _rule(bucket: dict[str, Any], rule_id: str) -> dict[str, Any] | None:
@@ -558,6 +583,34 @@ def fixed_monthly(deployed: Deployed) -> list[Item]:
     ]
 
 
+def dashboard_views(deployed: Deployed, traffic: Traffic) -> tuple[float, float]:
+    """(USD per view of the dashboard, USD a month for a screen refreshing every SCREEN_REFRESH_MINUTES): each
+    Logs Insights widget scans the window's access lines, whatever the number of routes (one query for them all)."""
+    access_bytes = sum(
+        sum(len(line.encode()) for line in Lines.measure(deployed, check).access) for check in deployed.checks
+    ) / len(deployed.checks)
+    scanned = (
+        deployed.log_query_widgets * access_bytes * traffic.requests_per_second * deployed.dashboard_window_hours * 3600
+    )
+    per_view = _usd("logs_insights_gb", scanned / GB)
+    return per_view, per_view * DAYS_PER_MONTH * 24 * 60 / SCREEN_REFRESH_MINUTES
+
+
+def dashboard_sentence(deployed: Deployed) -> str:
+    """What viewing the dashboard costs at each traffic profile, in one sentence (empty without a query widget)."""
+    if not deployed.log_query_widgets:
+        return ""
+    views = [(traffic, *dashboard_views(deployed, traffic)) for traffic in TRAFFIC]
+    return (
+        f"Viewing the dashboard: its {deployed.log_query_widgets} Logs Insights widget(s) scan the last "
+        f"{deployed.dashboard_window_hours:g} h of access lines at each view, whatever the number of routes: "
+        + ", ".join(f"${view:.6f} a view at {traffic.name} ({_rate(traffic)})" for traffic, view, _ in views)
+        + f"; a screen left open, refreshing every {SCREEN_REFRESH_MINUTES} minutes: "
+        + ", ".join(f"${month:.2f} a month at {traffic.name}" for traffic, _, month in views)
+        + "."
+    )
+
+
 def total(items: Iterable[Item]) -> float:
     return sum(item.usd for item in items)
 
@@ -647,6 +700,8 @@ def cost_tables(deployed: Deployed) -> str:
     fixed_rows = [[item.name, item.basis, f"${item.usd:.2f}"] for item in fixed]
     fixed_rows.append(["**Total**", "", f"**${total(fixed):.2f}**"])
     out.append(markdown_table(["Fixed per month", "", "USD"], fixed_rows))
+    if deployed.log_query_widgets:
+        out.append("\n" + dashboard_sentence(deployed))
     reference = reference_design(deployed)
     out.append(
         f"\nThe reference design (one `PutObject` per request from the handler, no access logs archived) costs "
@@ -696,6 +751,8 @@ def render(deployed: Deployed) -> str:
     out += ["", "Fixed per month"]
     out += [f"{item.name:<{width}}{f'${item.usd:.2f}':>12}  {item.basis}" for item in fixed]
     out.append(f"{'Total':<{width}}{f'${total(fixed):.2f}':>12}")
+    if deployed.log_query_widgets:
+        out += ["", dashboard_sentence(deployed)]
     reference = reference_design(deployed)
     out += ["", f"Reference design (a PutObject per request): ${total(reference):.2f} per million before any logging"]
     out += ["", f"Prices: us-east-1 list, read {READ_ON}: " + ", ".join(sorted({p.source for p in PRICES.values()}))]

@@ -14,8 +14,8 @@ traffic and so runs no pre-traffic hook.
    encrypted with the archive key (the object's SSE headers); the access line of a route names the Lambda
    request id its answer carries (the join key).
 3. Athena (the stack's workgroup) finds those request ids in both tables (the day and the next), and every
-   README query runs. A route's dashboard query (Logs Insights over the access log) counts the requests just made
-   and reads numbers from the line's quoted status and latency.
+   README query runs. The dashboard's route table (Logs Insights over the access log) counts the requests just
+   made to a route and reads numbers from the line's quoted status and latency.
 4. Notifications: the FunctionErrors alarm is set to ALARM; the ServiceUnhealthy composite, which pages for
    it, must show "Successfully executed action" for the topic (not a KMS or SNS failure): one notification,
    then its all-clear when the alarm is set back to OK. A composite already in ALARM would not page again, so
@@ -43,7 +43,7 @@ from typing import Any
 
 from pre_traffic_hook.handler import verdict
 from prod_serverless.log_catalog import WORKGROUP_NAME
-from prod_serverless.log_formats import API_ACCESS_TABLE, DATABASE_NAME, FUNCTION_TABLE, route_query
+from prod_serverless.log_formats import API_ACCESS_TABLE, DATABASE_NAME, FUNCTION_TABLE, routes_query
 from prod_serverless.queries import QUERIES, partitions
 from prod_serverless.settings import configured
 from service.routes import ROUTES
@@ -95,7 +95,7 @@ class Stack:
     topic_arn: str
     alias_arn: str
     alarms: dict[str, str]  # logical id -> alarm name
-    access_log_group: str = ""  # the API's access log group: the dashboard's route rows read it
+    access_log_group: str = ""  # the API's access log group: the dashboard's route table reads it
 
     @classmethod
     def read(cls, cloudformation: Any) -> Stack:
@@ -369,12 +369,12 @@ class Verifier:
         result = athena.get_query_results(QueryExecutionId=execution)["ResultSet"]["Rows"][1:]
         return state, [[cell.get("VarCharValue", "") for cell in row["Data"]] for row in result], ""
 
-    # 3b. The dashboard's route rows
+    # 3b. The dashboard's route table
     def check_dashboard(self, started: datetime) -> None:
-        """Run a route's dashboard query (Logs Insights over the access lines): it must count the requests just
-        made and read numbers from the line's quoted values (status, latency)."""
+        """Run the dashboard's route table (Logs Insights over the access lines): its row for a route just called
+        must count those requests and read numbers from the line's quoted values (status, latency)."""
         route = self.served_route()
-        check = f"the dashboard's row for {route} reads its access lines"
+        check = f"the dashboard's route table reads {route}'s access lines"
         if not self.stack.access_log_group:
             self.record(check, False, f"no {ACCESS_LOG_GROUP} log group in the stack")
             return
@@ -383,7 +383,7 @@ class Verifier:
             logGroupName=self.stack.access_log_group,
             startTime=int((started - CLOCK_SKEW).timestamp()),
             endTime=int((self.now() + CLOCK_SKEW).timestamp()),
-            queryString="\n| ".join(route_query(route)),  # as the dashboard's widget joins its lines
+            queryString="\n| ".join(routes_query()),  # as the dashboard's widget joins its lines
         )["queryId"]
         deadline = self.clock() + 120
         while True:
@@ -392,14 +392,15 @@ class Verifier:
                 break
             self.sleep(2)
         rows = [{cell["field"]: cell["value"] for cell in row} for row in answer.get("results", [])]
-        requests = sum(_number(row.get("requests")) or 0 for row in rows)
+        mine = [row for row in rows if row.get("r") == route]
+        requests = sum(_number(row.get("requests")) or 0 for row in mine)
         numeric = all(
-            _number(row.get(name)) is not None for row in rows for name in ("client_errors", "server_errors", "p99_ms")
+            _number(row.get(name)) is not None for row in mine for name in ("client_errors", "server_errors", "p99_ms")
         )
         self.record(
             check,
             answer["status"] == "Complete" and requests >= 1 and numeric,
-            f"{answer['status']}: {requests:g} requests in {len(rows)} bins"
+            f"{answer['status']}: {requests:g} requests of {route}, {len(rows)} route rows"
             + ("" if numeric else "; a status or latency figure is not a number"),
         )
 

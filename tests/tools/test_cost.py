@@ -60,6 +60,8 @@ def deployed() -> cost.Deployed:
         detailed_routes=0,
         checks=[route.check() for route in ROUTES],
         region=SETTINGS.region,
+        log_query_widgets=1,  # the route table: one query whatever the number of routes
+        dashboard_window_hours=3,
     )
 
 
@@ -226,6 +228,7 @@ def test_each_price_is_its_pages_figure_per_its_unit() -> None:
             "composite_alarm_month": 0.50,
             "dashboard_month": 3.00,
             "custom_metric_month": 0.30,
+            "logs_insights_gb": 0.005,  # $0.005 per GB of data scanned by Logs Insights queries
         },
         rel=1e-12,
     )
@@ -288,6 +291,24 @@ def test_athena_scans_each_table_a_query_reads_with_a_10_mb_minimum(deployed: co
     items = _one_line(deployed)
     # Queries 1 and 2 read the access table, query 3 both: four scans, each under 10 MB, so 10 MB each.
     assert items["Athena"].usd == pytest.approx(4 * 10 * 2**20 / 2**40 * 5.00)
+
+
+def test_viewing_the_dashboard_by_hand(deployed: cost.Deployed) -> None:
+    """A view scans the window's access lines once per Logs Insights widget: $0.005 a GB, whatever the routes."""
+    access = len(cost.Lines.measure(deployed).access[0].encode())
+    for traffic in cost.TRAFFIC:
+        per_view, per_month = cost.dashboard_views(deployed, traffic)
+        scanned = access * traffic.requests_per_second * 3 * 3600
+        assert per_view == pytest.approx(scanned / 2**30 * 0.005)
+        assert per_month == pytest.approx(per_view * cost.DAYS_PER_MONTH * 24 * 12)
+    twice = dataclasses.replace(deployed, log_query_widgets=2, dashboard_window_hours=6)
+    assert cost.dashboard_views(twice, cost.TRAFFIC[1])[0] == pytest.approx(
+        4 * cost.dashboard_views(deployed, cost.TRAFFIC[1])[0]
+    )
+    assert cost.dashboard_sentence(dataclasses.replace(deployed, log_query_widgets=0)) == ""
+    steady = cost.dashboard_views(deployed, cost.TRAFFIC[1])
+    assert f"${steady[1]:.2f} a month at steady" in cost.dashboard_sentence(deployed)
+    assert "whatever the number of routes" in cost.cost_tables(deployed)
 
 
 def test_fixed_costs_by_hand(deployed: cost.Deployed) -> None:

@@ -20,7 +20,7 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
-from prod_serverless.log_formats import route_query
+from prod_serverless.log_formats import routes_query
 from prod_serverless.queries import QUERIES
 from service.routes import ROUTES
 from tools import verify
@@ -78,7 +78,7 @@ class Account:
     composite_state: str = "OK"  # the paging composite's state when verify starts
     dashboard_rows: list[list[dict[str, str]]] = field(
         default_factory=lambda: [
-            [{"field": "bin(5m)", "value": "2026-11-29 10:00:00.000"}, {"field": "requests", "value": "1"},
+            [{"field": "r", "value": FIRST}, {"field": "requests", "value": "1"},
              {"field": "client_errors", "value": "0"}, {"field": "server_errors", "value": "0"},
              {"field": "p99_ms", "value": "14"}],
         ]
@@ -174,7 +174,7 @@ class Account:
                 "logGroupName": LOG_GROUP,
                 "startTime": int((NOW - verify.CLOCK_SKEW).timestamp()),
                 "endTime": int((NOW + verify.CLOCK_SKEW).timestamp()),
-                "queryString": "\n| ".join(route_query(FIRST)),
+                "queryString": "\n| ".join(routes_query()),
             },
         )
         logs.add_response("get_query_results", {"status": "Running", "results": []}, {"queryId": "lq"})
@@ -547,7 +547,11 @@ def test_a_healthy_run_says_exactly_this() -> None:
         ("Athena finds the request ids in prod_api_access_logs", True, f"found {len(IDS)} of {len(IDS)}"),
         ("Athena finds the request ids in prod_function_logs", True, "found 1 of 1"),
         *((f"README query {query.name} runs", True, "SUCCEEDED") for query in QUERIES),
-        (f"the dashboard's row for {first} reads its access lines", True, "Complete: 1 requests in 1 bins"),
+        (
+            f"the dashboard's route table reads {first}'s access lines",
+            True,
+            f"Complete: 1 requests of {first}, 1 route rows",
+        ),
         ("a test notification leaves the alarm topic", True, f"Successfully executed action {TOPIC_ARN}"),
         ("alarm FunctionErrors: Errors is published", True, "dimensions ['FunctionName']"),
         ("alarm Api4xxRate: 4xx is published", True, "dimensions ['ApiId']"),
@@ -950,32 +954,34 @@ def test_verify_describes_itself_and_its_timeout(capsys: pytest.CaptureFixture[s
     assert "--timeout TIMEOUT seconds to wait for the logs in S3" in out
 
 
-BIN = {"field": "bin(5m)", "value": "2026-11-29 10:00:00.000"}
+OTHER = {"field": "r", "value": "GET /other"}
+
+
+def _row(route: dict[str, str], requests: str, p99: str = "14") -> list[dict[str, str]]:
+    return [route, {"field": "requests", "value": requests}, {"field": "client_errors", "value": "0"},
+            {"field": "server_errors", "value": "0"}, {"field": "p99_ms", "value": p99}]  # fmt: skip
 
 
 @pytest.mark.parametrize(
     ("rows", "detail"),
     [
-        ([], "Complete: 0 requests in 0 bins"),
+        ([], "Complete: 0 requests of {first}, 0 route rows"),
+        ([_row({"field": "r", "value": "{first}"}, "0")], "Complete: 0 requests of {first}, 1 route rows"),
+        ([_row(OTHER, "5")], "Complete: 0 requests of {first}, 1 route rows"),  # only another route's row
         (
-            [[BIN, {"field": "requests", "value": "0"}, {"field": "client_errors", "value": "0"},
-              {"field": "server_errors", "value": "0"}, {"field": "p99_ms", "value": "0"}]],
-            "Complete: 0 requests in 1 bins",
-        ),
-        (
-            [[BIN, {"field": "requests", "value": "1"}, {"field": "client_errors", "value": "0"},
-              {"field": "server_errors", "value": "0"}, {"field": "p99_ms", "value": "-"}]],
-            "Complete: 1 requests in 1 bins; a status or latency figure is not a number",
+            [_row({"field": "r", "value": "{first}"}, "1", p99="-")],
+            "Complete: 1 requests of {first}, 1 route rows; a status or latency figure is not a number",
         ),
     ],
-)  # fmt: skip
+)
 def test_a_dashboard_query_without_the_requests_or_numbers_fails_its_row(
     rows: list[list[dict[str, str]]], detail: str
 ) -> None:
+    rows = [[{**cell, "value": cell["value"].format(first=FIRST)} for cell in row] for row in rows]
     result = Account(dashboard_rows=rows).run()
-    check = f"the dashboard's row for {FIRST} reads its access lines"
+    check = f"the dashboard's route table reads {FIRST}'s access lines"
     assert failing(result) == {check}
-    assert result[check].detail == detail
+    assert result[check].detail == detail.format(first=FIRST)
 
 
 def test_the_access_log_group_is_found_among_the_stack_resources() -> None:
