@@ -36,7 +36,9 @@ SECTIONS = {
     "configuration": DOCS / "configuration.md",
     "environment": DOCS / "configuration.md",
     "alarms": DOCS / "alarms.md",
+    "diagram": DOCS / "architecture.md",
     "inventory": DOCS / "architecture.md",
+    "physical-names": DOCS / "architecture.md",
     "exceptions": DOCS / "compliance.md",
     "queries": DOCS / "queries.md",
     "cost": DOCS / "cost.md",
@@ -108,6 +110,57 @@ def facts(template: dict[str, Any], routes: Iterable[Any], region: str) -> str:
         f"{function['Timeout']} s timeout; Region `{region}`; {alarms} alarms; {len(resources)} CloudFormation "
         "resources.\n"
     )
+
+
+def diagram(template: dict[str, Any], routes: Iterable[Any]) -> str:
+    """The architecture as a mermaid flowchart, its routes and function read from the table and the template."""
+    resources = template["Resources"]
+    (function,) = [
+        r["Properties"]
+        for i, r in resources.items()
+        if i.startswith("ProdFunction") and r["Type"] == "AWS::Lambda::Function"
+    ]
+    keys = [route.key for route in routes]
+    shown_keys = "<br/>".join(keys[:6]) + (f"<br/>+{len(keys) - 6} more" if len(keys) > 6 else "")
+    composites = sum(r["Type"] == "AWS::CloudWatch::CompositeAlarm" for r in resources.values())
+    runtime = (
+        f"{function['Runtime']} {function['Architectures'][0]} {function['MemorySize']} MB {function['Timeout']} s"
+    )
+    return "\n".join(
+        [
+            "```mermaid",
+            "flowchart LR",
+            f'  client([Client]) -->|"HTTPS {shown_keys}"| api[HTTP API<br/>$default stage<br/>throttled]',
+            f'  api -->|AWS_PROXY, payload 2.0| fn["Lambda ProdFunction<br/>{runtime}"]',
+            "  api -. JSON access logs .-> apilogs[(Log group<br/>API access)]",
+            "  fn -. native JSON logs .-> fnlogs[(Log group<br/>function)]",
+            "  apilogs -->|subscription filter| fhapi[Firehose<br/>api stream]",
+            "  fnlogs -->|subscription filter| fhfn[Firehose<br/>function stream]",
+            "  fhapi -->|decompress, extract,<br/>GZIP, SSE-KMS| bucket[(S3 log archive<br/>api/ function/)]",
+            "  fhfn --> bucket",
+            "  fhapi -. delivery errors .-> fherr[(Log group<br/>Firehose errors)]",
+            "  fhfn -. delivery errors .-> fherr",
+            "  bucket --- glue[Glue tables<br/>partition projection]"
+            " --- athena[Athena workgroup<br/>encrypted results]",
+            "  key{{KMS CMK<br/>log archive}} -.-> apilogs & fnlogs & fherr & fhapi & fhfn & bucket & athena",
+            f"  fn & api & fhapi & fhfn & apilogs & fnlogs --> alarms[CloudWatch alarms<br/>+ {composites} composites"
+            " + dashboard]",
+            "  alarms --> topic[SNS topic<br/>KMS, TLS only] --> email([alarmEmail])",
+            "```",
+            "",
+        ]
+    )
+
+
+def names_table(template: dict[str, Any]) -> str:
+    """Every physical name the template sets (the others CloudFormation generates from the stack's name)."""
+    from prod_serverless.names import physical_names, shown
+
+    rows = [
+        (f"`{logical_id}`", f"`{dotted}`", f"`{shown(value)}`", kind.removeprefix("AWS::"))
+        for logical_id, kind, dotted, value in physical_names(template)
+    ]
+    return markdown_table(("Logical id", "Property", "Name", "Type"), rows)
 
 
 def alarm_table(specs: Iterable[Any]) -> str:
@@ -194,7 +247,9 @@ def render(stack: Any, report: Mapping[str, Any], specs: Iterable[Any], template
         "environment": environment_table(),
         "configuration": configuration_table(),
         "alarms": alarm_table(specs),
+        "diagram": diagram(template, ROUTES),
         "inventory": inventory_table(stack),
+        "physical-names": names_table(template),
         "exceptions": exceptions_table(report, PLUGINS, DECISIONS),
         "queries": queries_section(),
         "cost": readme_section(template),

@@ -3,42 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from aws_cdk.assertions import Match
 
+from prod_serverless.names import physical_names, shown
 from service.routes import ROUTES
 from tests.conftest import Synthesized
 from tests.infra.helpers import KEPT, REGION
 
-# Properties that carry a physical name, by resource type.
-NAME_PROPERTIES = {
-    "AWS::Lambda::Function": ["FunctionName"],
-    "AWS::Logs::LogGroup": ["LogGroupName"],
-    "AWS::Logs::LogStream": ["LogStreamName"],
-    "AWS::Logs::SubscriptionFilter": ["FilterName"],
-    "AWS::S3::Bucket": ["BucketName"],
-    "AWS::KMS::Alias": ["AliasName"],
-    "AWS::SNS::Topic": ["TopicName"],
-    "AWS::IAM::Role": ["RoleName"],
-    "AWS::IAM::Policy": ["PolicyName"],
-    "AWS::KinesisFirehose::DeliveryStream": ["DeliveryStreamName"],
-    "AWS::CloudWatch::Alarm": ["AlarmName"],
-    "AWS::CloudWatch::CompositeAlarm": ["AlarmName"],
-    "AWS::CloudWatch::Dashboard": ["DashboardName"],
-    "AWS::ApiGatewayV2::Api": ["Name"],
-    "AWS::Athena::WorkGroup": ["Name"],
-    "AWS::Glue::Database": ["DatabaseInput.Name"],
-    "AWS::Glue::Table": ["TableInput.Name"],
-}
 RESERVED_PATHS = ("alias/", "/aws/lambda/")
-
-
-def _lookup(properties: dict[str, Any], dotted: str) -> Any:
-    value: Any = properties
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
 
 
 def test_every_logical_id_starts_with_prod(synthesized: Synthesized) -> None:
@@ -52,16 +27,24 @@ def test_every_logical_id_starts_with_prod(synthesized: Synthesized) -> None:
 
 def test_every_physical_name_set_starts_with_prod(synthesized: Synthesized) -> None:
     checked = []
-    for logical_id, resource in synthesized.resources.items():
-        for dotted in NAME_PROPERTIES.get(resource["Type"], []):
-            name = _lookup(resource.get("Properties", {}), dotted)
-            if not isinstance(name, str):
-                continue  # unset (CloudFormation generates ProdServerlessStack-…) or a reference
-            bare = next((name[len(path) :] for path in RESERVED_PATHS if name.startswith(path)), name)
-            checked.append(name)
-            assert bare.lower().startswith("prod"), f"{logical_id}.{dotted} = {name!r}"
+    for logical_id, _, dotted, value in physical_names(synthesized.template):
+        name = shown(value)  # a joined name from its literal start: "/aws/vendedlogs/ProdServerlessApiAccess-<…>"
+        bare = next(
+            (name[len(path) :] for path in (*RESERVED_PATHS, "/aws/vendedlogs/") if name.startswith(path)), name
+        )
+        checked.append(name)
+        assert bare.lower().startswith("prod"), f"{logical_id}.{dotted} = {name!r}"
     assert "alias/ProdServerless/log-archive" in checked
     assert "prod_serverless_logs" in checked
+    assert "ProdLive" in checked
+
+
+def test_the_architecture_page_lists_every_physical_name(synthesized: Synthesized) -> None:
+    """The page once said the alias was the one physical name; it lists them all, from the template (make docs)."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text()
+    for logical_id, _, dotted, value in physical_names(synthesized.template):
+        assert f"| `{logical_id}` | `{dotted}` | `{shown(value)}` |" in page, logical_id
+    assert "The one physical name" not in page
 
 
 def test_no_physical_name_blocks_re_creating_stateful_resources(synthesized: Synthesized) -> None:

@@ -1,0 +1,61 @@
+"""Which template properties carry a physical name, and the names the stack sets: docs/architecture.md lists them
+(`make docs`) and tests/infra/test_stack.py checks each carries the Prod prefix. Pure data: no CDK import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Properties that carry a physical name, by resource type (CloudFormation generates one when they are unset).
+NAME_PROPERTIES = {
+    "AWS::Lambda::Function": ["FunctionName"],
+    "AWS::Lambda::Alias": ["Name"],
+    "AWS::Logs::LogGroup": ["LogGroupName"],
+    "AWS::Logs::LogStream": ["LogStreamName"],
+    "AWS::Logs::SubscriptionFilter": ["FilterName"],
+    "AWS::S3::Bucket": ["BucketName"],
+    "AWS::KMS::Alias": ["AliasName"],
+    "AWS::SNS::Topic": ["TopicName"],
+    "AWS::IAM::Role": ["RoleName"],
+    "AWS::IAM::Policy": ["PolicyName"],
+    "AWS::IAM::ManagedPolicy": ["ManagedPolicyName"],
+    "AWS::KinesisFirehose::DeliveryStream": ["DeliveryStreamName"],
+    "AWS::CloudWatch::Alarm": ["AlarmName"],
+    "AWS::CloudWatch::CompositeAlarm": ["AlarmName"],
+    "AWS::CloudWatch::Dashboard": ["DashboardName"],
+    "AWS::ApiGatewayV2::Api": ["Name"],
+    "AWS::Athena::WorkGroup": ["Name"],
+    "AWS::Glue::Database": ["DatabaseInput.Name"],
+    "AWS::Glue::Table": ["TableInput.Name"],
+}
+
+
+def lookup(properties: dict[str, Any], dotted: str) -> Any:
+    """`properties["A"]["B"]` for "A.B"; None where any part is missing."""
+    value: Any = properties
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def shown(value: Any) -> str:
+    """A name as text: a literal as it is, a reference as `<Ref …>`, a joined name with its references inline."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(shown(part) for part in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return f"<{value['Ref']}>"
+    if isinstance(value, dict) and "Fn::Select" in value:
+        return "<the stack id's UUID>" if "AWS::StackId" in str(value) else "<selected>"
+    return "<computed>"
+
+
+def physical_names(template: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
+    """(logical id, resource type, property, value) of every physical name the template sets, in template order."""
+    return [
+        (logical_id, resource["Type"], dotted, value)
+        for logical_id, resource in template["Resources"].items()
+        for dotted in NAME_PROPERTIES.get(resource["Type"], [])
+        if (value := lookup(resource.get("Properties", {}), dotted)) is not None
+    ]
