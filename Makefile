@@ -19,6 +19,13 @@ APPROVAL ?= broadening
 # make: the app and the tools parse it alike (prod_serverless/settings.parse_pairs), and refuse a malformed pair.
 CONTEXT ?=
 export CONTEXT
+# The variables a target reads. Any other on the command line (`make synth functionMemoryMb=512`) would be ignored
+# without a word: refuse it in one line, and say where a setting goes.
+MAKE_VARIABLES := CONTEXT PORT URL CONFIRM APPROVAL
+UNKNOWN_VARIABLES := $(strip $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(filter-out $(MAKE_VARIABLES),$(v)))))
+ifneq ($(UNKNOWN_VARIABLES),)
+$(error $(firstword $(UNKNOWN_VARIABLES)) is not a variable of this Makefile ($(MAKE_VARIABLES)); a setting goes in CONTEXT: make $(or $(firstword $(MAKECMDGOALS)),synth) CONTEXT="$(firstword $(UNKNOWN_VARIABLES))=$($(firstword $(UNKNOWN_VARIABLES)))")
+endif
 
 .PHONY: help deps config synth test lint format typecheck workflows unit docs mutate upgrade audit bootstrap diff deploy verify destroy serve cost bench smoke lock clean
 

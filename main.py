@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 if __name__ == "__main__" and "CDK_OUTDIR" not in os.environ:
@@ -16,7 +18,7 @@ from constructs import Construct
 
 from prod_serverless.alarms import alarm_specs
 from prod_serverless.api import HttpEndpoint
-from prod_serverless.compliance import add_compliance_checks
+from prod_serverless.compliance import acknowledgment_hints, add_compliance_checks
 from prod_serverless.function import ServiceFunction
 from prod_serverless.log_archive import LogArchive
 from prod_serverless.log_catalog import LogCatalog
@@ -24,10 +26,16 @@ from prod_serverless.monitoring import MonitoredService, Monitoring
 from prod_serverless.release import SafeRelease
 from prod_serverless.settings import Settings, SettingsError, cdk_json_context, parse_pairs
 from prod_serverless.verifier import VerifierPolicy
-from service.routes import ROUTES
 from service.routing import Route, RouteError
 
 STACK_NAME = "ProdServerlessStack"
+
+
+def route_table() -> tuple[Route, ...]:
+    """service/routes.py's rows; imported here, not at the top, so a malformed row is main()'s one line."""
+    from service.routes import ROUTES
+
+    return ROUTES
 
 
 class ProdServerlessStack(Stack):
@@ -39,10 +47,11 @@ class ProdServerlessStack(Stack):
         construct_id: str,
         *,
         settings: Settings,
-        routes: tuple[Route, ...] = ROUTES,
+        routes: tuple[Route, ...] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        routes = route_table() if routes is None else routes
 
         archive = LogArchive(self, "ProdLogArchive", settings=settings)
         service = ServiceFunction(self, "ProdFunction", settings=settings, log_key=archive.key)
@@ -133,7 +142,7 @@ def build_app(
     outdir: str | None = None,
     *,
     control_tower: bool = True,
-    routes: tuple[Route, ...] = ROUTES,
+    routes: tuple[Route, ...] | None = None,
 ) -> App:
     """The whole app: settings from context, the stack, the compliance checks.
 
@@ -164,17 +173,26 @@ def main() -> None:
     try:
         # make passes the configuration as CONTEXT="key=value …" (the CLI's own -c pairs still work too).
         app = build_app(parse_pairs(os.environ.get("CONTEXT", "")))
-    except (SettingsError, RouteError) as error:
+    except SettingsError as error:
         sys.exit(f"Configuration error: {error}")
+    except RouteError as error:
+        sys.exit(f"Route table error (service/routes.py): {error}")
     try:
         app.synth()
     except RuntimeError as error:
         # The validation plugins have printed every finding above; a traceback would add nothing.
         if "ValidationFailed" not in str(error):
             raise
+        report = Path(app.outdir) / "validation-report.json"
+        hints = acknowledgment_hints(json.loads(report.read_text())) if report.exists() else []
         sys.exit(
-            "Synth stopped: a rule pack or Control Tower control reported the findings above "
-            "(full report: validation-report.json in the output directory)"
+            "\n".join(
+                [
+                    *hints,
+                    "Synth stopped: a rule pack or Control Tower control reported the findings above "
+                    f"(full report: {report})",
+                ]
+            )
         )
 
 

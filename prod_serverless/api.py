@@ -21,7 +21,7 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from constructs import Construct
 
-from prod_serverless.compliance import acknowledge, is_specific
+from prod_serverless.compliance import REASON_RULE, acknowledge, is_specific
 from prod_serverless.function import ALIAS
 from prod_serverless.log_formats import access_log_format
 from prod_serverless.log_groups import encrypted_log_group
@@ -126,10 +126,7 @@ class HttpEndpoint(Construct):
         super().__init__(scope, construct_id)
         for route in routes:
             if not is_specific(route.public):
-                raise RouteError(
-                    f"route {route.key}: `public` must say why it is public without an authorizer (at least 40 "
-                    f"characters, naming what bounds abuse); got {route.public!r}"
-                )
+                raise RouteError(f"route {route.key}: `public` {REASON_RULE}; got {route.public!r}")
 
         self.access_log_group = encrypted_log_group(
             self,

@@ -11,9 +11,10 @@ import functools
 import json
 import re
 import tarfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jsii
 from aws_cdk import (
@@ -158,8 +159,34 @@ def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
             raise ValueError(f"rule {rule!r} is not from a checked pack ({', '.join(PACKS)})")
         finding = f"{pack}::{rule}"
     if not is_specific(reason):
-        raise ValueError(f"acknowledgment of {rule} on {scope.node.path} needs a specific reason; got {reason!r}")
+        raise ValueError(
+            f"acknowledgment of {rule} on {scope.node.path} needs a specific reason: it {REASON_RULE}; got {reason!r}"
+        )
     Validations.of(scope).acknowledge(Acknowledgment(id=finding, reason=reason))
+
+
+def acknowledgment_hints(report: Mapping[str, Any]) -> list[str]:
+    """For each finding of a failed synth, the `acknowledge()` call this project takes (the CDK's own hint names an
+    id, `Pack::rule` or `cdk-validator-cfnguard::rule`, that acknowledge() refuses): fix the finding, or add it."""
+    by_rule = {rule: control for control, rule in CONTROLS.items()}
+    hints = []
+    for plugin in report.get("pluginReports", []):
+        for finding in plugin.get("violations", []):
+            rule = finding["ruleName"]
+            if plugin["pluginName"] == GUARD:
+                named = re.match(r"\[(CT\.[A-Z0-9]+\.PR\.\d+)\]", finding.get("description", ""))
+                rule = by_rule.get(rule) or (named[1] if named else rule)
+            for construct in finding.get("violatingConstructs", []):
+                path = construct["constructPath"].removesuffix("/Resource")
+                hint = (
+                    f'{path}: fix it, or acknowledge(<that construct>, "{rule}", "<why, naming what bounds the risk>")'
+                )
+                if rule.startswith("CT.") and rule not in CONTROLS:
+                    hint += (
+                        f' after adding "{rule}": "{finding["ruleName"]}" to CONTROLS in prod_serverless/compliance.py'
+                    )
+                hints.append(hint)
+    return sorted(set(hints))
 
 
 # Words that stand in for a reason rather than give one.
@@ -167,8 +194,15 @@ VAGUE = ("accepted risk", "acceptable", "not needed", "not required", "by design
          "reviewed", "approved", "n/a", "todo", "for now", "ignore", "not applicable", "not relevant")  # fmt: skip
 # A reason names what it is about: a service, a resource, a setting, a number.
 CONCRETE = re.compile(
-    r"\b(S3|Lambda|KMS|Firehose|CloudWatch|API Gateway|Athena|X-Ray|CodeDeploy|IAM|VPC|DLQ|SNS|ENIs?|NAT|CRR|"
-    r"Object Lock|SSE-\w+|bucket|key|role|alias|versions?|wildcard|quota|prefix|throttling|\w*[a-z][A-Z]\w*|\d+)\b"
+    r"\b(S3|Lambda|KMS|Firehose|CloudWatch|API Gateway|Athena|X-Ray|CodeDeploy|IAM|VPC|DLQ|SNS|ENIs?|NAT|CRR|WAF|"
+    r"Cognito|Shield|CloudFront|authorizer|stage|Object Lock|SSE-\w+|bucket|key|role|alias|versions?|wildcard|quota|"
+    r"prefix|throttling|rate limit|\w*[a-z][A-Z]\w*|\d+)\b"
+)
+# The rule is_specific applies, as its refusals state it.
+REASON_RULE = (
+    "must give a reason of at least 40 characters that names something concrete (a service such as API Gateway, "
+    "WAF or Cognito; a resource such as a bucket, key, role or stage; a setting such as throttleRateLimit; or a "
+    "number) and uses no stand-in words such as 'by design', 'accepted risk' or 'reviewed'"
 )
 
 

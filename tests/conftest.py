@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -13,6 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+# The suite builds its own configurations: a CONTEXT exported in the caller's shell (for make deploy, say) must not
+# change what the tests see, nor what the tools they run read (tools.aws, tools.verify read it through `configured`).
+IGNORED_CONTEXT = os.environ.pop("CONTEXT", None)
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
@@ -26,9 +31,15 @@ BACKGROUND: dict[str, subprocess.Popen[str]] = {}
 BAD_CONTEXT = '{"alarmEmail": "nope", "alarmEmal": "ops@example.com"}'
 
 
-def start_background(name: str, args: list[str], env: Mapping[str, str] | None = None) -> None:
+def pytest_report_header() -> str | None:
+    if IGNORED_CONTEXT:
+        return f"CONTEXT={IGNORED_CONTEXT!r} from the shell is ignored: the tests set their own configuration"
+    return None
+
+
+def start_background(name: str, args: list[str], env: Mapping[str, str] | None = None, cwd: Path = ROOT) -> None:
     BACKGROUND[name] = subprocess.Popen(
-        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 
@@ -45,7 +56,40 @@ def _bad_context_synth() -> None:
     start_background("bad-context-synth", [sys.executable, "main.py"], env)
 
 
-STARTED_AT_COLLECTION: dict[str, Callable[[], None]] = {"bad-context-synth": _bad_context_synth}
+def broken_copy() -> Path:
+    """The project's code in a scratch directory with a malformed route row (a path that ends in '/'), as a team
+    might write one."""
+    copy = Path(tempfile.mkdtemp(prefix="broken-routes-"))
+    for name in ("main.py", "cdk.json"):
+        (copy / name).write_bytes((ROOT / name).read_bytes())
+    for package in ("prod_serverless", "service", "pre_traffic_hook", "tools"):
+        shutil.copytree(ROOT / package, copy / package, ignore=shutil.ignore_patterns("__pycache__"))
+    routes = copy / "service" / "routes.py"
+    routes.write_text(routes.read_text().replace('"/",', '"/items/",', 1))
+    return copy
+
+
+def _broken_routes_synth() -> None:
+    """`python main.py`, as the CDK CLI runs it, over a route table with a malformed row."""
+    copy = broken_copy()
+    env = {**os.environ, "CDK_OUTDIR": str(copy / "cdk.out")}
+    start_background("broken-routes-synth", [sys.executable, "main.py"], env, cwd=copy)
+
+
+def _shell_context_pytest() -> None:
+    """One test that reads the settings, run by pytest with a malformed CONTEXT exported (-v: the header shows)."""
+    env = {**os.environ, "CONTEXT": "customDomainName=api.example.com"}
+    test = "tests/tools/test_smoke.py::test_a_missing_profile_is_one_line"
+    start_background(
+        "shell-context-pytest", [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", test], env
+    )
+
+
+STARTED_AT_COLLECTION: dict[str, Callable[[], None]] = {
+    "bad-context-synth": _bad_context_synth,
+    "broken-routes-synth": _broken_routes_synth,
+    "shell-context-pytest": _shell_context_pytest,
+}
 
 
 # Fixtures that synthesize the app: a test that uses one, or any test of a construct (tests/infra/, which judge

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import background_result, broken_copy
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("main.py", "prod_serverless", "service", "pre_traffic_hook", "tools", "tests")
 
@@ -48,3 +50,56 @@ def test_main_py_run_by_hand_says_what_to_run_in_one_line(python: str) -> None:
     assert done.stderr == (
         "main.py is run by the CDK CLI: use `make synth` (or `make deploy`), which installs and sets up all\n"
     )
+
+
+def test_make_refuses_a_setting_given_as_a_make_variable_in_one_line() -> None:
+    """`make synth functionMemoryMb=512` would otherwise be ignored without a word: a setting goes in CONTEXT."""
+    # As a person types it: not inside make test's own make (its MAKEFLAGS would carry -j2 and its variables).
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+    done = subprocess.run(
+        ["make", "-n", "synth", "functionMemoryMb=512"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "Makefile:27: *** functionMemoryMb is not a variable of this Makefile (CONTEXT PORT URL CONFIRM APPROVAL); a "
+        'setting goes in CONTEXT: make synth CONTEXT="functionMemoryMb=512".  Stop.'
+    ]
+    allowed = subprocess.run(
+        ["make", "-n", "help", "PORT=8080"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30
+    )
+    assert allowed.returncode == 0, allowed.stderr
+
+
+@pytest.mark.background("shell-context-pytest")
+def test_a_context_in_the_callers_shell_changes_no_test() -> None:
+    """A malformed CONTEXT left exported (here a domain without its certificate) would stop every tool the tests
+    run; the suite ignores it and says so in its header (run in the background: tests/conftest.py)."""
+    done = background_result("shell-context-pytest")
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert (
+        "CONTEXT='customDomainName=api.example.com' from the shell is ignored: the tests set their own configuration"
+        in done.stdout
+    )
+
+
+@pytest.fixture(scope="module")
+def broken() -> Path:
+    return broken_copy()
+
+
+MALFORMED = (
+    "Route table error (service/routes.py): route GET '/items/': path must start with '/' and not end with one, "
+    "e.g. /items/{id}\n"
+)
+
+
+@pytest.mark.background("broken-routes-synth")
+def test_a_malformed_route_row_stops_synth_in_one_line() -> None:
+    done = background_result("broken-routes-synth")  # python main.py over the broken copy (tests/conftest.py)
+    assert (done.returncode, done.stderr) == (1, MALFORMED)
+
+
+@pytest.mark.parametrize("tool", ["tools.smoke", "tools.verify", "tools.local_server"])
+def test_a_malformed_route_row_stops_every_tool_in_one_line(broken: Path, tool: str) -> None:
+    done = subprocess.run([sys.executable, "-m", tool], cwd=broken, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (1, MALFORMED)

@@ -11,6 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 
 from prod_serverless.api import HttpEndpoint, cors_methods
+from prod_serverless.compliance import REASON_RULE
 from prod_serverless.log_formats import access_log_format
 from prod_serverless.settings import Settings
 from service.routes import ROUTES
@@ -186,5 +187,7 @@ def test_every_route_is_an_api_route_invoking_the_function_from_that_route_only(
 
 def test_a_route_without_a_specific_public_reason_stops_synth() -> None:
     vague = Route("GET", "/v", ROUTES[0].answer, summary="s", public="public by design", healthy=Healthy(200, ()))
-    with pytest.raises(RouteError, match="route GET /v: `public` must say why"):
+    with pytest.raises(RouteError) as refused:
         _endpoint(Settings(), (*ROUTES, vague))
+    # The refusal states the rule it applies (compliance.REASON_RULE), not another one.
+    assert str(refused.value) == f"route GET /v: `public` {REASON_RULE}; got 'public by design'"

@@ -13,7 +13,9 @@ from prod_serverless.compliance import (
     CONTROLS,
     GUARD,
     PLUGINS,
+    REASON_RULE,
     acknowledge,
+    acknowledgment_hints,
     guard_rule_types,
     is_specific,
     rules_without,
@@ -151,3 +153,53 @@ def test_a_rule_that_names_no_type_is_never_left_out(monkeypatch: pytest.MonkeyP
     )
     assert rules_without(["AWS::S3::Bucket"]) == ["rds"]
     assert rules_without([]) == ["rds", "s3"]
+
+
+def test_a_failed_synth_names_the_ids_acknowledge_takes() -> None:
+    """The CDK's own hint (`AwsSolutions::AwsSolutions-S1`, `cdk-validator-cfnguard::<rule>`) is an id acknowledge()
+    refuses: each finding's line names the one it takes, and a control not yet in CONTROLS says where to add it."""
+    construct = [{"constructPath": "ProdServerlessStack/ProdThing/Resource"}]
+    report = {
+        "pluginReports": [
+            {
+                "pluginName": "AwsSolutions",
+                "violations": [{"ruleName": "AwsSolutions-S1", "violatingConstructs": construct}],
+            },
+            {
+                "pluginName": GUARD,
+                "violations": [
+                    {
+                        "ruleName": CONTROLS["CT.S3.PR.2"],
+                        "description": "[CT.S3.PR.2]: x",
+                        "violatingConstructs": construct,
+                    },
+                    {"ruleName": "s3_new_check", "description": "[CT.S3.PR.1]: y", "violatingConstructs": construct},
+                ],
+            },
+        ]
+    }
+    take = "ProdServerlessStack/ProdThing: fix it, or acknowledge(<that construct>, "
+    assert acknowledgment_hints(report) == sorted(
+        [
+            f'{take}"AwsSolutions-S1", "<why, naming what bounds the risk>")',
+            f'{take}"CT.S3.PR.2", "<why, naming what bounds the risk>")',
+            f'{take}"CT.S3.PR.1", "<why, naming what bounds the risk>") after adding "CT.S3.PR.1": "s3_new_check" to '
+            "CONTROLS in prod_serverless/compliance.py",
+        ]
+    )
+    for hint in acknowledgment_hints(report):  # what each line names, acknowledge() takes
+        rule = hint.split('"')[1]
+        assert rule.startswith("CT.") or rule.split("-")[0] in PLUGINS
+
+
+@pytest.mark.parametrize(
+    ("reason", "accepted"),
+    [
+        ("A partner integration; AWS WAF in front of the API limits each client's request rate.", True),
+        ("Reviewed by the team and it is acceptable for this public endpoint here.", False),
+        ("short, names S3", False),
+    ],
+)
+def test_the_reason_rule_is_what_its_refusal_says(reason: str, accepted: bool) -> None:
+    assert is_specific(reason) is accepted
+    assert "at least 40 characters that names something concrete" in REASON_RULE and "WAF" in REASON_RULE

@@ -62,3 +62,21 @@ def test_the_exceptions_table_lists_every_acknowledged_finding_once(synthesized:
     assert len(rows) == len(findings)
     for rule, path in findings:
         assert any(f"`{rule}` | `{path}` |" in row for row in rows), rule
+
+
+def test_the_diagram_follows_the_route_table_and_the_function() -> None:
+    """Not a drawing of the defaults: the routes (six, then a count) and the function as the template has them."""
+    from types import SimpleNamespace
+
+    function = {"Runtime": "python3.14", "Architectures": ["arm64"], "MemorySize": 512, "Timeout": 20}
+    template = {
+        "Resources": {
+            "ProdFunctionABC": {"Type": "AWS::Lambda::Function", "Properties": function},
+            "ProdMonitoringX": {"Type": "AWS::CloudWatch::CompositeAlarm", "Properties": {}},
+        }
+    }
+    routes = [SimpleNamespace(key=f"GET /r{n}") for n in range(8)]
+    text = docs.diagram(template, routes)
+    assert '-->|"HTTPS GET /r0<br/>GET /r1<br/>GET /r2<br/>GET /r3<br/>GET /r4<br/>GET /r5<br/>+2 more"|' in text
+    assert '"Lambda ProdFunction<br/>python3.14 arm64 512 MB 20 s"' in text
+    assert "+ 1 composites + dashboard" in text
