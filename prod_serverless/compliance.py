@@ -171,6 +171,8 @@ def acknowledgment_hints(report: Mapping[str, Any]) -> list[str]:
     by_rule = {rule: control for control, rule in CONTROLS.items()}
     hints = []
     for plugin in report.get("pluginReports", []):
+        if plugin["pluginName"] not in PLUGINS:  # the CDK's own annotations: warnings, not what stopped synth
+            continue
         for finding in plugin.get("violations", []):
             rule = finding["ruleName"]
             if plugin["pluginName"] == GUARD:
