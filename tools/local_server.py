@@ -4,7 +4,9 @@ Each request becomes a payload 2.0 event for the real handler, which runs under 
 variables from the template; unknown routes get HTTP API's 404 `{"message":"Not Found"}`, a handler exception
 its 500 `{"message":"Internal Server Error"}`, a request over HTTP API's size quotas a JSON 413/431; every request
 gets an access-log line in the stage's own format, and each invocation its own Lambda request id, the same in
-the response, the function's log lines and the access line (`fn`). No Docker, no AWS.
+the response, the function's log lines and the access line (`fn`). A change to the code under service/ is
+picked up at the next request (imported again, a cold start); a change the template holds needs a new synth.
+No Docker, no AWS.
 """
 
 from __future__ import annotations
@@ -135,6 +137,64 @@ def load_handler(environment: dict[str, str]) -> Handler:
                 os.environ[name] = value
     handler: Handler = module.handler
     return handler
+
+
+SERVICE_CODE = Path(__file__).resolve().parent.parent / "service"
+Loaded = tuple[Handler, frozenset[str]]  # the handler, and the route keys of the table it was imported with
+
+
+def code_stamp(directory: Path) -> tuple[tuple[str, int], ...]:
+    """The code as it is now: each Python file under `directory` and its modification time."""
+    return tuple(
+        sorted((str(path.relative_to(directory)), path.stat().st_mtime_ns) for path in directory.rglob("*.py"))
+    )
+
+
+def load_service(environment: dict[str, str]) -> Loaded:
+    """The handler imported afresh (load_handler) and the route keys of the table it now has."""
+    handler = load_handler(environment)
+    return handler, frozenset(route.key for route in sys.modules["service.routes"].ROUTES)
+
+
+class Reloading:
+    """The handler, imported again (a cold start, as a new Lambda version would be) when the code under `directory`
+    changes between requests; what the template decides (routes, environment) still needs a new synth."""
+
+    def __init__(
+        self,
+        load: Callable[[], Loaded],
+        directory: Path,
+        template_routes: frozenset[str],
+        say: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    ) -> None:
+        self.load, self.directory, self.template_routes, self.say = load, directory, template_routes, say
+        self.lock = threading.Lock()
+        self.stamp = code_stamp(directory)
+        self.handler, _ = load()
+
+    def current(self) -> Handler:
+        """The handler for the next request: reloaded first if the code changed since the last one."""
+        with self.lock:
+            stamp = code_stamp(self.directory)
+            if stamp != self.stamp:
+                self.stamp = stamp
+                try:
+                    self.handler, keys = self.load()
+                except Exception as error:  # a half-saved file: keep serving what worked, say what broke
+                    self.say(f"make serve: service/ changed but does not import ({type(error).__name__}: {error}); "
+                             "still serving the code from before")  # fmt: skip
+                else:
+                    self.say("make serve: service/ changed: reloaded the handler (a cold start)")
+                    if keys != self.template_routes:
+                        self.say(
+                            "make serve: the route table now differs from the synthesized template's "
+                            f"({', '.join(sorted(keys ^ self.template_routes))}): stop and run `make serve` again, "
+                            "which synthesizes first"
+                        )
+            return self.handler
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return self.current()(event, context)
 
 
 class LocalApi(ThreadingHTTPServer):
@@ -300,11 +360,14 @@ def _invoke(handler: Handler, event: dict[str, Any], context: LambdaContext) -> 
 def serve(port: int, template_path: Path, handler: Handler | None = None) -> LocalApi:
     """Bind 127.0.0.1:`port` (0 picks a free port); the caller runs serve_forever()."""
     template = load_template(template_path)
+    if handler is None:
+        environment = function_environment(template)
+        handler = Reloading(lambda: load_service(environment), SERVICE_CODE, routes(template))
     return LocalApi(
         ("127.0.0.1", port),
         routes=routes(template),
         access_log_format=stage_access_log_format(template),
-        handler=handler or load_handler(function_environment(template)),
+        handler=handler,
     )
 
 

@@ -7,6 +7,7 @@ import http.client
 import io
 import json
 import logging
+import os
 import socket
 import threading
 import urllib.error
@@ -301,3 +302,68 @@ def test_a_client_hanging_up_prints_no_traceback_but_a_server_error_does(
     finally:
         server.server_close()
     assert (type(failure).__name__ in capsys.readouterr().err) is printed
+
+
+def _handler(answer: str) -> Any:
+    return lambda event, context: {"statusCode": 200, "body": answer}
+
+
+def _touch(path: Path, text: str) -> None:
+    """Write `text` and move the file's time on, as an editor's save would (a coarse clock can't hide it)."""
+    path.write_text(text)
+    stamp = path.stat().st_mtime_ns + 1_000_000_000
+    os.utime(path, ns=(stamp, stamp))
+
+
+def test_a_change_under_service_is_served_at_the_next_request_without_a_restart(tmp_path: Path) -> None:
+    code = tmp_path / "service"
+    code.mkdir()
+    _touch(code / "endpoints.py", "v1")
+    loads = iter([(_handler("one"), frozenset({"GET /"})), (_handler("two"), frozenset({"GET /"}))])
+    said: list[str] = []
+    reloading = local_server.Reloading(lambda: next(loads), code, frozenset({"GET /"}), said.append)
+    assert reloading({}, None)["body"] == "one" and reloading({}, None)["body"] == "one"  # unchanged: not reloaded
+    _touch(code / "endpoints.py", "v2")
+    assert reloading({}, None)["body"] == "two"
+    assert said == ["make serve: service/ changed: reloaded the handler (a cold start)"]
+
+
+def test_code_that_no_longer_imports_keeps_the_last_good_handler_and_says_why(tmp_path: Path) -> None:
+    code = tmp_path / "service"
+    code.mkdir()
+    _touch(code / "handler.py", "v1")
+
+    def load() -> Any:
+        if (code / "handler.py").read_text() == "broken":
+            raise SyntaxError("invalid syntax")
+        return _handler("good"), frozenset({"GET /"})
+
+    said: list[str] = []
+    reloading = local_server.Reloading(load, code, frozenset({"GET /"}), said.append)
+    _touch(code / "handler.py", "broken")
+    assert reloading({}, None)["body"] == "good"
+    assert said == [
+        "make serve: service/ changed but does not import (SyntaxError: invalid syntax); still serving the code "
+        "from before"
+    ]
+
+
+def test_a_new_route_in_the_table_says_to_synthesize_again(tmp_path: Path) -> None:
+    code = tmp_path / "service"
+    code.mkdir()
+    _touch(code / "routes.py", "v1")
+    loads = iter([(_handler("a"), frozenset({"GET /"})), (_handler("b"), frozenset({"GET /", "GET /items/{id}"}))])
+    said: list[str] = []
+    reloading = local_server.Reloading(lambda: next(loads), code, frozenset({"GET /"}), said.append)
+    _touch(code / "routes.py", "v2")
+    reloading({}, None)
+    assert said[1] == (
+        "make serve: the route table now differs from the synthesized template's (GET /items/{id}): stop and run "
+        "`make serve` again, which synthesizes first"
+    )
+
+
+def test_the_real_service_reloads_with_its_route_table(template_file: Path) -> None:
+    handler, keys = local_server.load_service(local_server.function_environment(json.loads(template_file.read_text())))
+    assert keys == local_server.routes(json.loads(template_file.read_text()))
+    assert callable(handler)
