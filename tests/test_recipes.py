@@ -45,7 +45,17 @@ def recipes() -> dict[str, str]:
 
 
 def test_every_recipe_in_the_readme_is_run_here() -> None:
-    assert set(recipes()) == {"endpoints", "routes", "variable", "context", "resource"}
+    assert set(recipes()) == {"endpoints", "routes", "variable", "reads", "context", "resource"}
+
+
+def test_the_variable_recipe_is_read_by_the_service_as_the_wiring_test_requires() -> None:
+    """The row alone would fail tests/service/test_wiring.py (a variable nothing reads): the recipe reads it too."""
+    row = _variable()
+    reads = recipes()["reads"]
+    assert f'"{row.name}"' in reads
+    namespace: dict[str, Any] = {"os": __import__("os")}
+    exec(reads, namespace)
+    assert namespace[row.name] == row.value(SETTINGS)
 
 
 def _routes() -> tuple[Route, ...]:
@@ -118,7 +128,8 @@ def test_the_handler_answers_every_sample_healthily_and_refuses_a_bad_body() -> 
     router = Router(EXTENDED)
     for check in CHECKS:
         assert verdict(handler.handle(router, route_event(check, 0.0), FakeContext()), check) is None
-    bad = route_event({**CHECKS[-1], "body": "{not json"}, 0.0)
+    (echo,) = [check for check in CHECKS if check["route"] == "POST /echo"]  # wherever the rows stand
+    bad = route_event({**echo, "body": "{not json"}, 0.0)
     assert handler.handle(router, bad, FakeContext())["statusCode"] == 400
 
 

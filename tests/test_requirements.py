@@ -15,21 +15,28 @@ from tests.conftest import Synthesized
 
 
 def test_the_mission_is_the_default(synthesized: Synthesized) -> None:
-    # One CloudFormation stack, ProdServerlessStack, for us-east-1 by default.
-    settings = Settings.from_context(cdk_json_context())
-    assert settings.region == Settings().region == "us-east-1"
-    app = build_app(control_tower=False)
-    stacks = [child for child in app.node.children if isinstance(child, Stack)]
-    assert [(stack.node.id, stack.region) for stack in stacks] == [(STACK_NAME, "us-east-1")]
+    # The defaults are the mission: one stack, ProdServerlessStack, for us-east-1, its function 128 MB and 15 s.
+    # They are pinned here against Settings()'s own defaults, so a team's cdk.json (its memory, its Region) is
+    # theirs; every other test reads the configured settings.
+    defaults = Settings()
+    assert (defaults.region, defaults.function_memory_mb, defaults.function_timeout_seconds) == ("us-east-1", 128, 15)
     assert STACK_NAME == "ProdServerlessStack"
 
-    # An HTTP API with the route GET /, proxying to a Lambda function of 128 MB and 15 s with variables. (A team
-    # adds routes beside it: GET / must stay among them, healthy.)
+    # The stack is built from the settings, so with the defaults it is the mission (and with a cdk.json, that).
+    configured = Settings.from_context(cdk_json_context())
+    app = build_app(control_tower=False)
+    stacks = [child for child in app.node.children if isinstance(child, Stack)]
+    assert [(stack.node.id, stack.region) for stack in stacks] == [(STACK_NAME, configured.region)]
+    (function,) = [f for i, f in synthesized.of_type("AWS::Lambda::Function").items() if i.startswith("ProdFunction")]
+    assert (function["Properties"]["MemorySize"], function["Properties"]["Timeout"]) == (
+        configured.function_memory_mb,
+        configured.function_timeout_seconds,
+    )
+    assert function["Properties"]["Environment"]["Variables"]
+
+    # An HTTP API with the route GET /, proxying to the function. (A team adds routes beside it: GET / stays.)
     assert "GET /" in [route.key for route in ROUTES]
     assert "GET /" in [r["Properties"]["RouteKey"] for r in synthesized.of_type("AWS::ApiGatewayV2::Route").values()]
-    (function,) = [f for i, f in synthesized.of_type("AWS::Lambda::Function").items() if i.startswith("ProdFunction")]
-    assert (function["Properties"]["MemorySize"], function["Properties"]["Timeout"]) == (128, 15)
-    assert function["Properties"]["Environment"]["Variables"]
 
     # Every resource carries the Prod prefix (names: test_stack.test_every_physical_name_set_starts_with_prod).
     assert all(logical_id.startswith("Prod") for logical_id in synthesized.resources)

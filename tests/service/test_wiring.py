@@ -13,6 +13,7 @@ import pytest
 
 from prod_serverless.function import ENVIRONMENT, SERVICE_CODE
 from tests.conftest import FakeContext, Synthesized, load_event
+from tests.infra.helpers import SETTINGS
 from tools.local_server import function_environment
 
 Load = Callable[[dict[str, str]], ModuleType]
@@ -56,9 +57,9 @@ def test_every_variable_of_the_table_is_read_by_the_service() -> None:
 
 
 def test_the_handler_picks_up_each_variable_the_stack_sets(synthesized: Synthesized, reload_handler: Load) -> None:
-    # Values unlike any default, under exactly the names the template uses.
+    # Values unlike any default, under exactly the names the template uses (a team's own rows get one too).
     chosen = {"ENVIRONMENT_NAME": "wired-env", "APP_VERSION": "9.8.7", "LOG_LEVEL": "DEBUG"}
-    handler = reload_handler({name: chosen[name] for name in _names(synthesized)})
+    handler = reload_handler({name: chosen.get(name, f"wired-{name.lower()}") for name in _names(synthesized)})
     body = json.loads(handler.handler(load_event("http_api_get_root.json"), FakeContext())["body"])
     assert (body["environment"], body["version"]) == ("wired-env", "9.8.7")
     assert handler.LOGGER.level == logging.DEBUG
@@ -67,8 +68,8 @@ def test_the_handler_picks_up_each_variable_the_stack_sets(synthesized: Synthesi
 def test_the_template_values_reach_the_handler_unchanged(synthesized: Synthesized, reload_handler: Load) -> None:
     handler = reload_handler(function_environment(synthesized.template))
     body = json.loads(handler.handler(load_event("http_api_get_root.json"), FakeContext())["body"])
-    assert (body["environment"], body["version"]) == ("prod", "1.0.0")
-    assert handler.LOGGER.level == logging.INFO
+    assert (body["environment"], body["version"]) == (SETTINGS.environment_label, SETTINGS.app_version)
+    assert logging.getLevelName(handler.LOGGER.level) == SETTINGS.log_level.replace("WARN", "WARNING")
 
 
 def test_a_log_level_the_handler_cannot_use_falls_back_to_info(reload_handler: Load) -> None:

@@ -14,6 +14,7 @@ import pytest
 from prod_serverless.alarms import alarm_specs
 from prod_serverless.function import environment
 from prod_serverless.log_formats import access_log_format
+from prod_serverless.settings import Settings
 from service.routes import ROUTES
 from tests.conftest import Synthesized
 from tests.infra.helpers import SETTINGS
@@ -98,7 +99,9 @@ def test_a_gb_is_2_to_the_30_bytes_and_a_lambda_gb_is_1024_mb(deployed: cost.Dep
     lines = cost.Lines(access=["x" * 1000], function=[], platform=[])
     items = _items(cost.per_million(deployed, lines, TRICKLE))
     assert items["CloudWatch Logs ingestion"] == pytest.approx(0.50 * (1000 + 26) * 1e6 / 2**30)
-    gb_seconds = 128 / 1024 * (cost.WARM_BILLED_MS + TRICKLE.cold_start_share * cost.INIT_BILLED_MS) / 1000 * 1e6
+    gb_seconds = (
+        deployed.memory_mb / 1024 * (cost.WARM_BILLED_MS + TRICKLE.cold_start_share * cost.INIT_BILLED_MS) / 1000 * 1e6
+    )
     assert items["Lambda compute"] == pytest.approx(0.0000133334 * gb_seconds)
 
 
@@ -151,7 +154,11 @@ def test_xray_follows_lambdas_fixed_sampling(deployed: cost.Deployed) -> None:
 
 
 def test_the_default_configuration_costs_at_most_1_50_per_million_at_a_trickle(deployed: cost.Deployed) -> None:
-    per_million = cost.total(cost.per_million(deployed, cost.Lines.measure(deployed), TRICKLE))
+    """The product's own default (Settings() and GET /, whatever a team's cdk.json and routes say) stays in budget."""
+    default = dataclasses.replace(
+        deployed, memory_mb=Settings().function_memory_mb, checks=[c for c in deployed.checks if c["route"] == "GET /"]
+    )
+    per_million = cost.total(cost.per_million(default, cost.Lines.measure(default), TRICKLE))
     assert 1.20 < per_million <= 1.50
 
 
@@ -235,6 +242,7 @@ def test_each_price_is_its_pages_figure_per_its_unit() -> None:
 
 
 def test_requests_and_compute_by_hand(deployed: cost.Deployed) -> None:
+    deployed = dataclasses.replace(deployed, memory_mb=128, architecture="arm64")  # the worked example's function
     items = _one_line(deployed)
     assert items["API Gateway HTTP API requests"].usd == pytest.approx(1.00)
     assert items["Lambda requests"].usd == pytest.approx(0.20)
@@ -295,7 +303,10 @@ def test_athena_scans_each_table_a_query_reads_with_a_10_mb_minimum(deployed: co
 
 def test_viewing_the_dashboard_by_hand(deployed: cost.Deployed) -> None:
     """A view scans the window's access lines once per Logs Insights widget: $0.005 a GB, whatever the routes."""
-    access = len(cost.Lines.measure(deployed).access[0].encode())
+    # The mean access line of the request mix (every route's sample an equal share).
+    access = sum(len(cost.Lines.measure(deployed, c).access[0].encode()) for c in deployed.checks) / len(
+        deployed.checks
+    )
     for traffic in cost.TRAFFIC:
         per_view, per_month = cost.dashboard_views(deployed, traffic)
         scanned = access * traffic.requests_per_second * 3 * 3600
@@ -329,6 +340,7 @@ def test_fixed_costs_by_hand(deployed: cost.Deployed) -> None:
 
 
 def test_the_reference_design_by_hand(deployed: cost.Deployed) -> None:
+    deployed = dataclasses.replace(deployed, memory_mb=128, architecture="arm64")  # the worked example's function
     reference = {item.name: item.usd for item in cost.reference_design(deployed)}
     assert reference == pytest.approx(
         {
@@ -365,7 +377,7 @@ def test_the_report_states_its_lines_prices_region_and_mix(deployed: cost.Deploy
         lines[-1]
         == f"Request mix: an equal share for each route ({routes}); the log lines above are the first route's."
     )
-    assert "Note:" not in cost.render(deployed)
+    assert "Note:" not in cost.render(dataclasses.replace(deployed, region="us-east-1"))
 
 
 def test_the_cost_page_leads_with_the_trickle_total(deployed: cost.Deployed) -> None:

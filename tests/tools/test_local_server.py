@@ -19,9 +19,11 @@ from typing import Any
 
 import pytest
 
+from prod_serverless import function
 from service.handler import handler
 from service.routes import ROUTES
 from tests.conftest import load_event
+from tests.infra.helpers import SETTINGS
 from tools import local_server
 from tools.events import build_event
 from tools.lambda_logging import install
@@ -157,7 +159,7 @@ def test_one_request_id_in_the_answer_the_function_log_and_the_access_line(serve
 
 def test_the_handler_runs_under_the_functions_environment_from_the_template(template_file: Path) -> None:
     environment = function_environment(load_template(template_file))
-    assert environment == {"ENVIRONMENT_NAME": "prod", "APP_VERSION": "1.0.0", "LOG_LEVEL": "INFO"}
+    assert environment == function.environment(SETTINGS)  # the table's rows, valued by the configured settings
     api = serve(0, template_file)
     thread = threading.Thread(target=api.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
@@ -166,7 +168,7 @@ def test_the_handler_runs_under_the_functions_environment_from_the_template(temp
     finally:
         api.shutdown()
         api.server_close()
-    assert (body["environment"], body["version"]) == ("prod", "1.0.0")
+    assert (body["environment"], body["version"]) == (SETTINGS.environment_label, SETTINGS.app_version)
 
 
 @pytest.mark.parametrize(
