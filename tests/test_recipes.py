@@ -23,11 +23,11 @@ from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
 from main import build_app
-from pre_traffic_hook.handler import CHECKS_METADATA, route_event, verdict
+from pre_traffic_hook.handler import CHECKS_METADATA, INVOKE_TIMEOUT_ENV, route_event, verdict
 from prod_serverless import function
 from prod_serverless.function import ServiceFunction, Variable, environment
 from prod_serverless.log_formats import routes_query
-from prod_serverless.settings import Settings, parse_pairs
+from prod_serverless.settings import Settings, cdk_json_context, parse_pairs
 from service import handler
 from service.routes import ROUTES
 from service.routing import Healthy, Route, Router, Sample
@@ -66,14 +66,17 @@ def _routes() -> tuple[Route, ...]:
     rows = eval(
         "(" + recipes()["routes"] + ")", {"Route": Route, "Healthy": Healthy, "Sample": Sample, "endpoints": endpoints}
     )
-    # A team that has applied the recipe already has these rows: they are then checked as they stand.
-    return (*ROUTES, *(row for row in rows if row.key not in {route.key for route in ROUTES}))
+    # A team that has applied the recipe already has these rows: they are then checked as they stand. The new rows
+    # come first, so every consumer below is checked with routes in another order than the shipped table's.
+    return (*(row for row in rows if row.key not in {route.key for route in ROUTES}), *ROUTES)
 
 
 EXTENDED = _routes()
 NEW = [route for route in EXTENDED if route.key in {"GET /items/{id}", "POST /echo"}]
 CHECKS = [route.check() for route in EXTENDED]
 ORIGIN = "https://app.example.com"
+# What a team puts in its cdk.json beside the recipes: other memory, timeout and Region than the defaults.
+TEAM_CONTEXT = {"functionMemoryMb": "384", "functionTimeoutSeconds": "25", "region": "eu-central-1"}
 
 
 def _variable() -> Variable:
@@ -88,7 +91,7 @@ def extended(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(function, "ENVIRONMENT", (*function.ENVIRONMENT, _variable()))
         outdir = tmp_path_factory.mktemp("cdk.out.extended")
-        app = build_app({"corsAllowedOrigins": ORIGIN}, outdir=str(outdir), routes=EXTENDED)
+        app = build_app({"corsAllowedOrigins": ORIGIN, **TEAM_CONTEXT}, outdir=str(outdir), routes=EXTENDED)
         assembly = app.synth()  # fails on any unacknowledged finding: the routes need no compliance step
         template = assembly.get_stack_by_name("ProdServerlessStack").template
         report = json.loads((outdir / "validation-report.json").read_text())
@@ -255,3 +258,25 @@ def test_the_resource_recipe_grants_exactly_its_statement() -> None:
     ]
     assert function_id.startswith("ProdFunction")
     assert environment(SETTINGS, {"ITEMS_TABLE": "t"})["ITEMS_TABLE"] == "t"
+
+
+def test_a_teams_context_reaches_every_consumer_of_the_template(extended: Synthesized) -> None:
+    """The recipes' app is also synthesized with a team's memory, timeout and Region: the function, the release
+    hook's timeouts, the duration alarm, the cost model and the Region of every ARN follow them."""
+    settings = Settings.from_context({**cdk_json_context(), **TEAM_CONTEXT})
+    (function,) = [
+        f["Properties"] for i, f in extended.of_type("AWS::Lambda::Function").items() if i.startswith("ProdFunction")
+    ]
+    assert (function["MemorySize"], function["Timeout"]) == (
+        settings.function_memory_mb,
+        settings.function_timeout_seconds,
+    )
+    (hook,) = [f["Properties"] for f in extended.of_type("AWS::Lambda::Function").values()
+               if CHECKS_METADATA in f.get("Metadata", {})]  # fmt: skip
+    assert hook["Environment"]["Variables"][INVOKE_TIMEOUT_ENV] == str(settings.function_timeout_seconds + 5)
+    (duration,) = [
+        a["Properties"] for i, a in extended.of_type("AWS::CloudWatch::Alarm").items() if "FunctionDuration" in i
+    ]
+    assert duration["Threshold"] == round(settings.function_timeout_seconds * 1000 * 0.8)
+    assert cost.Deployed.read(extended.template, settings.region).memory_mb == settings.function_memory_mb
+    assert settings.region != Settings().region and Settings().region not in json.dumps(extended.template)
