@@ -29,6 +29,7 @@ from prod_serverless.function import ServiceFunction, Variable, environment
 from prod_serverless.log_formats import routes_query
 from prod_serverless.settings import Settings, cdk_json_context, parse_pairs
 from service import handler
+from service import metrics as service_metrics
 from service.routes import ROUTES
 from service.routing import Healthy, Route, Router, Sample
 from tests.conftest import TUNED, FakeContext, Synthesized
@@ -280,3 +281,61 @@ def test_a_teams_context_reaches_every_consumer_of_the_template(extended: Synthe
     assert duration["Threshold"] == round(settings.function_timeout_seconds * 1000 * 0.8)
     assert cost.Deployed.read(extended.template, settings.region).memory_mb == settings.function_memory_mb
     assert settings.region != Settings().region and Settings().region not in json.dumps(extended.template)
+
+
+def _alarm_reads(extended: Synthesized) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(alarm, namespace, metric, dimensions) of every metric an alarm reads in the function's own namespace."""
+    reads = []
+    for logical_id, alarm in extended.of_type("AWS::CloudWatch::Alarm").items():
+        properties = alarm["Properties"]
+        stats = [properties] if "MetricName" in properties else [
+            q["MetricStat"]["Metric"] for q in properties.get("Metrics", []) if "MetricStat" in q
+        ]  # fmt: skip
+        for stat in stats:
+            if stat["Namespace"] == service_metrics.NAMESPACE:
+                dimensions = {d["Name"]: d["Value"] for d in stat["Dimensions"]}
+                reads.append((logical_id, stat["Namespace"], stat["MetricName"], dimensions))
+    return reads
+
+
+def test_every_alarm_on_the_functions_metrics_reads_what_the_function_really_writes(
+    extended: Synthesized, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The two components joined: the real handler's output for a 5xx and for a quiet route's 4xx, as Lambda would
+    run it (its name and version in the variables Lambda sets), against each alarm's namespace, metric name, exact
+    dimension set and the values the template gives those dimensions."""
+    (function_id,) = [i for i in extended.of_type("AWS::Lambda::Function") if i.startswith("ProdFunction")]
+    (version_id,) = extended.of_type("AWS::Lambda::Version")
+    # What Lambda sets (AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_VERSION) stands for what the template refers to.
+    stands_for = {"fn-name": {"Ref": function_id}, "7": {"Fn::GetAtt": [version_id, "Version"]}}
+    monkeypatch.setattr(service_metrics, "FUNCTION_NAME", "fn-name")
+    monkeypatch.setattr(service_metrics, "FUNCTION_VERSION", "7")
+
+    def boom(request: Any) -> Any:
+        raise RuntimeError("boom")
+
+    echo = next(route for route in EXTENDED if route.key == "POST /echo")
+    failing = Route(echo.method, echo.path, boom, summary="s", public=echo.public, healthy=echo.healthy, alarm_5xx=1)
+    capsys.readouterr()
+    handler.handle(Router((failing,)), route_event({**echo.check(), "body": "{}"}, 0.0), FakeContext())
+    handler.handle(Router(EXTENDED), route_event({**echo.check(), "body": "{bad"}, 0.0), FakeContext())
+    written = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    published = {
+        (directive["Namespace"], metric["Name"], tuple(sorted(dimensions))): {
+            name: stands_for.get(document[name], document[name]) for name in dimensions
+        }
+        for document in written if "_aws" in document
+        for directive in document["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+        for dimensions in directive["Dimensions"]
+    }  # fmt: skip
+    reads = _alarm_reads(extended)
+    assert {alarm.split("Alarm")[0] for alarm, *_ in reads} >= {
+        "ProdMonitoringReleaseVersion5xxV" + extended.stack.node.find_child("ProdFunction").fingerprint,
+        "ProdMonitoringRoutePostEcho5xx",
+        "ProdMonitoringApi4xxRate",
+    }
+    for alarm, namespace, metric, dimensions in reads:
+        key = (namespace, metric, tuple(sorted(dimensions)))
+        assert key in published, f"{alarm} reads {key}, which the function never writes"
+        assert published[key] == dimensions, alarm
