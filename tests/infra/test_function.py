@@ -9,7 +9,8 @@ from aws_cdk import Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 
-from prod_serverless.function import ENVIRONMENT, RESERVED_VARIABLES, ServiceFunction, environment
+from prod_serverless import function
+from prod_serverless.function import ENVIRONMENT, RESERVED_VARIABLES, ServiceFunction, Variable, environment
 from prod_serverless.settings import Settings, SettingsError
 from tests.infra.helpers import KEPT, template_of
 
@@ -135,3 +136,18 @@ def test_reserved_concurrency_is_opt_in() -> None:
     assert "ReservedConcurrentExecutions" not in function["Properties"]
     reserved = template_of(lambda stack: build(stack, Settings(reserved_concurrency=5)))
     reserved.has_resource_properties("AWS::Lambda::Function", {"ReservedConcurrentExecutions": 5})
+
+
+@pytest.mark.parametrize("source", ["table", "resources"])
+@pytest.mark.parametrize("name", sorted(RESERVED_VARIABLES))
+def test_a_reserved_name_is_refused_from_every_source_a_variable_comes_from(
+    source: str, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENVIRONMENT rows and the resource-derived variables (a table's name) are both checked, for every name."""
+    if source == "table":
+        monkeypatch.setattr(function, "ENVIRONMENT", (*ENVIRONMENT, Variable(name, lambda s: "x", "a team's row")))
+        call = lambda: function.environment(WARN)  # noqa: E731
+    else:
+        call = lambda: function.environment(WARN, {name: "x"})  # noqa: E731
+    with pytest.raises(SettingsError, match=rf"^environment variable {name} is reserved by Lambda"):
+        call()

@@ -10,10 +10,10 @@ from aws_cdk import Stack
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match, Template
 
-from prod_serverless.log_archive import LogArchive, data_prefix, error_prefix
+from prod_serverless.log_archive import ACCESS_LOGS_RETENTION, LogArchive, data_prefix, error_prefix
 from prod_serverless.settings import Settings
 from tests.conftest import Synthesized
-from tests.infra.helpers import KEPT, REGION, as_list, template_of
+from tests.infra.helpers import KEPT, REGION, SETTINGS, as_list, template_of
 
 BUCKET = "ProdLogArchiveBucket17CCD0FA"
 KEY = "ProdLogArchiveKey38D0B7C1"
@@ -103,12 +103,31 @@ def test_lifecycle_tiers_expires_and_cleans_up(synthesized: Synthesized) -> None
     assert rules["TierAndExpireLogs"] == {
         "Id": "TierAndExpireLogs",
         "Status": "Enabled",
-        "Transitions": [{"StorageClass": "STANDARD_IA", "TransitionInDays": 30}],
-        "ExpirationInDays": 365,
-        "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+        "Transitions": [{"StorageClass": "STANDARD_IA", "TransitionInDays": SETTINGS.archive_infrequent_access_days}],
+        "ExpirationInDays": SETTINGS.archive_expiration_days,
+        "NoncurrentVersionExpiration": {"NoncurrentDays": SETTINGS.archive_noncurrent_expiration_days},
         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
     }
     assert set(rules) == {"TierAndExpireLogs"}  # Athena results live in their own bucket (test_log_catalog)
+
+
+def test_the_access_log_bucket_keeps_its_logs_a_year_and_old_versions_as_configured(synthesized: Synthesized) -> None:
+    """The server access logs of the archive are evidence: kept ACCESS_LOGS_RETENTION (a year), whatever the
+    archive's own expiry, and nothing else ages them out."""
+    (bucket,) = [
+        b for i, b in synthesized.of_type("AWS::S3::Bucket").items() if i.startswith("ProdLogArchiveAccessLogs")
+    ]
+    assert ACCESS_LOGS_RETENTION.to_days() == 365
+    assert bucket["Properties"]["LifecycleConfiguration"] == {
+        "Rules": [
+            {
+                "Id": "ExpireAccessLogs",
+                "Status": "Enabled",
+                "ExpirationInDays": 365,
+                "NoncurrentVersionExpiration": {"NoncurrentDays": SETTINGS.archive_noncurrent_expiration_days},
+            }
+        ]
+    }
 
 
 def test_lifecycle_days_come_from_settings() -> None:

@@ -371,3 +371,27 @@ def test_a_key_starting_with_at_is_the_cdks_own() -> None:
 def test_make_without_context_reads_cdk_json_alone_and_context_overrides_it() -> None:
     assert configured({}) == Settings.from_context(cdk_json_context())
     assert configured({"CONTEXT": "functionMemoryMb=256"}).function_memory_mb == 256
+
+
+DOMAIN_KEYS = {
+    "customDomainName": DOMAIN,
+    "customDomainCertificateArn": CERTIFICATE,
+    "customDomainHostedZoneId": ZONE,
+    "customDomainHostedZoneName": "example.com",
+}
+# The combinations that make sense: none, a domain with its certificate, then its zone, then the zone's name.
+VALID_DOMAIN_SETS = [set(), set(list(DOMAIN_KEYS)[:2]), set(list(DOMAIN_KEYS)[:3]), set(DOMAIN_KEYS)]
+
+
+@pytest.mark.parametrize("mask", range(2 ** len(DOMAIN_KEYS)))
+def test_every_combination_of_the_domain_settings_is_accepted_or_refused_in_one_line(mask: int) -> None:
+    chosen = {key: value for bit, (key, value) in enumerate(DOMAIN_KEYS.items()) if mask >> bit & 1}
+    context = {"region": "us-east-1", **chosen}
+    if set(chosen) in VALID_DOMAIN_SETS:
+        settings = Settings.from_context(context)
+        assert settings.custom_domain_name == chosen.get("customDomainName")
+        return
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_context(context)
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith("context key 'customDomain"), message
