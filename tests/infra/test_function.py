@@ -144,10 +144,10 @@ def test_a_reserved_name_is_refused_from_every_source_a_variable_comes_from(
     source: str, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """ENVIRONMENT rows and the resource-derived variables (a table's name) are both checked, for every name."""
+    resources: dict[str, str] = {}
     if source == "table":
         monkeypatch.setattr(function, "ENVIRONMENT", (*ENVIRONMENT, Variable(name, lambda s: "x", "a team's row")))
-        call = lambda: function.environment(WARN)  # noqa: E731
     else:
-        call = lambda: function.environment(WARN, {name: "x"})  # noqa: E731
+        resources[name] = "x"
     with pytest.raises(SettingsError, match=rf"^environment variable {name} is reserved by Lambda"):
-        call()
+        function.environment(WARN, resources)
