@@ -1014,3 +1014,34 @@ def test_a_stack_without_the_access_log_group_fails_the_dashboard_row_without_a_
     verifier.check_dashboard(NOW)  # no logs stub is entered: a call would fail the test
     (row,) = verifier.rows
     assert (row.ok, row.detail) == (False, "no ProdApiAccessLogGroup log group in the stack")
+
+
+@pytest.mark.parametrize(
+    ("started", "now", "days"),
+    [
+        # Requests just before midnight (UTC), delivered after it: both days' prefixes, the older first.
+        (datetime(2026, 11, 30, 23, 59, 50, tzinfo=UTC), datetime(2026, 12, 1, 0, 14, tzinfo=UTC), ["11/30", "12/01"]),
+        # A year's end, and a run that starts and ends in one day.
+        (datetime(2026, 12, 31, 23, 50, tzinfo=UTC), datetime(2027, 1, 1, 0, 5, tzinfo=UTC), ["12/31", "01/01"]),
+        (datetime(2026, 11, 29, 0, 0, tzinfo=UTC), datetime(2026, 11, 29, 23, 59, 59, tzinfo=UTC), ["11/29"]),
+    ],
+)
+def test_the_archive_is_read_across_a_utc_midnight(started: datetime, now: datetime, days: list[str]) -> None:
+    """Firehose partitions by delivery time: lines written before midnight arrive under the next day's prefix."""
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(s3)
+    expected = []
+    for day in days:
+        month, date = day.split("/")
+        year = started.year if month == f"{started.month:02d}" else now.year
+        prefix = f"api/year={year}/month={month}/day={date}/"
+        key = prefix + "object.gz"
+        expected.append(key)
+        listing = {"Contents": [{"Key": key, "LastModified": now}], "IsTruncated": False}
+        stub.add_response("list_objects_v2", listing, {"Bucket": BUCKET, "Prefix": prefix})
+    verifier = Account().verifier()
+    verifier.clients = {**verifier.clients, "s3": s3}
+    verifier.now = lambda: now
+    with stub:
+        assert list(verifier._new_objects("api", started, set())) == expected
+        stub.assert_no_pending_responses()
