@@ -32,9 +32,11 @@ OWN_LEVEL = {SERVER_ERRORS: "ERROR", EXPECTED_CLIENT_ERRORS: "INFO"}
 THRESHOLD = os.environ.get("LOG_LEVEL", "INFO").upper().replace("WARNING", "WARN")
 
 
-def level(name: str, threshold: str = THRESHOLD) -> str:
-    """The line's level: the metric's own, raised to `threshold` so Lambda's filter always lets it through."""
+def level(name: str, threshold: str | None = None) -> str:
+    """The line's level: the metric's own, raised to `threshold` (the function's, THRESHOLD, unless given) so
+    Lambda's filter always lets it through."""
     own = OWN_LEVEL[name]
+    threshold = THRESHOLD if threshold is None else threshold
     if threshold not in LEVELS:
         return own
     return max(own, threshold, key=LEVELS.index)

@@ -94,7 +94,8 @@ STARTED_AT_COLLECTION: dict[str, Callable[[], None]] = {
 
 # Fixtures that synthesize the app: a test that uses one, or any test of a construct (tests/infra/, which judge
 # templates through the CDK) but the settings', is marked `synth`; make mutate leaves those out.
-SYNTH_FIXTURES = {"synthesized", "tuned", "extended", "template_file", "template", "local_api", "server"}
+SYNTH_FIXTURES = {"synthesized", "tuned", "extended", "template_file", "template", "local_api", "server",
+                  "broken"}  # and `broken`: it copies the project's files, which make mutate has replaced  # fmt: skip
 
 
 def _synthesizes(item: pytest.Item) -> bool:

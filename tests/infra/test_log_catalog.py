@@ -64,13 +64,19 @@ def _stage_format(synthesized: Synthesized) -> dict[str, str]:
 
 
 def _read_like_openx(line: str, table: dict) -> dict[str, object]:  # type: ignore[type-arg]
-    """What the OpenX SerDe makes of a line: lower-cased keys, each column read from its mapped key."""
+    """What the OpenX SerDe makes of a line, by the table's own options (Athena "OpenX JSON SerDe"): keys lower-cased
+    only with case.insensitive, each column read from its mapped key; a malformed line is a row of NULLs only with
+    ignore.malformed.json (else the query fails)."""
     serde = table["StorageDescriptor"]["SerdeInfo"]["Parameters"]
-    record = {key.lower(): value for key, value in json.loads(line).items()}
-    return {
-        column["Name"]: record.get(serde.get(f"mapping.{column['Name']}", column["Name"]))
-        for column in table["StorageDescriptor"]["Columns"]
-    }
+    columns = [column["Name"] for column in table["StorageDescriptor"]["Columns"]]
+    try:
+        document = json.loads(line)
+    except ValueError:
+        assert serde.get("ignore.malformed.json") == "true", "a malformed line would fail every query"
+        return dict.fromkeys(columns)
+    insensitive = serde.get("case.insensitive") == "true"
+    record = {(key.lower() if insensitive else key): value for key, value in document.items()}
+    return {column: record.get(serde.get(f"mapping.{column}", column)) for column in columns}
 
 
 def test_the_deployed_line_fills_every_api_column_the_readme_queries_read(synthesized: Synthesized) -> None:
@@ -93,6 +99,33 @@ def test_function_table_reads_the_handlers_log_line_and_platform_reports(synthes
     assert logged <= set(columns)
     assert columns["status"] == "int" and columns["durationms"] == "double"
     assert columns["record"].startswith("struct<")
+
+
+def test_the_function_table_reads_the_functions_real_lines_whatever_their_keys_case(synthesized: Synthesized) -> None:
+    """Lambda's JSON format and the handler write camelCase keys (requestId, apiRequestId, durationMs); the table's
+    columns are lower-case and unmapped, so they are filled only because the SerDe ignores case."""
+    import logging
+
+    from tools.lambda_logging import LambdaJsonFormatter
+
+    table = _table(synthesized, "prod_function_logs")
+    record = logging.LogRecord("service", logging.DEBUG, __file__, 1, "request", (), None)
+    for name, value in {"apiRequestId": "JKJaXmPLvHcESHA=", "status": 200, "durationMs": 0.8}.items():
+        setattr(record, name, value)
+    line = LambdaJsonFormatter("c6af9ac6-7b61-11e6-9a41-93e812345678").format(record)
+    assert {"requestId", "apiRequestId", "durationMs"} <= set(json.loads(line))  # camelCase, as written
+    row = _read_like_openx(line, table)
+    assert (row["requestid"], row["apirequestid"], row["status"], row["durationms"], row["level"]) == (
+        "c6af9ac6-7b61-11e6-9a41-93e812345678", "JKJaXmPLvHcESHA=", 200, 0.8, "DEBUG")  # fmt: skip
+    # A line that is not JSON (a runtime's stray print, a blank line between Firehose records) is a row of NULLs.
+    assert set(_read_like_openx("not json", table).values()) == {None}
+
+
+@pytest.mark.parametrize("name", ["prod_api_access_logs", "prod_function_logs"])
+def test_each_tables_serde_options_are_exactly_these(synthesized: Synthesized, name: str) -> None:
+    serde = _table(synthesized, name)["StorageDescriptor"]["SerdeInfo"]["Parameters"]
+    options = {key: value for key, value in serde.items() if not key.startswith("mapping.")}
+    assert options == {"ignore.malformed.json": "true", "case.insensitive": "true"}
 
 
 def test_table_definitions_are_consistent() -> None:
