@@ -201,7 +201,7 @@ class Route:
             "method": self.method,
             "path": self.sample_path,
             "query": self.sample.query,
-            "body": None if self.sample.body is None else json.dumps(self.sample.body, separators=(",", ":")),
+            "body": None if self.sample.body is None else sample_body(self.sample.body),
             "status": self.healthy.status,
             "keys": sorted(self.healthy.keys),
         }
@@ -214,6 +214,11 @@ class Route:
     @property
     def specificity(self) -> tuple[int, int]:
         return specificity(self.path)
+
+
+def sample_body(body: Any) -> str:
+    """A sample's body as a client sends it: compact JSON in UTF-8 (not \\u escapes, which would be larger)."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
 def specificity(path: str) -> tuple[int, int]:
@@ -253,6 +258,9 @@ def _compile(route: Route) -> re.Pattern[str]:
         raise RouteError(f"{where}: healthy status must be an HTTP status; got {route.healthy.status}")
     if not 0 < route.max_body_bytes <= MAX_BODY_BYTES:
         raise RouteError(f"{where}: max_body_bytes must be 1 to {MAX_BODY_BYTES} (Lambda's 6 MB payload)")
+    if route.sample.body is not None and len(sample_body(route.sample.body).encode()) > route.max_body_bytes:
+        size = len(sample_body(route.sample.body).encode())
+        raise RouteError(f"{where}: the sample's body is {size} bytes, over the route's max_body_bytes; raise it")
     pattern = path_pattern(route.path, where)
     if not pattern.fullmatch(route.sample.path or route.path):
         raise RouteError(f"{where}: the sample path must be a concrete path of the route, e.g. /items/42")

@@ -340,3 +340,12 @@ def test_status_messages_are_the_standard_reason_phrases() -> None:
 def test_a_bad_segment_in_a_row_names_the_route() -> None:
     with pytest.raises(RouteError, match=r"^route GET '/a b': segment 'a b' must be"):
         _route("/a b")
+
+
+def test_a_sample_body_over_its_routes_byte_limit_is_refused_at_the_row_counting_utf8_bytes() -> None:
+    """The release hook, smoke and verify send the sample: one that its own route refuses (413) rolls back every
+    release. Counted as a client sends it, in UTF-8: "é" is two bytes, not the six of "\\u00e9"."""
+    body = {"n": "é"}  # {"n":"é"}: 10 bytes in UTF-8
+    assert _route(sample=Sample("/x", body=body), max_body_bytes=10).check()["body"] == '{"n":"é"}'
+    with pytest.raises(RouteError, match=r"^route GET '/x': the sample's body is 10 bytes, over the route's max_body"):
+        _route(sample=Sample("/x", body=body), max_body_bytes=9)
