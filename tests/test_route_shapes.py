@@ -107,12 +107,13 @@ def test_a_quiet_routes_4xx_is_counted_apart_and_a_paging_routes_is_not(capsys: 
 
 @pytest.fixture
 def local_api() -> Iterator[LocalApi]:
+    log = io.StringIO()
     api = LocalApi(
         ("127.0.0.1", 0),
         routes=frozenset(route.key for route in SHAPES),
         access_log_format=json.loads(access_log_format("compact")),
         handler=lambda event, context: handler.handle(ROUTER, event, context),
-        access_log=io.StringIO(),
+        access_log=log,
     )
     threading.Thread(target=api.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
     yield api
@@ -122,7 +123,9 @@ def local_api() -> Iterator[LocalApi]:
 
 def test_smoke_passes_every_shape_over_http(local_api: LocalApi) -> None:
     smoke.run(local_api.url, 1, CHECKS)
-    served = [(json.loads(line)["r"], json.loads(line)["s"]) for line in local_api.access_log.getvalue().splitlines()]
+    log = local_api.access_log
+    assert isinstance(log, io.StringIO)
+    served = [(json.loads(line)["r"], json.loads(line)["s"]) for line in log.getvalue().splitlines()]
     assert served == [(route.key, str(route.healthy.status)) for route in SHAPES]
 
 
