@@ -14,7 +14,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from prod_serverless import metrics
-from prod_serverless.alarms import COMPOSITES, UNHEALTHY, AlarmSpec
+from prod_serverless.alarms import COMPOSITES, AlarmSpec
 from prod_serverless.compliance import acknowledge
 from prod_serverless.keys import customer_managed_key
 from prod_serverless.log_formats import routes_query
@@ -101,7 +101,6 @@ class Monitoring(Construct):
             )
             self._notify(composite, self._action)
             self.composites[name] = composite
-        self.service_unhealthy = self.composites[UNHEALTHY]
         self.dashboard = self._dashboard()
 
     @property

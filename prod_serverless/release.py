@@ -27,7 +27,7 @@ from constructs import Construct
 
 from pre_traffic_hook.handler import CHECKS_FILE, CHECKS_METADATA, INVOKE_TIMEOUT_ENV, PARALLEL_ENV, TARGET_ENV
 from prod_serverless.compliance import acknowledge, arn_token
-from prod_serverless.lambdas import OwnedFunction, owned_function
+from prod_serverless.lambdas import OwnedFunction, owned_function, shipped_files
 from prod_serverless.settings import SettingsError
 from service.routing import Route
 
@@ -263,7 +263,7 @@ def hook_parallelism(reserved_concurrency: int | None) -> int:
 def hook_package(checks: str) -> Path:
     """The hook's package as it ships: its own files and `checks` as its CHECKS_FILE, in a directory named by their
     digest (in the temporary directory: written once, the same bytes for the same inputs on every machine)."""
-    files = {path.name: path.read_bytes() for path in sorted(HOOK_CODE.glob("*.py"))}
+    files = {path.relative_to(HOOK_CODE).as_posix(): path.read_bytes() for path in shipped_files(HOOK_CODE)}
     files[CHECKS_FILE.name] = checks.encode()
     digest = hashlib.sha256(b"".join(name.encode() + b"\0" + data + b"\0" for name, data in files.items()))
     package = Path(tempfile.gettempdir()) / f"prod-serverless-hook-{digest.hexdigest()[:16]}" / HOOK_CODE.name
@@ -271,6 +271,7 @@ def hook_package(checks: str) -> Path:
         staging = Path(tempfile.mkdtemp(prefix="prod-serverless-hook-"))
         (staging / HOOK_CODE.name).mkdir()
         for name, data in files.items():
+            (staging / HOOK_CODE.name / name).parent.mkdir(parents=True, exist_ok=True)
             (staging / HOOK_CODE.name / name).write_bytes(data)
         try:
             os.rename(staging, package.parent)  # atomic: a concurrent synth finds it whole or not at all

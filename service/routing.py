@@ -258,8 +258,8 @@ def _compile(route: Route) -> re.Pattern[str]:
         raise RouteError(f"{where}: healthy status must be an HTTP status; got {route.healthy.status}")
     if not 0 < route.max_body_bytes <= MAX_BODY_BYTES:
         raise RouteError(f"{where}: max_body_bytes must be 1 to {MAX_BODY_BYTES} (Lambda's 6 MB payload)")
-    if route.sample.body is not None and len(sample_body(route.sample.body).encode()) > route.max_body_bytes:
-        size = len(sample_body(route.sample.body).encode())
+    size = 0 if route.sample.body is None else len(sample_body(route.sample.body).encode())
+    if size > route.max_body_bytes:
         raise RouteError(f"{where}: the sample's body is {size} bytes, over the route's max_body_bytes; raise it")
     pattern = path_pattern(route.path, where)
     if not pattern.fullmatch(route.sample.path or route.path):

@@ -177,6 +177,7 @@ class Deployed:
             for _, p in of_type("AWS::KinesisFirehose::DeliveryStream")
         ]
         routes = len(of_type("AWS::ApiGatewayV2::Route"))
+        dashboards = [_dashboard_text(p) for _, p in of_type("AWS::CloudWatch::Dashboard")]
         detailed = stage.get("DefaultRouteSettings", {}).get("DetailedMetricsEnabled", False)
         return cls(
             access_log_format=stage_access_log_format(template),
@@ -199,16 +200,9 @@ class Deployed:
             detailed_routes=routes if detailed else 0,
             checks=_route_checks(template),
             region=region,
-            log_query_widgets=sum(
-                _dashboard_text(p).count('"type":"log"') for _, p in of_type("AWS::CloudWatch::Dashboard")
-            ),
+            log_query_widgets=sum(text.count('"type":"log"') for text in dashboards),
             dashboard_window_hours=max(
-                [
-                    float(h)
-                    for _, p in of_type("AWS::CloudWatch::Dashboard")
-                    for h in re.findall(r'"start":"-PT(\d+)H"', _dashboard_text(p))
-                ]
-                or [3.0]
+                [float(h) for text in dashboards for h in re.findall(r'"start":"-PT(\d+)H"', text)] or [3.0]
             ),
         )
 

@@ -95,14 +95,21 @@ def environment_table() -> str:
     return markdown_table(("Variable", "What it is"), ((f"`{row.name}`", row.meaning) for row in ENVIRONMENT))
 
 
-def facts(template: dict[str, Any], routes: Iterable[Any], region: str) -> str:
-    """The numbers the README states, read from the synthesized template."""
-    resources = template["Resources"]
+def service_function(resources: Mapping[str, Any]) -> dict[str, Any]:
+    """The API function's properties in the template (ProdFunction; the hook is another function)."""
     (function,) = [
         r["Properties"]
         for i, r in resources.items()
         if i.startswith("ProdFunction") and r["Type"] == "AWS::Lambda::Function"
     ]
+    properties: dict[str, Any] = function
+    return properties
+
+
+def facts(template: dict[str, Any], routes: Iterable[Any], region: str) -> str:
+    """The numbers the README states, read from the synthesized template."""
+    resources = template["Resources"]
+    function = service_function(resources)
     alarms = sum(r["Type"] in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm") for r in resources.values())
     keys = ", ".join(f"`{route.key}`" for route in routes)
     return (
@@ -115,11 +122,7 @@ def facts(template: dict[str, Any], routes: Iterable[Any], region: str) -> str:
 def diagram(template: dict[str, Any], routes: Iterable[Any]) -> str:
     """The architecture as a mermaid flowchart, its routes and function read from the table and the template."""
     resources = template["Resources"]
-    (function,) = [
-        r["Properties"]
-        for i, r in resources.items()
-        if i.startswith("ProdFunction") and r["Type"] == "AWS::Lambda::Function"
-    ]
+    function = service_function(resources)
     keys = [route.key for route in routes]
     shown_keys = "<br/>".join(keys[:6]) + (f"<br/>+{len(keys) - 6} more" if len(keys) > 6 else "")
     composites = sum(r["Type"] == "AWS::CloudWatch::CompositeAlarm" for r in resources.values())
