@@ -7,20 +7,16 @@ from __future__ import annotations
 import io
 import json
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 import pytest
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from botocore.response import StreamingBody
-from botocore.stub import ANY, Stubber
 
 from main import build_app
 from pre_traffic_hook.handler import CHECKS_METADATA, INVOKE_TIMEOUT_ENV, route_event, verdict
@@ -34,7 +30,8 @@ from service.routes import ROUTES
 from service.routing import Healthy, Route, Router, Sample
 from tests.conftest import TUNED, FakeContext, Synthesized
 from tests.infra.helpers import SETTINGS, statements, template_of
-from tools import cost, docs, smoke, verify
+from tests.tools.helpers import serving, verify_api_rows
+from tools import cost, docs, smoke
 from tools.local_server import serve
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -159,10 +156,8 @@ def local_api(extended: Synthesized) -> Iterator[Any]:
     router = Router(EXTENDED)
     api = serve(0, extended.outdir / "ProdServerlessStack.template.json", lambda e, c: handler.handle(router, e, c))
     api.access_log = io.StringIO()
-    threading.Thread(target=api.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-    yield api
-    api.shutdown()
-    api.server_close()
+    with serving(api):
+        yield api
 
 
 def test_the_local_server_serves_and_smoke_checks_every_route(local_api: Any) -> None:
@@ -172,19 +167,10 @@ def test_the_local_server_serves_and_smoke_checks_every_route(local_api: Any) ->
 
 
 def test_verify_checks_every_route_and_the_unrouted_ones(local_api: Any) -> None:
-    lambda_client = boto3.client("lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    stub = Stubber(lambda_client)
-    answer = json.dumps({"statusCode": 400, "body": json.dumps({"message": "Bad Request", "requestId": "d"})})
-    stub.add_response(
-        "invoke", {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(answer.encode()), len(answer))}, {
-            "FunctionName": "alias", "Payload": ANY})  # fmt: skip
-    stack = verify.Stack(url=local_api.url, bucket="", key_arn="", topic_arn="", alias_arn="alias", alarms={})
-    verifier = verify.Verifier(clients={"lambda": lambda_client}, stack=stack, checks=CHECKS)
-    with stub:
-        assert verifier.check_api()
-    checked = [row.check for row in verifier.rows]
+    rows = verify_api_rows(local_api.url, CHECKS)
+    checked = [row.check for row in rows]
     assert [f"{route.key} answers its healthy sample" for route in EXTENDED] == checked[: len(EXTENDED)]
-    assert all(row.ok for row in verifier.rows)
+    assert all(row.ok for row in rows)
 
 
 def test_the_dashboard_has_a_row_per_route(extended: Synthesized) -> None:

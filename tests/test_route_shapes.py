@@ -9,14 +9,10 @@ from __future__ import annotations
 import base64
 import io
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.response import StreamingBody
-from botocore.stub import ANY, Stubber
 
 from pre_traffic_hook.handler import route_event, verdict
 from prod_serverless.log_formats import access_log_format
@@ -24,7 +20,8 @@ from service import handler
 from service import metrics as service_metrics
 from service.routing import Healthy, HttpError, Request, Route, Router, Sample
 from tests.conftest import FakeContext
-from tools import smoke, verify
+from tests.tools.helpers import serving, verify_api_rows
+from tools import smoke
 from tools.local_server import LocalApi
 
 PUBLIC = "A test-only route shape, never deployed; the stage's throttling bounds abuse of it."
@@ -115,10 +112,8 @@ def local_api() -> Iterator[LocalApi]:
         handler=lambda event, context: handler.handle(ROUTER, event, context),
         access_log=log,
     )
-    threading.Thread(target=api.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-    yield api
-    api.shutdown()
-    api.server_close()
+    with serving(api):
+        yield api
 
 
 def test_smoke_passes_every_shape_over_http(local_api: LocalApi) -> None:
@@ -130,17 +125,6 @@ def test_smoke_passes_every_shape_over_http(local_api: LocalApi) -> None:
 
 
 def test_verify_passes_every_shape_and_its_unrouted_probes(local_api: LocalApi) -> None:
-    lambda_client = boto3.client("lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    stub = Stubber(lambda_client)
-    answer = json.dumps({"statusCode": 400, "body": json.dumps({"message": "Bad Request", "requestId": "d"})})
-    stub.add_response(
-        "invoke", {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(answer.encode()), len(answer))}, {
-            "FunctionName": "alias", "Payload": ANY})  # fmt: skip
-    stack = verify.Stack(url=local_api.url, bucket="", key_arn="", topic_arn="", alias_arn="alias", alarms={})
-    verifier = verify.Verifier(clients={"lambda": lambda_client}, stack=stack, checks=CHECKS)
-    with stub:
-        assert verifier.check_api()
-    assert [row.check for row in verifier.rows][: len(SHAPES)] == [
-        f"{r.key} answers its healthy sample" for r in SHAPES
-    ]
-    assert all(row.ok for row in verifier.rows), [row for row in verifier.rows if not row.ok]
+    rows = verify_api_rows(local_api.url, CHECKS)
+    assert [row.check for row in rows][: len(SHAPES)] == [f"{r.key} answers its healthy sample" for r in SHAPES]
+    assert all(row.ok for row in rows), [row for row in rows if not row.ok]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from service.routes import ROUTES
+from tests.tools.helpers import serving
 from tools import smoke
 from tools.local_server import LocalApi, serve
 
@@ -19,10 +19,8 @@ from tools.local_server import LocalApi, serve
 def local_api(template_file: Path) -> Iterator[LocalApi]:
     api = serve(0, template_file)
     api.access_log = io.StringIO()
-    threading.Thread(target=api.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-    yield api
-    api.shutdown()
-    api.server_close()
+    with serving(api):
+        yield api
 
 
 def test_smoke_passes_against_the_local_server(local_api: LocalApi, capsys: pytest.CaptureFixture[str]) -> None:
