@@ -412,8 +412,8 @@ class Verifier:
         if name is None or paging is None:
             self.record("a test notification leaves the alarm topic", False, f"no {VERIFY_ALARM} or {PAGING_ALARM}")
             return
-        # A composite already in ALARM pages no more for another member (CloudWatch composite alarms act on a change
-        # of their own state): the test could prove nothing, so the row says why instead.
+        # A composite already in ALARM pages no more for another member (CloudWatch API "PutCompositeAlarm": its
+        # actions run on a transition to ALARM): the test could prove nothing, so the row says why instead.
         (composite,) = cloudwatch.describe_alarms(AlarmNames=[paging], AlarmTypes=["CompositeAlarm"])["CompositeAlarms"]
         if composite["StateValue"] == "ALARM":
             self.record(
