@@ -23,8 +23,8 @@ SYMBOLS = {GTE: "≥", GT: ">", LT: "<"}
 DURATION_ALARM_FRACTION = 0.8
 # The composite alarms that page for their members, one page per failure each. A composite already in ALARM pages
 # no more when a second member fires (CloudWatch API "PutCompositeAlarm": AlarmActions run when the alarm
-# "transitions to the ALARM state from any other state"), so failing requests have their own: an hours-long slowdown or 4xx wave in
-# ALARM must not hide a new wave of errors. One incident pages at most twice, once per composite.
+# "transitions to the ALARM state from any other state"), so failing requests have their own: an hours-long
+# slowdown or 4xx wave in ALARM must not hide a new wave of errors. One incident pages at most twice.
 UNHEALTHY = "ServiceUnhealthy"  # requests fail: the function's errors and throttles, 5xx answers
 DEGRADED = "ServiceDegraded"  # requests are answered, badly: slow, or many refused as client errors
 COMPOSITES = {
