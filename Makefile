@@ -13,6 +13,7 @@ STACK := ProdServerlessStack
 PORT ?= 3000
 URL ?=
 CONFIRM ?=
+SCOPES ?=
 # make deploy asks before widening IAM; the pipeline passes APPROVAL=never after its environment's approval.
 APPROVAL ?= broadening
 # Configuration for every target: CONTEXT="alarmEmail=ops@example.com logLevel=DEBUG". Exported, not split by
@@ -21,13 +22,13 @@ CONTEXT ?=
 export CONTEXT
 # The variables a target reads. Any other on the command line (`make synth functionMemoryMb=512`) would be ignored
 # without a word: refuse it in one line, and say where a setting goes.
-MAKE_VARIABLES := CONTEXT PORT URL CONFIRM APPROVAL
+MAKE_VARIABLES := CONTEXT PORT URL CONFIRM APPROVAL SCOPES
 UNKNOWN_VARIABLES := $(strip $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(filter-out $(MAKE_VARIABLES),$(v)))))
 ifneq ($(UNKNOWN_VARIABLES),)
 $(error $(firstword $(UNKNOWN_VARIABLES)) is not a variable of this Makefile ($(MAKE_VARIABLES)); a setting goes in CONTEXT: make $(or $(firstword $(MAKECMDGOALS)),synth) CONTEXT="$(firstword $(UNKNOWN_VARIABLES))=$($(firstword $(UNKNOWN_VARIABLES)))")
 endif
 
-.PHONY: help deps config synth test lint format typecheck workflows unit docs mutate upgrade audit bootstrap diff deploy verify destroy serve cost bench smoke lock clean
+.PHONY: help deps config synth test lint format typecheck workflows unit docs mutate upgrade audit bootstrap diff deploy verify destroy serve token cost bench smoke lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -103,6 +104,9 @@ destroy: deps ## Delete the stack (make destroy CONFIRM=ProdServerlessStack); ke
 
 serve: synth ## Local HTTP API on 127.0.0.1:3000 (PORT=8080 to change); no Docker, no AWS
 	$(BIN)/python -m tools.local_server --port $(PORT) --template $(TEMPLATE)
+
+token: deps ## A token of the local issuer for make serve's JWT routes: make token SCOPES="items:read"
+	@$(BIN)/python -m tools.dev_token --scopes "$(SCOPES)"
 
 cost: synth ## Cost per million requests of the stack as configured, all-in, and its fixed monthly cost
 	$(BIN)/python -m tools.cost --template $(TEMPLATE)

@@ -86,6 +86,7 @@ class ProdServerlessStack(Stack):
                 routes=tuple(route.key for route in routes),
                 access_log_group=api.access_log_group.log_group_name,
                 release=service.fingerprint,
+                refusals=api.protected,
             ),
             alarm_email=settings.alarm_email,
             subscribers_outside_stack=settings.alarm_subscribers_outside_stack,
@@ -113,9 +114,11 @@ class ProdServerlessStack(Stack):
             alias=service.alias,
             test_alarm=monitoring.alarms["FunctionErrors"],
             access_log_group=api.access_log_group,
+            iam_route_arns=api.iam_route_arns,
             role_name=settings.verifier_role_name,
         )
         catalog.acknowledge_reader_wildcards(verifier.policy, archive.bucket)
+        api.acknowledge_iam_route_wildcards(verifier.policy)
 
         CfnOutput(self, "ProdApiUrl", value=api.url, description="Invoke URL of the API (its routes: docs/routes.md)")
         CfnOutput(self, "ProdLogBucketName", value=archive.bucket.bucket_name, description="Log archive bucket")

@@ -76,6 +76,9 @@ def route_event(check: Mapping[str, Any], now: float) -> dict[str, Any]:
         },
         "isBase64Encoded": False,
     }
+    if check.get("authorizer"):
+        # A protected route's event, as HTTP API sends it after its authorizer accepted the caller (payload 2.0).
+        event["requestContext"]["authorizer"] = check["authorizer"]
     if query:
         event["queryStringParameters"] = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
     if body is not None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from prod_serverless import metrics
 from prod_serverless.metrics import Watch
 from prod_serverless.settings import Settings
-from service.routing import Route
+from service.routing import PUBLIC, Route
 
 GTE = "GreaterThanOrEqualToThreshold"
 GT = "GreaterThanThreshold"
@@ -110,10 +110,18 @@ def alarm_specs(
     # A volume floor: below it the rate is 0, so a handful of requests (make verify's 404 probes) cannot page.
     floor = settings.api_4xx_min_requests
     rate = f"IF(requests >= {floor}, 100 * clientErrors / requests, 0)"
+    paged = "clientErrors"
     if quiet:
         # The function counts the 4xx answers of these routes (ExpectedClientErrors); they are not paged on.
         client_errors += (("expected", metrics.EXPECTED_CLIENT_ERRORS),)
-        rate = f"IF(requests >= {floor}, 100 * (clientErrors - FILL(expected, 0)) / requests, 0)"
+        paged += " - FILL(expected, 0)"
+    protected = any(route.authorization != PUBLIC for route in routes)
+    if protected:
+        # A flood of missing or bad credentials is refused by the authorizer: seen on the dashboard, never paged.
+        client_errors += (("refused", metrics.AUTH_REFUSALS),)
+        paged += " - FILL(refused, 0)"
+    if paged != "clientErrors":
+        rate = f"IF(requests >= {floor}, 100 * ({paged}) / requests, 0)"
     specs = [
         AlarmSpec(
             "FunctionErrors",
@@ -176,7 +184,8 @@ def alarm_specs(
             expression=rate,
             composite=DEGRADED,
             note=f"a rate, so a traffic spike alone does not fire it; 0 under {floor} requests (`api4xxMinRequests`)"
-            + (f"; without the 4xx of {', '.join(quiet)} (client_errors_page=False)" if quiet else ""),
+            + (f"; without the 4xx of {', '.join(quiet)} (client_errors_page=False)" if quiet else "")
+            + ("; without the authorizers' 401 and 403 answers (counted from the access log)" if protected else ""),
         ),
         AlarmSpec(
             "ApiLatency",

@@ -1,9 +1,11 @@
-"""The public HTTP API: every route of the route table (service/routes.py) proxied to the function's alias,
-CORS for the table's methods, compact JSON access logs, stage throttling."""
+"""The HTTP API: every route of the route table (service/routes.py) proxied to the function's alias, each with
+its row's authorization (public, JWT with scopes, IAM), CORS for the table's methods, compact JSON access logs,
+stage throttling."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +13,7 @@ import jsii
 from aws_cdk import Aws, Duration, Fn, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_iam as iam
@@ -21,12 +24,13 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from constructs import Construct
 
+from prod_serverless import metrics
 from prod_serverless.compliance import REASON_RULE, acknowledge, is_specific
 from prod_serverless.function import ALIAS
-from prod_serverless.log_formats import access_log_format
+from prod_serverless.log_formats import AUTH_REFUSAL_PATTERN, access_log_format
 from prod_serverless.log_groups import encrypted_log_group
 from prod_serverless.settings import Settings
-from service.routing import Route, RouteError
+from service.routing import IAM, JWT, PUBLIC, Route, RouteError
 
 VENDED_LOGS_PREFIX = "/aws/vendedlogs/"
 # Lambda quotas: "Function resource-based policy: 20 KB" (every permission on the alias is a statement in it).
@@ -67,6 +71,12 @@ def per_route_permissions_fit(routes: Sequence[Route]) -> bool:
     """Whether one permission per route fits the alias's policy twice over: an update that replaces them all (a new
     API id, a SourceArn that CloudFormation can only replace) creates the new ones before deleting the old."""
     return resource_policy_bytes([route_source_arn(route) for route in routes] * 2) <= RESOURCE_POLICY_MAX_BYTES
+
+
+def iam_route_resource(route: Route) -> str:
+    """The part of an IAM route's execute-api ARN after the API id, for its callers' policies: any stage, the
+    route's method, its path with each variable any value (API Gateway "Control access for invoking an API")."""
+    return f"*/{route.method}{re.sub(r'{[^}]+}', '*', route.path)}"
 
 
 def route_source_arn(route: Route) -> str:
@@ -110,6 +120,18 @@ def cors_methods(routes: tuple[Route, ...]) -> list[str]:
     return sorted({route.method for route in routes})
 
 
+def cors_headers(routes: tuple[Route, ...]) -> list[str]:
+    """The request headers a browser may send: the body's type, and the credentials a protected route needs (the
+    preflight itself stays anonymous: API Gateway answers it before any authorizer)."""
+    kinds = {route.authorization for route in routes}
+    headers = ["content-type"]
+    if kinds - {PUBLIC}:
+        headers.append("authorization")
+    if IAM in kinds:  # a Signature Version 4 request's own headers
+        headers += ["x-amz-content-sha256", "x-amz-date", "x-amz-security-token"]
+    return headers
+
+
 class HttpEndpoint(Construct):
     """HTTP API with each route → Lambda proxy (payload 2.0) on an explicitly configured `$default` stage."""
 
@@ -125,8 +147,14 @@ class HttpEndpoint(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         for route in routes:
-            if not is_specific(route.public):
+            if route.authorization == PUBLIC and not is_specific(str(route.public)):
                 raise RouteError(f"route {route.key}: `public` {REASON_RULE}; got {route.public!r}")
+        jwt_routes = [route.key for route in routes if route.authorization == JWT]
+        if jwt_routes and not settings.jwt_issuer:
+            raise RouteError(
+                f"route {jwt_routes[0]} needs a JWT issuer: set jwtIssuer and jwtAudiences in cdk.json "
+                "(docs/configuration.md)"
+            )
 
         self.access_log_group = encrypted_log_group(
             self,
@@ -136,12 +164,25 @@ class HttpEndpoint(Construct):
             name=access_log_group_name(),
         )
 
+        self.protected = any(route.authorization != PUBLIC for route in routes)
+        if self.protected:
+            # CloudWatch Logs "Creating metrics from log events using filters": free; the metric is a custom one.
+            logs.MetricFilter(
+                self,
+                "AuthorizerRefusals",
+                log_group=self.access_log_group,
+                filter_pattern=logs.FilterPattern.literal(AUTH_REFUSAL_PATTERN),
+                metric_namespace=metrics.AUTH_REFUSALS.namespace,
+                metric_name=metrics.AUTH_REFUSALS.name,
+                metric_value="1",
+            )
+
         cors = None
         if settings.cors_allowed_origins:
             cors = apigwv2.CorsPreflightOptions(
                 allow_origins=list(settings.cors_allowed_origins),
                 allow_methods=[apigwv2.CorsHttpMethod(method) for method in cors_methods(routes)],
-                allow_headers=["content-type"],
+                allow_headers=cors_headers(routes),
                 max_age=Duration.hours(1),
             )
 
@@ -179,16 +220,36 @@ class HttpEndpoint(Construct):
             function,
             payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0,
         )
+        # One authorizer for every JWT route (API Gateway "Control access to HTTP APIs with JWT authorizers"): HTTP
+        # API checks the signature against the issuer's jwks_uri, then iss, aud or client_id, exp, nbf, iat, and one
+        # of the route's scopes, before the function runs, at no charge of its own.
+        jwt_authorizer = (
+            authorizers.HttpJwtAuthorizer(
+                "JwtAuthorizer",
+                str(settings.jwt_issuer),
+                jwt_audience=list(settings.jwt_audiences),
+                authorizer_name="ProdJwtAuthorizer",
+            )
+            if jwt_routes
+            else None
+        )
         self.routes: dict[str, apigwv2.HttpRoute] = {}
         for route in routes:
+            protection: dict[str, Any] = {}
+            if route.authorization == JWT:
+                protection = {"authorizer": jwt_authorizer, "authorization_scopes": list(route.jwt or ())}
+            elif route.authorization == IAM:
+                # "Control access to HTTP APIs with IAM authorization": SigV4-signed callers with execute-api:Invoke.
+                protection = {"authorizer": authorizers.HttpIamAuthorizer()}
             (self.routes[route.key],) = self.http_api.add_routes(
-                path=route.path, methods=[apigwv2.HttpMethod(route.method)], integration=integration
+                path=route.path, methods=[apigwv2.HttpMethod(route.method)], integration=integration, **protection
             )
         per_route = per_route_permissions_fit(routes)
         for route in routes:
             added = self.routes[route.key]
-            for rule in ("AwsSolutions-APIG4", "CT.APIGATEWAY.PR.5"):
-                acknowledge(added, rule, route.public)
+            if route.authorization == PUBLIC:  # a protected route has the authorization these rules ask for
+                for rule in ("AwsSolutions-APIG4", "CT.APIGATEWAY.PR.5"):
+                    acknowledge(added, rule, str(route.public))
             for permission in [c for c in added.node.children if isinstance(c, lambda_.CfnPermission)]:
                 if per_route:
                     # The route's own method, not any: execute-api ARNs are api-id/stage/METHOD/path (API Gateway
@@ -205,6 +266,26 @@ class HttpEndpoint(Construct):
             self._scope_permission(permission, "*")
 
         self.domain = self._custom_domain(settings) if settings.custom_domain_name else None
+        # What a caller of the IAM routes needs execute-api:Invoke on: this API, any stage, each route's method
+        # and path (a path variable matches any segment; API Gateway "Control access for invoking an API").
+        self._iam_routes = [iam_route_resource(route) for route in routes if route.authorization == IAM]
+        self.iam_route_arns = [
+            Stack.of(self).format_arn(service="execute-api", resource=self.http_api.api_id, resource_name=name)
+            for name in self._iam_routes
+        ]
+
+    def acknowledge_iam_route_wildcards(self, policy: iam.ManagedPolicy) -> None:
+        """The reason for the `*` of the IAM routes' ARNs (any stage, a path variable's value), on `policy`."""
+        stack = Stack.of(self)
+        api = stack.get_logical_id(self.http_api.node.default_child)  # type: ignore[arg-type]
+        prefix = f"arn:{stack.resolve(stack.partition)}:execute-api:{stack.region}:<AWS::AccountId>:<{api}>"
+        for name in self._iam_routes:
+            acknowledge(
+                policy,
+                f"AwsSolutions-IAM5[Resource::{prefix}/{name}]",
+                "execute-api:Invoke on one IAM route of this API: its method and path; the wildcards are the stage "
+                "(the API has one, $default) and the values of its path variables.",
+            )
 
     def _scope_permission(self, permission: lambda_.CfnPermission, source_arn: str) -> None:
         """This API (and `source_arn` after its id) in this account only (Control Tower CT.LAMBDA.PR.2)."""

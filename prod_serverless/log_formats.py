@@ -73,15 +73,22 @@ def access_log_format(log_format: str) -> str:
     return json.dumps({field.key: field.variable for field in access_log_fields(log_format)}, separators=(",", ":"))
 
 
-def routes_query() -> list[str]:
+def routes_query(refusals: bool = False) -> list[str]:
     """The dashboard's route table: one Logs Insights query over the window's access lines (keys r, s, lat), a row
     per route key. One scan whatever the number of routes, so a view costs the same with one route or a hundred
-    (`make cost`); `make verify` runs it in the account, so the numbers it reads from quoted values are proven."""
+    (`make cost`); `make verify` runs it in the account, so the numbers it reads from quoted values are proven.
+    `refusals` (an API with protected routes) adds the 401 and 403 answers per route, in the same comparisons."""
+    refused = "sum(s >= 401 and s < 402) as unauthorized, sum(s >= 403 and s < 404) as forbidden, " if refusals else ""
     return [
-        "stats count(*) as requests, sum(s >= 400 and s < 500) as client_errors, sum(s >= 500) as server_errors, "
-        "pct(lat, 99) as p99_ms by r",
+        "stats count(*) as requests, sum(s >= 400 and s < 500) as client_errors, "
+        f"{refused}sum(s >= 500) as server_errors, pct(lat, 99) as p99_ms by r",
         "sort requests desc",
     ]
+
+
+# An authorizer's refusal in the access log: 401 or 403 from API Gateway itself, before any integration ran (no
+# Lambda request id). A metric filter counts them, so a flood of bad tokens is seen without paging.
+AUTH_REFUSAL_PATTERN = '{ ($.s = "401" || $.s = "403") && $.fn = "-" }'
 
 
 # The function's lines, as Lambda's JSON log format writes them: the application lines (Lambda's own keys plus

@@ -43,6 +43,9 @@ SERVICE_NAMESPACE = "ProdServerless"
 VERSION_SERVER_ERRORS = Watch(SERVICE_NAMESPACE, "ServerErrors", ("FunctionName", "FunctionVersion"))
 ROUTE_SERVER_ERRORS = Watch(SERVICE_NAMESPACE, "ServerErrors", ("FunctionName", "Route"))
 EXPECTED_CLIENT_ERRORS = Watch(SERVICE_NAMESPACE, "ExpectedClientErrors", ("FunctionName",))
+# Counted from the API's access log by a metric filter (api.py, log_formats.AUTH_REFUSAL_PATTERN), only when a route
+# is protected: the 401/403 answers of HTTP API's authorizers, which never reach the function.
+AUTH_REFUSALS = Watch(SERVICE_NAMESPACE, "AuthorizerRefusals", ())
 LAMBDA_THROTTLES = Watch("AWS/Lambda", "Throttles", ("FunctionName",))
 LAMBDA_DURATION = Watch("AWS/Lambda", "Duration", ("FunctionName",))
 LAMBDA_INVOCATIONS = Watch("AWS/Lambda", "Invocations", ("FunctionName",))

@@ -46,6 +46,7 @@ class MonitoredService:
     routes: tuple[str, ...] = ()  # route keys, each a row of the dashboard
     access_log_group: str = ""  # where the route table reads its numbers (the access line's routeKey)
     release: str = ""  # the version fingerprint: the release alarms' ids carry it, so each release has new ones
+    refusals: bool = False  # some route is protected: the route table counts its authorizers' 401 and 403
 
     def dimensions(self, source: str | None = None, route: str | None = None) -> dict[str, str]:
         """Every dimension value the stack's metrics are published with, for one archived source or route."""
@@ -278,9 +279,11 @@ class Monitoring(Construct):
         # query, so a view costs the same for any number of routes (make cost prices it).
         dashboard.add_widgets(
             cloudwatch.LogQueryWidget(
-                title="Routes: requests, 4xx, 5xx, p99 latency (ms) over the window",
+                title="Routes: requests, 4xx"
+                + (", 401, 403" if self._service.refusals else "")
+                + ", 5xx, p99 latency (ms) over the window",
                 log_group_names=[self._service.access_log_group],
-                query_lines=routes_query(),
+                query_lines=routes_query(self._service.refusals),
                 view=cloudwatch.LogQueryVisualizationType.TABLE,
                 width=DASHBOARD_WIDTH,
                 height=max(4, 2 + len(self._service.routes)),

@@ -58,6 +58,11 @@ FUNCTION_TIMEOUT_SECONDS = (1, 29)
 # Deliberately strict: one address, no display name, a dotted domain.
 EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 ORIGIN_PATTERN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+# API Gateway "Control access to HTTP APIs with JWT authorizers": the issuer is an https URL whose
+# /.well-known/openid-configuration names the jwks_uri; `.invalid` (RFC 2606) is the local development issuer's.
+ISSUER_PATTERN = re.compile(
+    r"^https://(?![^/]*\.invalid(?::|/|$))[A-Za-z0-9.-]+\.[A-Za-z]{2,63}(:[0-9]{1,5})?(/[^\s?#]*)?$"
+)
 
 
 class SettingsError(ValueError):
@@ -116,6 +121,9 @@ class Settings:
     custom_domain_hosted_zone_name: str | None = None
     # Verification
     verifier_role_name: str | None = None
+    # Authorization of the routes that declare jwt=(…): the issuer HTTP API trusts and the audiences it accepts.
+    jwt_issuer: str | None = None
+    jwt_audiences: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> Settings:
@@ -239,6 +247,36 @@ class Origins:
                     f"such as https://app.example.com; got {origin!r}"
                 )
         return origins
+
+
+class HttpsUrl:
+    allowed = (
+        "an `https://` URL without query or fragment, e.g. `https://cognito-idp.us-east-1.amazonaws.com/<pool id>`"
+    )
+
+    def parse(self, key: str, value: Any) -> str:
+        if not isinstance(value, str) or not ISSUER_PATTERN.fullmatch(value):
+            raise SettingsError(
+                f"context key '{key}' must be the issuer's https URL (no query, no fragment, not a .invalid host), "
+                f"e.g. https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example; got {value!r}"
+            )
+        return value
+
+
+class Audiences:
+    allowed = "comma-separated audiences (client ids or API identifiers)"
+
+    def parse(self, key: str, value: Any) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not all(isinstance(item, str) for item in items):
+            raise SettingsError(f"context key '{key}' must be a comma-separated list of audiences; got {value!r}")
+        audiences = tuple(item.strip() for item in items)
+        if not audiences or any(not item or any(c.isspace() for c in item) for item in audiences):
+            raise SettingsError(
+                f"context key '{key}' must list audiences without spaces or empty entries, e.g. 1example23456789,"
+                f"https://api.example.com; got {value!r}"
+            )
+        return audiences
 
 
 @dataclass(frozen=True)
@@ -438,6 +476,19 @@ SETTINGS: tuple[Setting, ...] = (
         "verifier policy to, so the first `make verify` already passes; deleting the stack detaches it",
     ),
     Setting(
+        "jwtIssuer",
+        "jwt_issuer",
+        HttpsUrl(),
+        "the OpenID Connect / OAuth 2.0 issuer whose tokens the `jwt` routes accept (its `iss`); needs "
+        "`jwtAudiences`. `make serve` accepts the local issuer's tokens (`make token`) instead",
+    ),
+    Setting(
+        "jwtAudiences",
+        "jwt_audiences",
+        Audiences(),
+        "the audiences a token of `jwtIssuer` must name in `aud` (or `client_id` when it has no `aud`)",
+    ),
+    Setting(
         "deploymentStrategy",
         "deployment_strategy",
         OneOf(DEPLOYMENT_STRATEGIES, "`Canary10Percent10Minutes` and the other CodeDeploy Lambda configs below"),
@@ -575,7 +626,15 @@ def _certificate_in_region(settings: Settings) -> None:
         )
 
 
+def _issuer_with_audiences(settings: Settings) -> None:
+    if settings.jwt_issuer and not settings.jwt_audiences:
+        raise SettingsError("context key 'jwtIssuer' needs 'jwtAudiences', the audiences its tokens must name")
+    if settings.jwt_audiences and not settings.jwt_issuer:
+        raise SettingsError("context key 'jwtAudiences' needs 'jwtIssuer', the issuer of the tokens")
+
+
 RELATIONS = (
+    _issuer_with_audiences,
     _expiry_after_transition,
     _freshness_after_buffer,
     _lock_within_expiry,

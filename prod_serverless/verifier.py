@@ -27,6 +27,7 @@ class VerifierPolicy(Construct):
         alias: lambda_.IFunction,
         test_alarm: cloudwatch.IAlarm,
         access_log_group: logs.ILogGroup,
+        iam_route_arns: Sequence[str] = (),
         role_name: str | None = None,
     ) -> None:
         """`role_name`: an existing role of this account (the pipeline's) to attach the policy to; deleting the
@@ -82,6 +83,17 @@ class VerifierPolicy(Construct):
                     ],
                 ),
                 *reader_statements,
+                *(
+                    [
+                        iam.PolicyStatement(
+                            sid="CallTheIamRoutes",
+                            actions=["execute-api:Invoke"],
+                            resources=list(iam_route_arns),
+                        )
+                    ]
+                    if iam_route_arns
+                    else []
+                ),
             ],
         )
         acknowledge(

@@ -72,6 +72,7 @@ def parse_request(event: object, aws_request_id: str = "unknown") -> Request | N
         query=_strings(event.get("queryStringParameters")),
         body=body if isinstance(body, str) else None,
         is_base64_encoded=event.get("isBase64Encoded") is True,
+        authorizer=context.get("authorizer"),
     )
 
 

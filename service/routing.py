@@ -23,6 +23,20 @@ MAX_BODY_BYTES = 6 * 1024 * 1024
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # HTTP API route paths: literal segments and `{name}` path variables; `{name+}` (greedy) only last.
 _SEGMENT = re.compile(r"[A-Za-z0-9._~-]+|\{[A-Za-z_][A-Za-z0-9_]*\}|\{[A-Za-z_][A-Za-z0-9_]*\+\}")
+# RFC 6749 section 3.3: a scope token is printable ASCII without space, `"` or `\`.
+SCOPE_PATTERN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")
+# Who may call a route (exactly one per row): anyone, a bearer of a JWT with one of its scopes, an IAM principal.
+PUBLIC, JWT, IAM = "public", "jwt", "iam"
+# The caller the release hook's event carries for an IAM route (its sample cannot name a real principal).
+SAMPLE_IAM_CALLER = {
+    "accessKey": "ASIASAMPLECALLER0000",
+    "accountId": "123456789012",
+    "callerId": "AROASAMPLECALLER0000:pre-traffic-check",
+    "cognitoIdentity": None,
+    "principalOrgId": None,
+    "userArn": "arn:aws:sts::123456789012:assumed-role/pre-traffic-check/pre-traffic-check",
+    "userId": "AROASAMPLECALLER0000:pre-traffic-check",
+}
 STATUS_MESSAGES = {
     400: "Bad Request",
     404: "Not Found",
@@ -49,10 +63,72 @@ class HttpError(Exception):
         self.message = message or STATUS_MESSAGES.get(status, "Error")
 
 
+class JwtCaller:
+    """The caller of a JWT route, as HTTP API verified it: the token's claims (HTTP API passes each as a string)
+    and its scopes."""
+
+    __slots__ = ("claims", "scopes")
+
+    def __init__(self, claims: dict[str, str], scopes: tuple[str, ...]) -> None:
+        self.claims = claims
+        self.scopes = scopes
+
+    @property
+    def subject(self) -> str:
+        """The token's `sub`: whom it was issued to (a user, or a client for client-credentials tokens)."""
+        return self.claims.get("sub", "")
+
+
+class IamCaller:
+    """The caller of an IAM route, as HTTP API verified its Signature Version 4: account, principal ARN, user id."""
+
+    __slots__ = ("access_key", "account_id", "principal_org_id", "user_arn", "user_id")
+
+    def __init__(self, *, account_id: str, user_arn: str, user_id: str, access_key: str, principal_org_id: str) -> None:
+        self.account_id = account_id
+        self.user_arn = user_arn
+        self.user_id = user_id
+        self.access_key = access_key
+        self.principal_org_id = principal_org_id
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def caller_of(authorizer: object) -> JwtCaller | IamCaller | None:
+    """The caller described by a payload 2.0 event's `requestContext.authorizer`, typed; None for a public route.
+
+    The function does not verify signatures again: HTTP API invokes it only after its authorizer accepted the
+    request, and the alias's only invokers are this API (by SourceArn) and the release hook."""
+    if not isinstance(authorizer, dict):
+        return None
+    jwt, iam = authorizer.get("jwt"), authorizer.get("iam")
+    if isinstance(jwt, dict):
+        raw = jwt.get("claims")
+        claims = {str(k): v for k, v in raw.items() if isinstance(v, str)} if isinstance(raw, dict) else {}
+        scopes = jwt.get("scopes")
+        if isinstance(scopes, list):
+            found = tuple(s for s in scopes if isinstance(s, str))
+        else:  # null when the route requires none: read them from the claims, as HTTP API did (scope or scp)
+            found = tuple((claims.get("scope") or claims.get("scp") or "").strip("[]").split())
+        return JwtCaller(claims, found)
+    if isinstance(iam, dict):
+        return IamCaller(
+            account_id=_text(iam.get("accountId")),
+            user_arn=_text(iam.get("userArn")),
+            user_id=_text(iam.get("userId")),
+            access_key=_text(iam.get("accessKey")),
+            principal_org_id=_text(iam.get("principalOrgId")),
+        )
+    return None
+
+
 class Request:
     """The parts of an HTTP API payload 2.0 event a route function may use, already type-checked."""
 
     __slots__ = (
+        "_authorizer",
         "api_request_id",
         "aws_request_id",
         "body",
@@ -76,7 +152,9 @@ class Request:
         query: Mapping[str, str] | None = None,
         body: str | None = None,
         is_base64_encoded: bool = False,
+        authorizer: object = None,
     ) -> None:
+        self._authorizer = authorizer  # typed only when a route asks (caller): a public route pays nothing
         self.method = method
         self.path = path
         self.api_request_id = api_request_id
@@ -87,6 +165,11 @@ class Request:
         self.is_base64_encoded = is_base64_encoded
         self.path_parameters: dict[str, str] = {}
         self.max_body_bytes = MAX_BODY_BYTES
+
+    @property
+    def caller(self) -> JwtCaller | IamCaller | None:
+        """Who called, as HTTP API verified it: JwtCaller, IamCaller, or None on a public route."""
+        return caller_of(self._authorizer)
 
     def raw_body(self) -> bytes:
         """The body as bytes, base64-decoded when API Gateway encoded it; 413 over the route's limit."""
@@ -121,14 +204,18 @@ class Request:
 
 
 class Sample:
-    """A request that a healthy deployment answers: the release hook, smoke and verify send it."""
+    """A request that a healthy deployment answers: the release hook, smoke and verify send it. On a JWT route,
+    `claims` are the verified claims the release hook's event carries (HTTP API passes each as a string)."""
 
-    __slots__ = ("body", "path", "query")
+    __slots__ = ("body", "claims", "path", "query")
 
-    def __init__(self, path: str | None = None, *, body: Any = None, query: str = "") -> None:
+    def __init__(
+        self, path: str | None = None, *, body: Any = None, query: str = "", claims: dict[str, str] | None = None
+    ) -> None:
         self.path = path
         self.body = body
         self.query = query
+        self.claims = claims
 
 
 class Healthy:
@@ -150,6 +237,8 @@ class Route:
         "answer",
         "client_errors_page",
         "healthy",
+        "iam",
+        "jwt",
         "max_body_bytes",
         "method",
         "path",
@@ -165,8 +254,10 @@ class Route:
         answer: Callable[[Request], Answer],
         *,
         summary: str,
-        public: str,
         healthy: Healthy,
+        public: str | None = None,
+        jwt: tuple[str, ...] | None = None,
+        iam: bool = False,
         sample: Sample | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
         client_errors_page: bool = True,
@@ -176,7 +267,9 @@ class Route:
         self.path = path
         self.answer = answer
         self.summary = summary
-        self.public = public
+        self.public = public  # why anyone may call it; or
+        self.jwt = jwt  # the scopes a JWT must hold one of; or
+        self.iam = iam  # a SigV4-signed caller with execute-api:Invoke on the route
         self.healthy = healthy
         self.sample = sample or Sample(path)
         self.max_body_bytes = max_body_bytes
@@ -193,10 +286,23 @@ class Route:
     def sample_path(self) -> str:
         return self.sample.path or self.path
 
+    @property
+    def authorization(self) -> str:
+        """Who may call it: PUBLIC, JWT or IAM."""
+        return JWT if self.jwt is not None else IAM if self.iam else PUBLIC
+
+    def sample_authorizer(self) -> dict[str, Any] | None:
+        """`requestContext.authorizer` of the sample's event, as HTTP API writes it after accepting the caller."""
+        if self.jwt is not None:
+            claims = self.sample.claims or {"sub": "pre-traffic-check", "scope": " ".join(self.jwt)}
+            return {"jwt": {"claims": dict(claims), "scopes": list(self.jwt)}}
+        return {"iam": dict(SAMPLE_IAM_CALLER)} if self.iam else None
+
     def check(self) -> dict[str, Any]:
         """The sample and its healthy answer as plain JSON: what the release hook, smoke and verify send and
-        expect (the hook reads it from its environment, so it is small and self-contained)."""
-        return {
+        expect (the hook reads it from its environment, so it is small and self-contained). A protected route's
+        check adds who may call it and the authorizer context its event carries."""
+        check: dict[str, Any] = {
             "route": self.key,
             "method": self.method,
             "path": self.sample_path,
@@ -205,6 +311,10 @@ class Route:
             "status": self.healthy.status,
             "keys": sorted(self.healthy.keys),
         }
+        if self.authorization != PUBLIC:
+            check.update(authorization=self.authorization, scopes=list(self.jwt or ()))
+            check["authorizer"] = self.sample_authorizer()
+        return check
 
     def match(self, path: str) -> dict[str, str] | None:
         """The path parameters when `path` is this route's path, else None."""
@@ -254,6 +364,24 @@ def _compile(route: Route) -> re.Pattern[str]:
         raise RouteError(f"{where}: path must start with '/' and not end with one, e.g. /items/{{id}}")
     if not route.summary.strip():
         raise RouteError(f"{where}: summary must say in one line what it answers")
+    given = [name for name, value in (("public", route.public), ("jwt", route.jwt), ("iam", route.iam or None))
+             if value is not None]  # fmt: skip
+    if len(given) != 1:
+        raise RouteError(
+            f'{where}: give exactly one of public="<why anyone may call it>", jwt=("<scope>", ...) or iam=True; '
+            f"got {' and '.join(given) or 'none'}"
+        )
+    if route.jwt is not None and (
+        isinstance(route.jwt, str)
+        or not route.jwt
+        or not all(isinstance(s, str) and SCOPE_PATTERN.fullmatch(s) for s in route.jwt)
+    ):
+        raise RouteError(
+            f'{where}: jwt must be a tuple of one or more scopes without spaces, e.g. jwt=("items:read",); AWS '
+            f"recommends scopes, since an ID token cannot be told from an access token; got {route.jwt!r}"
+        )
+    if route.sample.claims is not None and route.jwt is None:
+        raise RouteError(f"{where}: sample claims are for a jwt route; this one is {route.authorization}")
     if not 100 <= route.healthy.status <= 599:
         raise RouteError(f"{where}: healthy status must be an HTTP status; got {route.healthy.status}")
     if not 0 < route.max_body_bytes <= MAX_BODY_BYTES:

@@ -25,6 +25,7 @@ def build_event(
     now: float | None = None,
     route_key: str | None = None,
     path_parameters: dict[str, str] | None = None,
+    authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An HTTP API v2 event: lower-cased headers (repeats joined by commas), cookies split out."""
     merged: dict[str, str] = {}
@@ -67,6 +68,8 @@ def build_event(
         },
         "isBase64Encoded": False,
     }
+    if authorizer:  # where HTTP API puts the caller its authorizer accepted (payload 2.0)
+        event["requestContext"]["authorizer"] = authorizer
     if cookies:
         event["cookies"] = cookies
     if query:

@@ -4,8 +4,11 @@ Each request becomes a payload 2.0 event for the real handler, which runs under 
 variables from the template; unknown routes get HTTP API's 404 `{"message":"Not Found"}`, a handler exception
 its 500 `{"message":"Internal Server Error"}`, a request over HTTP API's size quotas a JSON 413/431; every request
 gets an access-log line in the stage's own format, and each invocation its own Lambda request id, the same in
-the response, the function's log lines and the access line (`fn`). A change to the code under service/ is
-picked up at the next request (imported again, a cold start); a change the template holds needs a new synth.
+the response, the function's log lines and the access line (`fn`). A protected route's authorization is applied
+first, as HTTP API's authorizers would (tools/local_auth.py): JWT routes take the development issuer's tokens
+(`make token`), IAM routes requests signed with the local development credentials. A change to the code under
+service/ is picked up at the next request (imported again, a cold start); a change the template holds needs a new
+synth.
 No Docker, no AWS.
 """
 
@@ -30,6 +33,7 @@ from prod_serverless.log_formats import render_access_line
 from service.routing import path_pattern, specificity
 from tools.events import LambdaContext, build_event
 from tools.lambda_logging import install, invocation
+from tools.local_auth import JWT, DevIssuer, RouteAuth, authorize, route_authorization
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 DEFAULT_TEMPLATE = Path("cdk.out/ProdServerlessStack.template.json")
@@ -210,9 +214,13 @@ class LocalApi(ThreadingHTTPServer):
         access_log_format: dict[str, str],
         handler: Handler,
         access_log: Any = None,
+        authorization: dict[str, RouteAuth] | None = None,
+        keys: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(address, _RequestHandler)
         self.routes = routes
+        self.authorization = authorization or {}  # route key -> its authorizer; public routes need none
+        self.keys = keys or {}  # the trusted issuer's public keys by key id (JWT routes)
         self.route_keys = RouteKeys(routes)
         self.access_log_format = access_log_format
         self.handler = handler
@@ -271,9 +279,21 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True  # the unread body must not be taken for the next request
             self._answer(over, _error(over), context, started)
             return
-        body = self.rfile.read(length).decode("utf-8", "replace") if length else None
+        raw = self.rfile.read(length) if length else b""
+        body = raw.decode("utf-8", "replace") if length else None
         if matched is None:
             self._answer(404, _error(404), context, started)
+            return
+        refusal, authorizer = authorize(
+            self.server.authorization.get(matched[0]),
+            method=self.command,
+            url=f"http://{self.headers.get('host', self.server.url.removeprefix('http://'))}{self.path}",
+            headers={name.lower(): value for name, value in self.headers.items()},
+            body=raw,
+            keys=self.server.keys,
+        )
+        if refusal is not None:  # refused before the function, as HTTP API's authorizer does: no invocation
+            self._answer(refusal.status, (refusal.headers, refusal.body), context, started)
             return
         event = build_event(
             method=self.command,
@@ -285,6 +305,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             request_id=context["$context.requestId"],
             route_key=matched[0],
             path_parameters=matched[1],
+            authorizer=authorizer,
         )
         if len(json.dumps(event)) > MAX_INVOCATION_BYTES:
             self._answer(413, _error(413), context, started)
@@ -357,17 +378,21 @@ def _invoke(handler: Handler, event: dict[str, Any], context: LambdaContext) -> 
     return int(result.get("statusCode", 200)), headers, body if isinstance(body, str) else json.dumps(body)
 
 
-def serve(port: int, template_path: Path, handler: Handler | None = None) -> LocalApi:
+def serve(port: int, template_path: Path, handler: Handler | None = None, issuer: DevIssuer | None = None) -> LocalApi:
     """Bind 127.0.0.1:`port` (0 picks a free port); the caller runs serve_forever()."""
     template = load_template(template_path)
     if handler is None:
         environment = function_environment(template)
         handler = Reloading(lambda: load_service(environment), SERVICE_CODE, routes(template))
+    authorization = route_authorization(template)
     return LocalApi(
         ("127.0.0.1", port),
         routes=routes(template),
         access_log_format=stage_access_log_format(template),
         handler=handler,
+        authorization=authorization,
+        # Only an API with JWT routes makes (or reads) the development issuer's key.
+        keys=(issuer or DevIssuer()).keys if any(a.kind == JWT for a in authorization.values()) else {},
     )
 
 
@@ -394,6 +419,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     install(sys.stderr)  # the function's own log lines, as Lambda's JSON format writes them
     print(f"serving {sorted(server.routes)} on {server.url} (Ctrl-C stops)", file=sys.stderr)
+    if server.keys:
+        print(
+            "note: JWT routes accept the local development issuer's tokens (`make token SCOPES=…`), not jwtIssuer's; "
+            "IAM routes accept requests signed with the local development credentials (tools/local_auth.py)",
+            file=sys.stderr,
+        )
     print(
         f"note: the handler runs on this machine's Python {sys.version_info.major}.{sys.version_info.minor}; "
         f"the deployed function runs {function_runtime(load_template(args.template))}",

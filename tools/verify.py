@@ -4,7 +4,9 @@ It needs one policy: the stack's ProdVerifierPolicyArn output, exactly the calls
 failed row naming the action; the other rows still run. It is also the check of a first deploy, which shifts no
 traffic and so runs no pre-traffic hook.
 
-1. The API: every route's sample (service/routes.py) gets its healthy answer; an unknown path and a method
+1. The API: every route's sample (service/routes.py) gets its healthy answer; a protected route first refuses an
+   anonymous request (HTTP API's 401 or 403), then answers its sample sent with credentials (tools/callers.py:
+   API_TOKEN for JWT routes, your own SigV4 signature for IAM routes); an unknown path and a method
    without a route get HTTP API's 404. The API request id of each answer is remembered. A direct invocation
    of the live alias with an event that is not from API Gateway is answered 400 and logged as a warning: at
    the default log levels a served request writes no function line, so this is the line that proves the
@@ -49,7 +51,8 @@ from prod_serverless.settings import configured
 from service.routes import ROUTES
 from service.routing import METHODS
 from tools.aws import STACK_NAME, AwsUnavailableError, client, one_line_errors, session, stack_outputs
-from tools.smoke import request_for, send
+from tools.callers import CallerError, Callers, callers_for
+from tools.smoke import refusal, request_for, send
 
 NOT_FOUND = {"message": "Not Found"}
 UNKNOWN_PATH = "/verify-no-such-route"
@@ -157,6 +160,7 @@ class Verifier:
     log_level: str = "INFO"  # the deployed logLevel: at ERROR the function writes no warning line
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
     checks: list[dict[str, Any]] = field(default_factory=lambda: [route.check() for route in ROUTES])
+    callers: Callers | None = None  # credentials for the protected routes' samples (tools/callers.py)
     rows: list[Row] = field(default_factory=list)
     request_ids: dict[str, str] = field(default_factory=dict)  # route key … -> API request id
     lambda_ids: dict[str, str] = field(default_factory=dict)  # route key, "direct" -> Lambda request id
@@ -191,7 +195,23 @@ class Verifier:
     def check_api(self) -> bool:
         """Every route's sample answers healthily; unrouted requests get HTTP API's 404; each answer has its id."""
         for check in self.checks:
-            status, headers, body = self.fetch(request_for(self.stack.url, check))
+            request = request_for(self.stack.url, check)
+            if check.get("authorization"):
+                status, headers, body = self.fetch(request_for(self.stack.url, check))
+                self._remember(f"{check['route']} anonymous", headers)
+                self.record(
+                    f"{check['route']} refuses an anonymous request",
+                    refusal(status, body),
+                    f"{status} {body[:80]!r}",
+                )
+                try:
+                    if self.callers is None:
+                        raise CallerError("no credentials for protected routes were given")
+                    self.callers.authenticate(request, check)
+                except (CallerError, AwsUnavailableError) as error:
+                    self.record(f"{check['route']} answers its healthy sample", False, str(error))
+                    continue
+            status, headers, body = self.fetch(request)
             problem = verdict({"statusCode": status, "body": body.decode("utf-8", "replace")}, check)
             self._remember(check["route"], headers)
             answer = _json(body)
@@ -206,7 +226,8 @@ class Verifier:
                 status == 404 and _json(body) == NOT_FOUND,
                 f"{status} {body[:80]!r}",
             )
-        expected = len(self.checks) + len(unrouted(self.checks))
+        protected = sum(1 for check in self.checks if check.get("authorization"))
+        expected = len(self.checks) + protected + len(unrouted(self.checks))
         ok = len(self.request_ids) == expected
         self.record("every answer carries its API request id", ok, ", ".join(self.request_ids.values()))
         return self.check_direct_invocation() and ok
@@ -559,11 +580,13 @@ def main(argv: list[str] | None = None) -> int:
             clients = {
                 name: client(aws, name) for name in ("cloudformation", "lambda", "s3", "athena", "cloudwatch", "logs")
             }
+            stack = Stack.read(clients["cloudformation"])
             verifier = Verifier(
                 clients=clients,
-                stack=Stack.read(clients["cloudformation"]),
+                stack=stack,
                 timeout=args.timeout,
                 log_level=configured().log_level,
+                callers=callers_for(stack.url),
             )
             rows = verifier.run()
     except AwsUnavailableError as error:
