@@ -45,7 +45,7 @@ ROUTE_SERVER_ERRORS = Watch(SERVICE_NAMESPACE, "ServerErrors", ("FunctionName", 
 EXPECTED_CLIENT_ERRORS = Watch(SERVICE_NAMESPACE, "ExpectedClientErrors", ("FunctionName",))
 # Counted from the API's access log by a metric filter (api.py, log_formats.AUTH_REFUSAL_PATTERN), only when a route
 # is protected: the 401/403 answers of HTTP API's authorizers, which never reach the function.
-AUTH_REFUSALS = Watch(SERVICE_NAMESPACE, "AuthorizerRefusals", ())
+AUTH_REFUSALS = Watch("ProdServerless/Authorizers", "Refusals", ())
 LAMBDA_THROTTLES = Watch("AWS/Lambda", "Throttles", ("FunctionName",))
 LAMBDA_DURATION = Watch("AWS/Lambda", "Duration", ("FunctionName",))
 LAMBDA_INVOCATIONS = Watch("AWS/Lambda", "Invocations", ("FunctionName",))

@@ -27,11 +27,13 @@ from prod_serverless.settings import Settings, cdk_json_context, parse_pairs
 from service import handler
 from service import metrics as service_metrics
 from service.routes import ROUTES
-from service.routing import Healthy, Route, Router, Sample
+from service.routing import PUBLIC, Healthy, IamCaller, JwtCaller, Route, Router, Sample
 from tests.conftest import TUNED, FakeContext, Synthesized
 from tests.infra.helpers import SETTINGS, statements, template_of
 from tests.tools.helpers import serving, verify_api_rows
 from tools import cost, docs, smoke
+from tools.callers import Callers
+from tools.local_auth import DevIssuer
 from tools.local_server import serve
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -43,7 +45,9 @@ def recipes() -> dict[str, str]:
 
 
 def test_every_recipe_in_the_readme_is_run_here() -> None:
-    assert set(recipes()) == {"endpoints", "routes", "variable", "reads", "context", "resource"}
+    assert set(recipes()) == {
+        "endpoints", "routes", "signedin", "signedinroutes", "issuer", "variable", "reads", "context", "resource"
+    }  # fmt: skip
 
 
 def test_the_variable_recipe_is_read_by_the_service_as_the_wiring_test_requires() -> None:
@@ -60,9 +64,11 @@ def _routes() -> tuple[Route, ...]:
     """ROUTES with the recipe's two rows, answered by the recipe's two functions."""
     namespace: dict[str, Any] = {}
     exec(recipes()["endpoints"], namespace)
-    endpoints = SimpleNamespace(get_item=namespace["get_item"], echo=namespace["echo"])
+    exec(recipes()["signedin"], {**namespace, "JwtCaller": JwtCaller, "IamCaller": IamCaller}, namespace)
+    endpoints = SimpleNamespace(**{name: namespace[name] for name in ("get_item", "echo", "me", "whoami")})
     rows = eval(
-        "(" + recipes()["routes"] + ")", {"Route": Route, "Healthy": Healthy, "Sample": Sample, "endpoints": endpoints}
+        "(" + recipes()["routes"] + recipes()["signedinroutes"] + ")",
+        {"Route": Route, "Healthy": Healthy, "Sample": Sample, "endpoints": endpoints},
     )
     # A team that has applied the recipe already has these rows: they are then checked as they stand. The new rows
     # come first, so every consumer below is checked with routes in another order than the shipped table's.
@@ -71,10 +77,14 @@ def _routes() -> tuple[Route, ...]:
 
 EXTENDED = _routes()
 NEW = [route for route in EXTENDED if route.key in {"GET /items/{id}", "POST /echo"}]
+PROTECTED = [route for route in EXTENDED if route.authorization != PUBLIC]
 CHECKS = [route.check() for route in EXTENDED]
 ORIGIN = "https://app.example.com"
-# What a team puts in its cdk.json beside the recipes: other memory, timeout and Region than the defaults.
-TEAM_CONTEXT = {"functionMemoryMb": "384", "functionTimeoutSeconds": "25", "region": "eu-central-1"}
+# What a team puts in its cdk.json beside the recipes: other memory, timeout and Region than the defaults, and the
+# issuer recipe's two keys.
+ISSUER_CONTEXT: dict[str, str] = json.loads("{" + recipes()["issuer"] + "}")
+TEAM_CONTEXT = {"functionMemoryMb": "384", "functionTimeoutSeconds": "25", "region": "eu-central-1", **ISSUER_CONTEXT}
+TEAM_SETTINGS = Settings.from_context({**cdk_json_context(), **TEAM_CONTEXT})
 
 
 def _variable() -> Variable:
@@ -122,7 +132,54 @@ def test_each_route_is_acknowledged_with_its_own_public_reason(extended: Synthes
         for finding in plugin.get("suppressedViolations", [])
         if finding["ruleName"] in ("AwsSolutions-APIG4", "api_gw_v2_authorization_type_configured_check")
     }
-    assert reasons == {route.public for route in EXTENDED}
+    assert reasons == {route.public for route in EXTENDED if route.authorization == PUBLIC}
+
+
+def test_protected_routes_have_the_authorizer_and_no_acknowledgment(extended: Synthesized) -> None:
+    """The recipe's JWT and IAM rows: synth passed with no acknowledgment for them, the JWT routes share one
+    authorizer of the configured issuer, each route carries its authorization type and scopes."""
+    (authorizer_id, authorizer), *more = extended.of_type("AWS::ApiGatewayV2::Authorizer").items()
+    assert more == []
+    assert authorizer["Properties"]["JwtConfiguration"] == {
+        "Issuer": TEAM_SETTINGS.jwt_issuer,
+        "Audience": list(TEAM_SETTINGS.jwt_audiences),
+    }
+    routes = {r["Properties"]["RouteKey"]: r for r in extended.of_type("AWS::ApiGatewayV2::Route").values()}
+    for route in EXTENDED:
+        properties = routes[route.key]["Properties"]
+        kind = {"jwt": "JWT", "iam": "AWS_IAM", "public": "NONE"}[route.authorization]
+        assert properties["AuthorizationType"] == kind, route.key
+        assert properties.get("AuthorizationScopes") == (list(route.jwt) if route.jwt else None), route.key
+        assert ("AuthorizerId" in properties) == (route.jwt is not None), route.key
+        if route.jwt:
+            assert properties["AuthorizerId"] == {"Ref": authorizer_id}
+    # The synth's report: only the public rows' routes are acknowledged (a protected one needs no reason).
+    acknowledged = [
+        construct["constructPath"]
+        for plugin in extended.report["pluginReports"]
+        for finding in plugin.get("suppressedViolations", [])
+        if finding["ruleName"] == "AwsSolutions-APIG4"
+        for construct in finding["violatingConstructs"]
+    ]
+    assert len(acknowledged) == len(EXTENDED) - len(PROTECTED)
+    assert {route.authorization for route in PROTECTED} == {"jwt", "iam"}
+
+
+def test_the_verifier_may_call_exactly_the_iam_routes(extended: Synthesized) -> None:
+    (policy,) = [p for i, p in extended.of_type("AWS::IAM::ManagedPolicy").items() if i.startswith("ProdVerifier")]
+    (invoke,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "CallTheIamRoutes"]
+    arns = invoke["Resource"] if isinstance(invoke["Resource"], list) else [invoke["Resource"]]
+    tails = sorted(json.dumps(arn).rsplit('"', 2)[-2] for arn in arns)
+    assert tails == sorted(
+        "/*/" + route.method + re.sub(r"{[^}]+}", "*", route.path) for route in EXTENDED if route.iam
+    )
+    assert invoke["Action"] == "execute-api:Invoke"
+
+
+def test_cors_lets_a_browser_send_credentials(extended: Synthesized) -> None:
+    (api,) = extended.of_type("AWS::ApiGatewayV2::Api").values()
+    allowed = api["Properties"]["CorsConfiguration"]["AllowHeaders"]
+    assert {"authorization", "content-type", "x-amz-date", "x-amz-security-token"} <= set(allowed)
 
 
 def test_the_handler_answers_every_sample_healthily_and_refuses_a_bad_body() -> None:
@@ -151,33 +208,53 @@ def test_the_variable_reaches_the_function(extended: Synthesized) -> None:
     assert service_function["Properties"]["Environment"]["Variables"][row.name] == row.value(SETTINGS)
 
 
+@pytest.fixture(scope="module")
+def issuer(tmp_path_factory: pytest.TempPathFactory) -> DevIssuer:
+    return DevIssuer(tmp_path_factory.mktemp("issuer") / "key.pem")
+
+
 @pytest.fixture
-def local_api(extended: Synthesized) -> Iterator[Any]:
+def local_api(extended: Synthesized, issuer: DevIssuer) -> Iterator[Any]:
     router = Router(EXTENDED)
-    api = serve(0, extended.outdir / "ProdServerlessStack.template.json", lambda e, c: handler.handle(router, e, c))
+    template = extended.outdir / "ProdServerlessStack.template.json"
+    api = serve(0, template, lambda e, c: handler.handle(router, e, c), issuer=issuer)
     api.access_log = io.StringIO()
     with serving(api):
         yield api
 
 
-def test_the_local_server_serves_and_smoke_checks_every_route(local_api: Any) -> None:
-    smoke.run(local_api.url, 1, CHECKS)
-    served = [json.loads(line)["r"] for line in local_api.access_log.getvalue().splitlines()]
-    assert served == [route.key for route in EXTENDED]
+def _callers(issuer: DevIssuer) -> Callers:
+    return Callers(
+        local=True, region=TEAM_SETTINGS.region, audiences=TEAM_SETTINGS.jwt_audiences, issuer=lambda: issuer
+    )
 
 
-def test_verify_checks_every_route_and_the_unrouted_ones(local_api: Any) -> None:
-    rows = verify_api_rows(local_api.url, CHECKS)
+def test_the_local_server_serves_and_smoke_checks_every_route(local_api: Any, issuer: DevIssuer) -> None:
+    smoke.run(local_api.url, 1, CHECKS, _callers(issuer))
+    lines = [json.loads(line) for line in local_api.access_log.getvalue().splitlines()]
+    # Each protected route refused first (anonymous; a JWT route also a token without its scope), unserved.
+    refused = [(route.key, status) for route in PROTECTED for status in (["401", "403"] if route.jwt else ["403"])]
+    assert [(line["r"], line["s"]) for line in lines[: len(refused)]] == refused
+    assert all(line["fn"] == "-" for line in lines[: len(refused)])
+    assert [line["r"] for line in lines[len(refused) :]] == [route.key for route in EXTENDED]
+
+
+def test_verify_checks_every_route_and_the_unrouted_ones(local_api: Any, issuer: DevIssuer) -> None:
+    rows = verify_api_rows(local_api.url, CHECKS, _callers(issuer))
     checked = [row.check for row in rows]
-    assert [f"{route.key} answers its healthy sample" for route in EXTENDED] == checked[: len(EXTENDED)]
-    assert all(row.ok for row in rows)
+    answers = [check for check in checked if check.endswith("answers its healthy sample")]
+    assert [f"{route.key} answers its healthy sample" for route in EXTENDED] == answers
+    assert [f"{route.key} refuses an anonymous request" for route in PROTECTED] == [
+        check for check in checked if check.endswith("refuses an anonymous request")
+    ]
+    assert all(row.ok for row in rows), [row for row in rows if not row.ok]
 
 
 def test_the_dashboard_has_a_row_per_route(extended: Synthesized) -> None:
     """One route table (one Logs Insights scan per view, whatever the routes), tall enough for every route."""
     (dashboard,) = extended.of_type("AWS::CloudWatch::Dashboard").values()
     text = "".join(part for part in dashboard["Properties"]["DashboardBody"]["Fn::Join"][1] if isinstance(part, str))
-    query = json.dumps("\n| ".join(routes_query()))[1:-1]  # as it stands inside the dashboard's JSON text
+    query = json.dumps("\n| ".join(routes_query(refusals=bool(PROTECTED))))[1:-1]  # as inside the dashboard's JSON
     assert text.count(query) == 1 and text.count('"type":"log"') == 1
     assert f'"height":{2 + len(EXTENDED)}' in text.split(query)[0].rsplit('"type":"log"', 1)[-1]
 
@@ -191,6 +268,12 @@ def test_the_routes_own_alarms(extended: Synthesized) -> None:
     assert "RouteGetItemsId5xx" not in alarms  # declared by the POST row only
     rate = {query["Id"]: query for query in alarms["Api4xxRate"]["Metrics"]}
     assert rate["expected"]["MetricStat"]["Metric"]["MetricName"] == "ExpectedClientErrors"
+    # The authorizers' refusals, counted from the access log, are taken out of the paging rate.
+    assert rate["refused"]["MetricStat"]["Metric"]["MetricName"] == "Refusals"
+    (expression,) = [query["Expression"] for query in rate.values() if "Expression" in query]
+    assert "- FILL(refused, 0)" in expression
+    (refusals,) = extended.of_type("AWS::Logs::MetricFilter").values()
+    assert refusals["Properties"]["MetricTransformations"][0]["MetricName"] == "Refusals"
     (unhealthy,) = [c for i, c in extended.of_type("AWS::CloudWatch::CompositeAlarm").items() if "Unhealthy" in i]
     assert "RoutePostEcho5xx" in json.dumps(unhealthy["Properties"]["AlarmRule"])
 
@@ -266,7 +349,9 @@ def test_a_teams_context_reaches_every_consumer_of_the_template(extended: Synthe
     ]
     assert duration["Threshold"] == round(settings.function_timeout_seconds * 1000 * 0.8)
     assert cost.Deployed.read(extended.template, settings.region).memory_mb == settings.function_memory_mb
-    assert settings.region != Settings().region and Settings().region not in json.dumps(extended.template)
+    # The issuer is the team's own URL (the recipe's names its Cognito Region): everything else follows `region`.
+    elsewhere = json.dumps(extended.template).replace(str(settings.jwt_issuer), "")
+    assert settings.region != Settings().region and Settings().region not in elsewhere
 
 
 def _alarm_reads(extended: Synthesized) -> list[tuple[str, str, str, dict[str, Any]]]:

@@ -63,7 +63,7 @@ def configuration_table() -> str:
 
 
 def routes_table(routes: Iterable[Any]) -> str:
-    """Every route: its key, what it answers, its sample and healthy answer, why it is public, its alarms."""
+    """Every route: its key, what it answers, its sample and healthy answer, who may call it, its alarms."""
     rows = []
     for route in routes:
         check = route.check()
@@ -81,11 +81,20 @@ def routes_table(routes: Iterable[Any]) -> str:
                 route.summary,
                 sample,
                 f"{check['status']}, keys {', '.join(f'`{k}`' for k in check['keys']) or 'none'}",
-                route.public,
+                authorization(route),
                 "; ".join(alarms) or "API-wide alarms",
             )
         )
-    return markdown_table(("Route", "Answers", "Sample", "Healthy answer", "Public because", "Alarms"), rows)
+    return markdown_table(("Route", "Answers", "Sample", "Healthy answer", "Who may call", "Alarms"), rows)
+
+
+def authorization(route: Any) -> str:
+    """Who may call a route, as docs/routes.md says it."""
+    if route.jwt is not None:
+        return f"JWT of `jwtIssuer` with scope {' or '.join(f'`{scope}`' for scope in route.jwt)}"
+    if route.iam:
+        return "IAM: a SigV4-signed caller with `execute-api:Invoke` on it"
+    return f"anyone: {route.public}"
 
 
 def environment_table() -> str:

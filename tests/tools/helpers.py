@@ -14,6 +14,7 @@ from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
 from tools import verify
+from tools.callers import Callers
 from tools.local_server import LocalApi
 
 
@@ -28,7 +29,7 @@ def serving(api: LocalApi) -> Iterator[LocalApi]:
         api.server_close()
 
 
-def verify_api_rows(url: str, checks: list[dict[str, Any]]) -> list[verify.Row]:
+def verify_api_rows(url: str, checks: list[dict[str, Any]], callers: Callers | None = None) -> list[verify.Row]:
     """`make verify`'s API section against `url`: every check's sample, the unrouted probes, and a direct invocation
     of the alias (stubbed: answered 400, as the function answers an event that is not from API Gateway)."""
     lambda_client = boto3.client("lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
@@ -38,7 +39,7 @@ def verify_api_rows(url: str, checks: list[dict[str, Any]]) -> list[verify.Row]:
         "invoke", {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(answer.encode()), len(answer))}, {
             "FunctionName": "alias", "Payload": ANY})  # fmt: skip
     stack = verify.Stack(url=url, bucket="", key_arn="", topic_arn="", alias_arn="alias", alarms={})
-    verifier = verify.Verifier(clients={"lambda": lambda_client}, stack=stack, checks=checks)
+    verifier = verify.Verifier(clients={"lambda": lambda_client}, stack=stack, checks=checks, callers=callers)
     with stub:
         assert verifier.check_api()
     return verifier.rows
