@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from aws_cdk import Stack
@@ -10,9 +11,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 
-from prod_serverless.api import HttpEndpoint, cors_methods
+from prod_serverless.api import HttpEndpoint, cors_headers, cors_methods
 from prod_serverless.compliance import REASON_RULE
-from prod_serverless.log_formats import access_log_format
+from prod_serverless.log_formats import AUTH_REFUSAL_PATTERN, access_log_format
 from prod_serverless.settings import Settings
 from service.routes import ROUTES
 from service.routing import Healthy, Route, RouteError
@@ -191,3 +192,42 @@ def test_a_route_without_a_specific_public_reason_stops_synth() -> None:
         _endpoint(Settings(), (*ROUTES, vague))
     # The refusal states the rule it applies (compliance.REASON_RULE), not another one.
     assert str(refused.value) == f"route GET /v: `public` {REASON_RULE}; got 'public by design'"
+
+
+def test_a_public_table_has_no_authorizer_nor_refusal_metric(endpoint: Template) -> None:
+    """With only public rows (the shipped table) the API is what it was before routes could be protected."""
+    assert all(route.authorization == "public" for route in ROUTES)
+    assert endpoint.find_resources("AWS::ApiGatewayV2::Authorizer") == {}
+    assert endpoint.find_resources("AWS::Logs::MetricFilter") == {}
+    routes = endpoint.find_resources("AWS::ApiGatewayV2::Route").values()
+    assert {r["Properties"]["AuthorizationType"] for r in routes} == {"NONE"}
+
+
+def test_a_jwt_route_without_an_issuer_stops_synth_naming_it() -> None:
+    me = Route("GET", "/me", ROUTES[0].answer, summary="s", jwt=("profile:read",), healthy=Healthy(200, ()))
+    with pytest.raises(RouteError, match=r"^route GET /me needs a JWT issuer: set jwtIssuer and jwtAudiences"):
+        _endpoint(Settings(), (*ROUTES, me))
+
+
+def test_cors_headers_carry_credentials_only_when_a_route_needs_them() -> None:
+    me = Route("GET", "/me", ROUTES[0].answer, summary="s", jwt=("profile:read",), healthy=Healthy(200, ()))
+    who = Route("GET", "/who", ROUTES[0].answer, summary="s", iam=True, healthy=Healthy(200, ()))
+    assert cors_headers(ROUTES) == ["content-type"]
+    assert cors_headers((*ROUTES, me)) == ["content-type", "authorization"]
+    assert set(cors_headers((*ROUTES, who))) == {
+        "content-type", "authorization", "x-amz-content-sha256", "x-amz-date", "x-amz-security-token"
+    }  # fmt: skip
+
+
+def test_the_refusal_filter_counts_only_the_authorizers_answers() -> None:
+    """The metric filter's pattern, evaluated as CloudWatch Logs would on access lines the local server writes in the
+    stage's format: a refused request (401/403, no integration) counts; the function's own 403 does not."""
+    match = re.fullmatch(r'\{ \(\$\.s = "(\d+)" \|\| \$\.s = "(\d+)"\) && \$\.fn = "(-)" \}', AUTH_REFUSAL_PATTERN)
+    assert match
+
+    def counted(line: dict[str, str]) -> bool:
+        return line["s"] in match.groups()[:2] and line["fn"] == match[3]
+
+    assert counted({"s": "401", "fn": "-"}) and counted({"s": "403", "fn": "-"})
+    assert not counted({"s": "403", "fn": "6f1c0e9a-1b2c-4d5e-8f90-a1b2c3d4e5f6"})  # the function answered 403
+    assert not counted({"s": "404", "fn": "-"})

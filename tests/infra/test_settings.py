@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 import pytest
@@ -395,3 +396,31 @@ def test_every_combination_of_the_domain_settings_is_accepted_or_refused_in_one_
         Settings.from_context(context)
     message = str(refused.value)
     assert "\n" not in message and message.startswith("context key 'customDomain"), message
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"jwtIssuer": "http://issuer.example.com", "jwtAudiences": "a"}, "jwtIssuer' must be the issuer's https URL"),
+        ({"jwtIssuer": "https://local-issuer.invalid/", "jwtAudiences": "a"}, "not a .invalid host"),
+        ({"jwtIssuer": "https://issuer.example.com/?x=1", "jwtAudiences": "a"}, "no query"),
+        ({"jwtIssuer": "https://issuer.example.com"}, "'jwtIssuer' needs 'jwtAudiences'"),
+        ({"jwtAudiences": "a"}, "'jwtAudiences' needs 'jwtIssuer'"),
+        ({"jwtIssuer": "https://issuer.example.com", "jwtAudiences": "a,,b"}, "without spaces or empty entries"),
+        ({"jwtIssuer": "https://issuer.example.com", "jwtAudiences": "a b"}, "without spaces or empty entries"),
+    ],
+)
+def test_the_jwt_issuer_and_audiences_are_refused_in_one_line(context: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)) as refused:
+        Settings.from_context(context)
+    assert "\n" not in str(refused.value)
+
+
+def test_the_jwt_issuer_and_audiences_are_read() -> None:
+    settings = Settings.from_context(
+        {"jwtIssuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc", "jwtAudiences": "one, two"}
+    )
+    assert (settings.jwt_issuer, settings.jwt_audiences) == (
+        "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc",
+        ("one", "two"),
+    )
