@@ -410,3 +410,9 @@ def test_every_alarm_on_the_functions_metrics_reads_what_the_function_really_wri
         key = (namespace, metric, tuple(sorted(dimensions)))
         assert key in published, f"{alarm} reads {key}, which the function never writes"
         assert published[key] == dimensions, alarm
+
+
+def test_the_cost_model_prices_what_protection_adds(extended: Synthesized) -> None:
+    """The JWT and IAM authorizers cost nothing (HTTP API pricing); the refusals' metric is one custom metric."""
+    (item,) = [item for item in cost.fixed_monthly(cost.Deployed.read(extended.template)) if "Authorizer" in item.name]
+    assert item.usd == cost.PRICES["custom_metric_month"].usd

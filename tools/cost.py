@@ -155,6 +155,7 @@ class Deployed:
     region: str
     log_query_widgets: int = 0  # the dashboard's Logs Insights widgets: each view scans their log groups again
     dashboard_window_hours: float = 3.0  # how much log a view scans: the dashboard's default time range
+    metric_filters: int = 0  # each publishes one custom metric (the authorizers' refusals, when a route is protected)
 
     @classmethod
     def read(cls, template: dict[str, Any], region: str = "us-east-1") -> Deployed:
@@ -204,6 +205,7 @@ class Deployed:
             dashboard_window_hours=max(
                 [float(h) for text in dashboards for h in re.findall(r'"start":"-PT(\d+)H"', text)] or [3.0]
             ),
+            metric_filters=len(of_type("AWS::Logs::MetricFilter")),
         )
 
 
@@ -574,6 +576,14 @@ def fixed_monthly(deployed: Deployed) -> list[Item]:
             f"none while healthy; up to ${_usd('custom_metric_month', ERROR_METRICS_PER_FAILURE):.2f} a month for a "
             "version or route that answers 5xx all month",
         ),
+    ] + [
+        # HTTP API pricing has no charge for JWT or IAM authorization: the metric filter's metric is what it adds.
+        Item(
+            "Authorizer refusals metric",
+            _usd("custom_metric_month", deployed.metric_filters),
+            f"{deployed.metric_filters} custom metric from the access log; the authorizers themselves cost nothing",
+        )
+        for _ in range(1 if deployed.metric_filters else 0)
     ]
 
 

@@ -278,3 +278,23 @@ def test_against_the_deployed_api_a_jwt_route_needs_api_token() -> None:
         callers.token(["items:read"])
     given = Callers(local=False, region="eu-west-1", environ={"API_TOKEN": " abc "})
     assert given.token(["items:read"]) == "abc"
+
+
+def test_verify_in_the_account_fails_a_jwt_rows_healthy_check_without_api_token(
+    protected_api: tuple[LocalApi, list[Any]],
+) -> None:
+    """Without API_TOKEN the JWT route's refusal is still proven, and its healthy row fails saying what to give."""
+    from tools import verify
+
+    api, invoked = protected_api
+    me = Route("GET", "/me", lambda r: (200, {}), summary="s", healthy=Healthy(200, ("sub",)), jwt=SCOPES)
+    stack = verify.Stack(url=api.url, bucket="", key_arn="", topic_arn="", alias_arn="alias", alarms={})
+    callers = Callers(local=False, region="eu-west-1", audiences=(AUDIENCE,), environ={})
+    verifier = verify.Verifier(clients={}, stack=stack, checks=[me.check()], callers=callers)
+    verifier.check_direct_invocation = lambda: True  # type: ignore[method-assign]
+    assert not verifier.check_api()
+    rows = {row.check: row for row in verifier.rows}
+    assert rows["GET /me refuses an anonymous request"].ok
+    healthy = rows["GET /me answers its healthy sample"]
+    assert not healthy.ok and "API_TOKEN" in healthy.detail
+    assert invoked == []
