@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from service.routing import IAM, JWT
 from tools.local_auth import LOCAL_CREDENTIALS, DevIssuer, sign_iam
 
 TOKEN_ENV = "API_TOKEN"  # noqa: S105 - the name of the variable, not a token
@@ -79,11 +80,11 @@ class Callers:
     ) -> None:
         """Give `request` the credentials its check's route requires (`scopes` overrides a JWT route's own)."""
         kind = check.get("authorization")
-        if kind == "jwt":
+        if kind == JWT:
             request.add_header(
                 "Authorization", f"Bearer {self.token(scopes if scopes is not None else check['scopes'])}"
             )
-        elif kind == "iam":
+        elif kind == IAM:
             body = request.data if isinstance(request.data, bytes) else None
             headers = {name.lower(): value for name, value in request.header_items()}
             signed = sign_iam(request.get_method(), request.full_url, headers, body, self.credentials(), self.region)

@@ -190,17 +190,18 @@ def token_scopes(claims: Mapping[str, Any]) -> list[str]:
 
 
 def check_jwt(
-    header: str | None, auth: RouteAuth, keys: Mapping[str, Any]
+    identity: str | None, auth: RouteAuth, keys: Mapping[str, Any]
 ) -> tuple[Refusal | None, dict[str, Any] | None]:
     """(None, the event's authorizer context) for a token HTTP API would accept on this route; else (refusal, None)."""
-    if not header:
+    if not identity:
         return unauthorized("the token is missing"), None
-    token = header.removeprefix("Bearer ").strip()
+    token = identity.removeprefix("Bearer ").strip()
     try:
-        algorithm = jwt.get_unverified_header(token).get("alg")
+        header = jwt.get_unverified_header(token)
+        algorithm = header.get("alg")
         if algorithm not in ALGORITHMS:
             return unauthorized(f"the token's algorithm is not one of {', '.join(ALGORITHMS)}"), None
-        kid = jwt.get_unverified_header(token).get("kid")
+        kid = header.get("kid")
         if not isinstance(kid, str) or kid not in keys:
             return unauthorized("the token's key id is not one of the issuer's keys"), None
         claims = jwt.decode(

@@ -17,6 +17,7 @@ from typing import Any
 from pre_traffic_hook.handler import verdict
 from prod_serverless.settings import SettingsError
 from service.routes import ROUTES
+from service.routing import JWT
 from tools.aws import STACK_NAME, AwsUnavailableError, client, session, stack_outputs
 from tools.callers import NO_SUCH_SCOPE, CallerError, Callers, callers_for
 
@@ -79,7 +80,7 @@ def check_refusals(base_url: str, check: dict[str, Any], callers: Callers, timeo
     probes: list[tuple[str, urllib.request.Request, tuple[int, ...]]] = [
         ("an anonymous request", request_for(base_url, check), tuple(REFUSALS))
     ]
-    if check.get("authorization") == "jwt" and callers.local:
+    if check.get("authorization") == JWT and callers.local:
         request = request_for(base_url, check)
         callers.authenticate(request, check, scopes=[NO_SUCH_SCOPE])
         probes.append((f"a token with scope {NO_SUCH_SCOPE} only", request, (403,)))
