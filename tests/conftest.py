@@ -231,3 +231,11 @@ def lambda_context() -> FakeContext:
 def load_event(name: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads((EVENTS / name).read_text())
     return event
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _development_issuer_key(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The development issuer's key of every test in a temporary directory, never the project's `.local/`."""
+    from tools import local_auth
+
+    local_auth.KEY_FILE = tmp_path_factory.mktemp("dev-issuer") / "key.pem"

@@ -30,6 +30,7 @@ from service.routes import ROUTES
 from service.routing import PUBLIC, Healthy, IamCaller, JwtCaller, Route, Router, Sample
 from tests.conftest import TUNED, FakeContext, Synthesized
 from tests.infra.helpers import SETTINGS, statements, template_of
+from tests.infra.test_monitoring import _rate
 from tests.tools.helpers import serving, verify_api_rows
 from tools import cost, docs, smoke
 from tools.callers import Callers
@@ -272,6 +273,10 @@ def test_the_routes_own_alarms(extended: Synthesized) -> None:
     assert rate["refused"]["MetricStat"]["Metric"]["MetricName"] == "Refusals"
     (expression,) = [query["Expression"] for query in rate.values() if "Expression" in query]
     assert "- FILL(refused, 0)" in expression
+    # A flood of refused credentials alone is no 4xx rate; the same 4xx answered by the function is.
+    floor = TEAM_SETTINGS.api_4xx_min_requests
+    assert _rate(expression, floor * 2, floor, refused=floor) == 0
+    assert _rate(expression, floor * 2, floor, refused=0) == 50
     (refusals,) = extended.of_type("AWS::Logs::MetricFilter").values()
     assert refusals["Properties"]["MetricTransformations"][0]["MetricName"] == "Refusals"
     (unhealthy,) = [c for i, c in extended.of_type("AWS::CloudWatch::CompositeAlarm").items() if "Unhealthy" in i]

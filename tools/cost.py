@@ -340,6 +340,7 @@ def function_lines(deployed: Deployed, request_id: str, check: dict[str, Any]) -
             request_id=SAMPLE_REQUEST["$context.requestId"],
             now=1795946400.123,
             route_key=check["route"],
+            authorizer=check.get("authorizer"),  # a protected route's sample, as its authorizer accepted it
         )
         context = LambdaContext()
         context.aws_request_id = request_id

@@ -94,7 +94,8 @@ def route_authorization(template: Mapping[str, Any]) -> dict[str, RouteAuth]:
 class DevIssuer:
     """The development issuer: an RSA key made once in `key_file`, which mints tokens and verifies them."""
 
-    def __init__(self, key_file: Path = KEY_FILE) -> None:
+    def __init__(self, key_file: Path | None = None) -> None:
+        key_file = key_file or KEY_FILE  # read when called: the tests point it at a temporary directory
         if not key_file.exists():
             key_file.parent.mkdir(parents=True, exist_ok=True)
             private = rsa.generate_private_key(public_exponent=65537, key_size=2048)

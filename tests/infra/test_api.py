@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from typing import Any
 
 import pytest
 from aws_cdk import Stack
@@ -45,6 +47,18 @@ REQUIRED_ACCESS_LOG_VARIABLES = {
 }
 
 
+# Settings with an issuer, so the table may hold JWT routes; a table without any has no authorizer all the same.
+def _settings(**changes: Any) -> Settings:
+    return dataclasses.replace(
+        Settings(), jwt_issuer="https://issuer.example.com/", jwt_audiences=("test-audience",), **changes
+    )
+
+
+# The table's public rows: what the tests of an API without authorizers build.
+PUBLIC_ROUTES = tuple(route for route in ROUTES if route.authorization == "public")
+PUBLIC_REASON = PUBLIC_ROUTES[0].public
+
+
 def _endpoint(settings: Settings, routes: tuple[Route, ...] = ROUTES) -> Template:
     def build(stack: Stack) -> None:
         function = lambda_.Function(
@@ -63,7 +77,7 @@ def _endpoint(settings: Settings, routes: tuple[Route, ...] = ROUTES) -> Templat
 
 @pytest.fixture(scope="module")
 def endpoint() -> Template:
-    return _endpoint(Settings())
+    return _endpoint(_settings())
 
 
 @pytest.mark.parametrize("log_format", ["compact", "full"])
@@ -85,7 +99,7 @@ def test_the_full_format_adds_the_user_agent_the_response_length_and_more() -> N
 
 
 def test_the_stage_writes_the_configured_format() -> None:
-    (stage,) = _endpoint(Settings(access_log_format="full")).find_resources("AWS::ApiGatewayV2::Stage").values()
+    (stage,) = _endpoint(_settings(access_log_format="full")).find_resources("AWS::ApiGatewayV2::Stage").values()
     assert stage["Properties"]["AccessLogSettings"]["Format"] == access_log_format("full")
 
 
@@ -137,7 +151,7 @@ def test_stage_throttling_defaults_and_configuration(endpoint: Template) -> None
             }
         },
     )
-    tuned = _endpoint(Settings(throttle_rate_limit=20, throttle_burst_limit=40))
+    tuned = _endpoint(_settings(throttle_rate_limit=20, throttle_burst_limit=40))
     tuned.has_resource_properties(
         "AWS::ApiGatewayV2::Stage",
         {
@@ -153,14 +167,14 @@ def test_stage_throttling_defaults_and_configuration(endpoint: Template) -> None
 def test_cors_is_off_by_default_and_exact_when_configured(endpoint: Template) -> None:
     (api,) = endpoint.find_resources("AWS::ApiGatewayV2::Api").values()
     assert "CorsConfiguration" not in api["Properties"]
-    with_cors = _endpoint(Settings(cors_allowed_origins=("https://app.example.com",)))
+    with_cors = _endpoint(_settings(cors_allowed_origins=("https://app.example.com",)))
     with_cors.has_resource_properties(
         "AWS::ApiGatewayV2::Api",
         {
             "CorsConfiguration": {
                 "AllowOrigins": ["https://app.example.com"],
                 "AllowMethods": cors_methods(ROUTES),
-                "AllowHeaders": ["content-type"],
+                "AllowHeaders": cors_headers(ROUTES),
                 "MaxAge": 3600,
             }
         },
@@ -169,7 +183,7 @@ def test_cors_is_off_by_default_and_exact_when_configured(endpoint: Template) ->
 
 def test_cors_allows_exactly_the_methods_of_the_routes() -> None:
     assert cors_methods(ROUTES) == sorted({route.method for route in ROUTES})
-    extra = Route("DELETE", "/x/{id}", ROUTES[0].answer, summary="s", public=ROUTES[0].public, healthy=Healthy(204, ()))
+    extra = Route("DELETE", "/x/{id}", ROUTES[0].answer, summary="s", public=PUBLIC_REASON, healthy=Healthy(204, ()))
     assert "DELETE" in cors_methods((*ROUTES, extra))
 
 
@@ -189,14 +203,15 @@ def test_every_route_is_an_api_route_invoking_the_function_from_that_route_only(
 def test_a_route_without_a_specific_public_reason_stops_synth() -> None:
     vague = Route("GET", "/v", ROUTES[0].answer, summary="s", public="public by design", healthy=Healthy(200, ()))
     with pytest.raises(RouteError) as refused:
-        _endpoint(Settings(), (*ROUTES, vague))
+        _endpoint(_settings(), (*ROUTES, vague))
     # The refusal states the rule it applies (compliance.REASON_RULE), not another one.
     assert str(refused.value) == f"route GET /v: `public` {REASON_RULE}; got 'public by design'"
 
 
-def test_a_public_table_has_no_authorizer_nor_refusal_metric(endpoint: Template) -> None:
-    """With only public rows (the shipped table) the API is what it was before routes could be protected."""
-    assert all(route.authorization == "public" for route in ROUTES)
+def test_a_public_table_has_no_authorizer_nor_refusal_metric() -> None:
+    """With only public rows (the shipped table) the API is what it was before routes could be protected, even with
+    an issuer configured."""
+    endpoint = _endpoint(_settings(), PUBLIC_ROUTES)
     assert endpoint.find_resources("AWS::ApiGatewayV2::Authorizer") == {}
     assert endpoint.find_resources("AWS::Logs::MetricFilter") == {}
     routes = endpoint.find_resources("AWS::ApiGatewayV2::Route").values()
@@ -206,15 +221,15 @@ def test_a_public_table_has_no_authorizer_nor_refusal_metric(endpoint: Template)
 def test_a_jwt_route_without_an_issuer_stops_synth_naming_it() -> None:
     me = Route("GET", "/me", ROUTES[0].answer, summary="s", jwt=("profile:read",), healthy=Healthy(200, ()))
     with pytest.raises(RouteError, match=r"^route GET /me needs a JWT issuer: set jwtIssuer and jwtAudiences"):
-        _endpoint(Settings(), (*ROUTES, me))
+        _endpoint(Settings(), (*PUBLIC_ROUTES, me))
 
 
 def test_cors_headers_carry_credentials_only_when_a_route_needs_them() -> None:
     me = Route("GET", "/me", ROUTES[0].answer, summary="s", jwt=("profile:read",), healthy=Healthy(200, ()))
     who = Route("GET", "/who", ROUTES[0].answer, summary="s", iam=True, healthy=Healthy(200, ()))
-    assert cors_headers(ROUTES) == ["content-type"]
-    assert cors_headers((*ROUTES, me)) == ["content-type", "authorization"]
-    assert set(cors_headers((*ROUTES, who))) == {
+    assert cors_headers(PUBLIC_ROUTES) == ["content-type"]
+    assert cors_headers((*PUBLIC_ROUTES, me)) == ["content-type", "authorization"]
+    assert set(cors_headers((*PUBLIC_ROUTES, who))) == {
         "content-type", "authorization", "x-amz-content-sha256", "x-amz-date", "x-amz-security-token"
     }  # fmt: skip
 

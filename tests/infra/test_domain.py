@@ -19,6 +19,8 @@ DOMAIN = "api.example.com"
 CERTIFICATE = f"arn:aws:acm:{REGION}:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 ZONE = "Z0123456789ABCDEFGHIJ"
 WITH_DOMAIN = {"customDomainName": DOMAIN, "customDomainCertificateArn": CERTIFICATE, "region": REGION}
+# The domain does not depend on the routes: the table's public ones need no issuer in these settings.
+PUBLIC_ROUTES = tuple(route for route in ROUTES if route.authorization == "public")
 
 
 def _endpoint(settings: Settings) -> tuple[Template, Any]:
@@ -30,7 +32,12 @@ def _endpoint(settings: Settings) -> tuple[Template, Any]:
         )
         built.append(
             HttpEndpoint(
-                stack, "ProdApi", settings=settings, routes=ROUTES, function=function, log_key=kms.Key(stack, "ProdKey")
+                stack,
+                "ProdApi",
+                settings=settings,
+                routes=PUBLIC_ROUTES,
+                function=function,
+                log_key=kms.Key(stack, "ProdKey"),
             )
         )
 

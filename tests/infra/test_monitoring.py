@@ -36,6 +36,7 @@ MEMBERS = {
 HEALTH = tuple(name for members in MEMBERS.values() for name in members)
 # Routes whose 4xx answers never page: the 4xx-rate alarm subtracts the function's count of them.
 QUIET_4XX = any(not route.client_errors_page for route in ROUTES)
+PROTECTED = any(route.authorization != "public" for route in ROUTES)
 
 # name -> (namespace, metric, dimensions, statistic, period, comparison, threshold, datapoints/evaluation periods)
 GTE, GT, LT = "GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold"
@@ -147,12 +148,16 @@ def test_api_4xx_rate_is_metric_math_over_4xx_and_count(synthesized: Synthesized
     alarm = _alarms(synthesized)["Api4xxRate"]
     queries = {query["Id"]: query for query in alarm["Metrics"]}
     floor = SETTINGS.api_4xx_min_requests
+    # Taken out of the paged 4xx: the quiet routes' own 4xx, and the authorizers' refusals when a route is protected.
+    taken_out = [name for name, present in (("expected", QUIET_4XX), ("refused", PROTECTED)) if present]
+    paged = " - ".join(["clientErrors", *(f"FILL({name}, 0)" for name in taken_out)])
     assert queries["expr_1"]["Expression"] == (
-        f"IF(requests >= {floor}, 100 * (clientErrors - FILL(expected, 0)) / requests, 0)"
-        if QUIET_4XX
+        f"IF(requests >= {floor}, 100 * ({paged}) / requests, 0)"
+        if taken_out
         else f"IF(requests >= {floor}, 100 * clientErrors / requests, 0)"
     )
     assert ("expected" in queries) == QUIET_4XX
+    assert ("refused" in queries) == PROTECTED
     for query_id, metric in (("clientErrors", "4xx"), ("requests", "Count")):
         stat = queries[query_id]["MetricStat"]
         assert stat["Metric"] == {
@@ -165,10 +170,12 @@ def test_api_4xx_rate_is_metric_math_over_4xx_and_count(synthesized: Synthesized
     assert alarm["Threshold"] == SETTINGS.api_4xx_rate_percent and alarm["ComparisonOperator"] == GT
 
 
-def _rate(expression: str, requests: float, client_errors: float, expected: float | None = None) -> float:
+def _rate(
+    expression: str, requests: float, client_errors: float, expected: float | None = None, refused: float | None = None
+) -> float:
     """CloudWatch's metric math for the 4xx rate's few functions: IF(c, a, b), and FILL(m, 0) of a missing value."""
     python = expression.replace("IF(", "_if(").replace("FILL(", "_fill(")
-    values = {"requests": requests, "clientErrors": client_errors, "expected": expected}
+    values = {"requests": requests, "clientErrors": client_errors, "expected": expected, "refused": refused}
     functions = {"_if": lambda c, a, b: a if c else b, "_fill": lambda m, v: v if m is None else m}
     return float(eval(python, functions, values))
 

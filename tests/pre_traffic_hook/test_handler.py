@@ -193,7 +193,10 @@ def test_the_hooks_event_is_a_real_http_api_event() -> None:
     sample = load_event("http_api_get_root.json")
     built = hook.route_event(CHECKS[0], 1_764_410_400.0)
     assert set(built) <= set(sample) | {"queryStringParameters", "body"}
-    assert set(built["requestContext"]) == set(sample["requestContext"])
+    # A protected route's event also has what its authorizer passes (tests/service/test_authorization.py).
+    assert set(built["requestContext"]) == set(sample["requestContext"]) | (
+        {"authorizer"} if CHECKS[0].get("authorizer") else set()
+    )
     assert set(built["requestContext"]["http"]) == set(sample["requestContext"]["http"])
     assert (built["routeKey"], built["rawPath"], built["requestContext"]["http"]["method"]) == (
         CHECKS[0]["route"],

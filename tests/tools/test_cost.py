@@ -63,6 +63,7 @@ def deployed() -> cost.Deployed:
         region=SETTINGS.region,
         log_query_widgets=1,  # the route table: one query whatever the number of routes
         dashboard_window_hours=3,
+        metric_filters=int(any(route.authorization != "public" for route in ROUTES)),  # the authorizers' refusals
     )
 
 

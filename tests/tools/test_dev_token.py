@@ -3,10 +3,12 @@ its scopes; a mistake is one line."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from prod_serverless.settings import Settings, parse_pairs
 from tools import dev_token
 from tools.local_auth import JWT, DevIssuer, RouteAuth, check_jwt
 
@@ -15,6 +17,8 @@ from tools.local_auth import JWT, DevIssuer, RouteAuth, check_jwt
 def issuer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DevIssuer:
     made = DevIssuer(tmp_path / "key.pem")
     monkeypatch.setattr(dev_token, "DevIssuer", lambda: made)
+    # The settings of CONTEXT alone, whatever a team's cdk.json holds (its own issuer, say).
+    monkeypatch.setattr(dev_token, "configured", lambda: Settings.from_context(parse_pairs(os.environ["CONTEXT"])))
     return made
 
 

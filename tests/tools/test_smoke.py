@@ -14,6 +14,9 @@ from tests.tools.helpers import serving
 from tools import smoke
 from tools.local_server import LocalApi, serve
 
+# A public route of the table: its check needs no credentials (tests/tools/test_local_auth.py has protected ones).
+PUBLIC = next(route for route in ROUTES if route.authorization == "public")
+
 
 @pytest.fixture
 def local_api(template_file: Path) -> Iterator[LocalApi]:
@@ -37,12 +40,14 @@ def test_smoke_fails_on_a_wrong_answer(local_api: LocalApi, capsys: pytest.Captu
 def test_smoke_sends_every_routes_sample(local_api: LocalApi) -> None:
     smoke.run(local_api.url, 2)
     routes = [json.loads(line)["r"] for line in local_api.access_log.getvalue().splitlines()]  # type: ignore[union-attr]
-    assert routes == [route.key for route in ROUTES] * 2
+    # A protected route is first refused: anonymously, and (a JWT route, locally) with a token without its scope.
+    refused = [route.key for route in ROUTES for _ in range({"public": 0, "iam": 1, "jwt": 2}[route.authorization])]
+    assert routes == refused + [route.key for route in ROUTES] * 2
 
 
 @pytest.mark.parametrize("change", ["status", "keys", "header", "request-id"])
 def test_each_condition_of_the_smoke_verdict_fails_alone(change: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    check = ROUTES[0].check()
+    check = PUBLIC.check()
     body = {key: "x" for key in check["keys"]}
     headers = {**smoke.EXPECTED_HEADERS, "apigw-requestid": "id-1"}
     status = check["status"]
@@ -60,7 +65,7 @@ def test_each_condition_of_the_smoke_verdict_fails_alone(change: str, monkeypatc
 
 
 def test_the_healthy_answer_passes_the_smoke_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
-    check = ROUTES[0].check()
+    check = PUBLIC.check()
     body = json.dumps({key: "x" for key in check["keys"]}).encode()
     headers = {**smoke.EXPECTED_HEADERS, "apigw-requestid": "id-1"}
     monkeypatch.setattr(smoke, "send", lambda request, timeout: (check["status"], headers, body))

@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.credentials import Credentials
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
@@ -24,6 +25,7 @@ from prod_serverless.log_formats import routes_query
 from prod_serverless.queries import QUERIES
 from service.routes import ROUTES
 from tools import verify
+from tools.callers import Callers
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 URL = "https://abc123.execute-api.us-east-1.amazonaws.com/"
@@ -35,7 +37,18 @@ SERVED_BY = "r-1"  # the Lambda request id in the first route's answer
 DIRECT = "d-1"  # the Lambda request id of verify's direct invocation
 CHECKS = [route.check() for route in ROUTES]
 PROBES = verify.unrouted(CHECKS)
-IDS = {check["route"]: f"ID{number:013d}=" for number, check in enumerate([*CHECKS, *PROBES])}
+# Every request verify sends, in its order: a protected route's anonymous request before its sample.
+SENT = [
+    *(key for check in CHECKS for key in ([f"{check['route']} anonymous"] if check.get("authorization") else [])
+      + [check["route"]]),
+    *(probe["route"] for probe in PROBES),
+]  # fmt: skip
+IDS = {key: f"ID{number:013d}=" for number, key in enumerate(SENT)}
+REFUSED = b'{"message":"Unauthorized"}'
+# The credentials of a protected route's sample: a token from API_TOKEN, and AWS credentials to sign with.
+CALLERS = Callers(
+    local=False, region="us-east-1", environ={"API_TOKEN": "test-token"}, aws_credentials=lambda: Credentials("K", "S")
+)
 FIRST = CHECKS[0]["route"]
 COMPOSITE = "ProdServerlessStack-ProdMonitoringServiceUnhealthyAlarm-9"
 ALARMS = {
@@ -53,6 +66,8 @@ def fetch(request: urllib.request.Request) -> tuple[int, dict[str, str], bytes]:
     path = "/" + request.full_url.removeprefix(URL).split("?")[0]
     check = next((c for c in CHECKS if (c["method"], c["path"]) == (request.get_method(), path)), None)
     key = check["route"] if check else f"{request.get_method()} {path}"
+    if check and check.get("authorization") and not request.has_header("Authorization"):
+        return 401, {"apigw-requestid": IDS[f"{key} anonymous"], "content-type": "application/json"}, REFUSED
     headers = {"apigw-requestid": IDS[key], "content-type": "application/json"}
     if check is None:
         return 404, headers, b'{"message":"Not Found"}'
@@ -331,6 +346,7 @@ class Account:
             now=lambda: NOW,
             progress=lambda line: None,
             metrics_wait=0,
+            callers=CALLERS,
         )
 
     def run(self) -> dict[str, verify.Row]:
@@ -528,7 +544,16 @@ def test_a_healthy_run_says_exactly_this() -> None:
     first = CHECKS[0]["route"]
     not_found = '404 b\'{"message":"Not Found"}\''
     assert [(row.check, row.ok, row.detail) for row in rows.values()] == [
-        *((f"{check['route']} answers its healthy sample", True, str(check["status"])) for check in CHECKS),
+        *(
+            row
+            for check in CHECKS
+            for row in (
+                [(f"{check['route']} refuses an anonymous request", True, f"401 {REFUSED!r}")]
+                if check.get("authorization")
+                else []
+            )
+            + [(f"{check['route']} answers its healthy sample", True, str(check["status"]))]
+        ),
         *((f"{probe['route']} gets HTTP API's 404", True, not_found) for probe in PROBES),
         ("every answer carries its API request id", True, ", ".join(IDS.values())),
         ("a direct invocation of the live alias is refused with 400 (and logged)", True, f"request id {DIRECT}"),
