@@ -335,9 +335,12 @@ def test_fixed_costs_by_hand(deployed: cost.Deployed) -> None:
     assert detailed["Detailed route metrics"] == pytest.approx(2 * 6 * 0.30)
     assert fixed["The function's error metrics"].usd == 0
     assert "$0.60 a month" in fixed["The function's error metrics"].basis
+    # A protected route adds the authorizers' refusal count: one custom metric (the authorizers are free).
+    assert fixed.get("Authorizer refusals metric", cost.Item("", 0.0, "")).usd == 0.30 * deployed.metric_filters
     assert cost.total(fixed.values()) == pytest.approx(
         deployed.metric_alarm_metrics * 0.10 + 0.50 * deployed.composite_alarms + 3.00 + 2.00
-    )
+        + 0.30 * deployed.metric_filters
+    )  # fmt: skip
 
 
 def test_the_reference_design_by_hand(deployed: cost.Deployed) -> None:
