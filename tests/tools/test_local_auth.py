@@ -298,3 +298,22 @@ def test_verify_in_the_account_fails_a_jwt_rows_healthy_check_without_api_token(
     healthy = rows["GET /me answers its healthy sample"]
     assert not healthy.ok and "API_TOKEN" in healthy.detail
     assert invoked == []
+
+
+def test_verify_fails_a_protected_route_that_answers_an_anonymous_caller(
+    protected_api: tuple[LocalApi, list[Any]], issuer: DevIssuer
+) -> None:
+    """The API in the account lost its authorizer (here: the local server has none): the refusal row fails."""
+    from tools import verify
+
+    api, _ = protected_api
+    api.authorization = {}
+    who = Route("GET", "/who", lambda r: (200, {}), summary="s", healthy=Healthy(200, ("arn",)), iam=True)
+    stack = verify.Stack(url=api.url, bucket="", key_arn="", topic_arn="", alias_arn="alias", alarms={})
+    callers = Callers(local=True, region="eu-west-1", audiences=(AUDIENCE,), issuer=lambda: issuer)
+    verifier = verify.Verifier(clients={}, stack=stack, checks=[who.check()], callers=callers)
+    verifier.check_direct_invocation = lambda: True  # type: ignore[method-assign]
+    verifier.check_api()
+    rows = {row.check: row for row in verifier.rows}
+    refused = rows["GET /who refuses an anonymous request"]
+    assert not refused.ok and refused.detail.startswith("500")  # the function ran, without a caller
