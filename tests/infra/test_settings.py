@@ -424,3 +424,23 @@ def test_the_jwt_issuer_and_audiences_are_read() -> None:
         "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc",
         ("one", "two"),
     )
+
+
+def test_the_issuer_and_audiences_need_each_other_in_exactly_one_line() -> None:
+    for context, line in (
+        ({"jwtIssuer": "https://issuer.example.com"}, "context key 'jwtIssuer' needs 'jwtAudiences', the audiences "
+         "its tokens must name"),
+        ({"jwtAudiences": "a"}, "context key 'jwtAudiences' needs 'jwtIssuer', the issuer of the tokens"),
+        ({"jwtIssuer": "https://issuer.example.com", "jwtAudiences": 7}, "context key 'jwtAudiences' must be a "
+         "comma-separated list of audiences; got 7"),
+        ({"jwtIssuer": "https://issuer.example.com", "jwtAudiences": ["a", 7]}, "context key 'jwtAudiences' must "
+         "be a comma-separated list of audiences; got ['a', 7]"),
+    ):  # fmt: skip
+        with pytest.raises(SettingsError) as refused:
+            Settings.from_context(context)
+        assert str(refused.value) == line
+
+
+def test_audiences_may_be_a_json_list_in_cdk_json() -> None:
+    settings = Settings.from_context({"jwtIssuer": "https://issuer.example.com", "jwtAudiences": ["a", " b "]})
+    assert settings.jwt_audiences == ("a", "b")

@@ -86,8 +86,14 @@ def test_the_hook_sends_a_jwt_route_its_samples_claims_and_the_function_reads_th
 
 
 def test_a_jwt_sample_without_claims_has_a_subject_and_the_routes_scopes() -> None:
-    claims = _row(jwt=("items:read",)).sample_authorizer()
-    assert claims == {"jwt": {"claims": {"sub": "pre-traffic-check", "scope": "items:read"}, "scopes": ["items:read"]}}
+    claims = _row(jwt=("items:read", "items:list")).sample_authorizer()
+    assert claims == {
+        "jwt": {
+            "claims": {"sub": "pre-traffic-check", "scope": "items:read items:list"},  # as a token holds them
+            "scopes": ["items:read", "items:list"],
+        }
+    }
+    assert _row(public=REASON).sample_authorizer() is None  # a public route's event has no authorizer
 
 
 def test_the_hook_sends_an_iam_route_a_sample_caller() -> None:
@@ -116,6 +122,11 @@ def test_the_caller_is_typed_from_the_authorizer_context() -> None:
     )
     for nothing in (None, {}, "jwt", {"lambda": {"x": "y"}}, {"jwt": "x"}):
         assert caller_of(nothing) is None
+    # Claims that are not a map, or no scopes anywhere: an empty caller, never an error or an invented scope.
+    bare = caller_of({"jwt": {"claims": "x"}})
+    assert isinstance(bare, JwtCaller) and (bare.claims, bare.scopes) == ({}, ())
+    in_org = caller_of({"iam": {**SAMPLE_IAM_CALLER, "principalOrgId": "o-a1b2c3d4e5"}})
+    assert isinstance(in_org, IamCaller) and in_org.principal_org_id == "o-a1b2c3d4e5"
 
 
 def test_a_public_route_reads_no_caller_even_if_the_event_claims_one() -> None:
