@@ -18,6 +18,7 @@ from constructs import Construct
 
 from prod_serverless.alarms import alarm_specs
 from prod_serverless.api import HttpEndpoint
+from prod_serverless.bundle import LOCK, BundleError, Dependencies, install, sbom
 from prod_serverless.compliance import acknowledgment_hints, add_compliance_checks
 from prod_serverless.function import ServiceFunction
 from prod_serverless.log_archive import LogArchive
@@ -29,6 +30,7 @@ from prod_serverless.verifier import VerifierPolicy
 from service.routing import Route, RouteError
 
 STACK_NAME = "ProdServerlessStack"
+SBOM = "ProdFunction.sbom.cdx.json"  # written beside the template: what the API function's asset holds
 
 
 def route_table() -> tuple[Route, ...]:
@@ -48,13 +50,17 @@ class ProdServerlessStack(Stack):
         *,
         settings: Settings,
         routes: tuple[Route, ...] | None = None,
+        dependencies: Dependencies | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         routes = route_table() if routes is None else routes
 
         archive = LogArchive(self, "ProdLogArchive", settings=settings)
-        service = ServiceFunction(self, "ProdFunction", settings=settings, log_key=archive.key)
+        service = ServiceFunction(
+            self, "ProdFunction", settings=settings, log_key=archive.key, dependencies=dependencies
+        )
+        self.service = service
         api = HttpEndpoint(
             self, "ProdApi", settings=settings, routes=routes, function=service.alias, log_key=archive.key
         )
@@ -146,20 +152,24 @@ def build_app(
     *,
     control_tower: bool = True,
     routes: tuple[Route, ...] | None = None,
+    lock: Path = LOCK,
 ) -> App:
     """The whole app: settings from context, the stack, the compliance checks.
 
     cdk.json's context is the base, so `python main.py` (tests, debuggers) builds what `cdk synth` builds;
     the CLI's own context (`-c key=value`) still takes precedence over it. `control_tower=False` skips the
-    Control Tower rules, which take seconds per synth: tests of a second configuration use it.
+    Control Tower rules, which take seconds per synth: tests of a second configuration use it. `lock`: the
+    function's own dependencies (prod_serverless/bundle.py); the app writes their SBOM beside the template.
     """
     app = App(context={**cdk_json_context(), **(context or {})}, outdir=outdir)
     settings = Settings.from_context(app.node.get_all_context())
-    ProdServerlessStack(
+    dependencies = install(lock)
+    stack = ProdServerlessStack(
         app,
         STACK_NAME,
         settings=settings,
         routes=routes,
+        dependencies=dependencies,
         env=Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=settings.region),
         description="Prod serverless API: HTTP API + Lambda, encrypted log archive, alarms",
         analytics_reporting=False,  # CDKMetadata would be the one resource without the Prod prefix
@@ -169,6 +179,9 @@ def build_app(
         termination_protection=True,
     )
     add_compliance_checks(app, control_tower=control_tower)
+    sbom_file = Path(app.outdir) / SBOM
+    sbom_file.parent.mkdir(parents=True, exist_ok=True)
+    sbom_file.write_text(sbom(dependencies, name=STACK_NAME + "/ProdFunction", version=stack.service.fingerprint))
     return app
 
 
@@ -180,6 +193,8 @@ def main() -> None:
         sys.exit(f"Configuration error: {error}")
     except RouteError as error:
         sys.exit(f"Route table error (service/routes.py): {error}")
+    except BundleError as error:
+        sys.exit(f"Function dependencies ({LOCK.name}): {error}")
     try:
         app.synth()
     except RuntimeError as error:

@@ -23,7 +23,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from prod_serverless.lambdas import ARCHITECTURE, RUNTIME, code_digest, owned_function
+from prod_serverless.bundle import Dependencies, check_size
+from prod_serverless.lambdas import ARCHITECTURE, RUNTIME, code_digest, owned_function, shipped_files
 from prod_serverless.settings import Settings, SettingsError
 
 SERVICE_CODE = Path(__file__).resolve().parent.parent / "service"
@@ -92,13 +93,18 @@ class ServiceFunction(Construct):
         code: Path = SERVICE_CODE,
         resources: Mapping[str, str] | None = None,
         statements: Sequence[iam.PolicyStatement] = (),
+        dependencies: Dependencies | None = None,
     ) -> None:
         """`resources`: environment variables naming resources of the stack (e.g. a table name), and
-        `statements`: the least-privilege permissions the code needs on them."""
+        `statements`: the least-privilege permissions the code needs on them. `dependencies`: the third-party
+        packages installed from function-requirements.lock (prod_serverless/bundle.py), shipped beside the code."""
         super().__init__(scope, construct_id)
         self.environment = environment(settings, resources)
         self.memory_mb = settings.function_memory_mb
         self.timeout = Duration.seconds(settings.function_timeout_seconds)
+        self.dependencies = dependencies
+        self.code_bytes = sum(path.stat().st_size for path in shipped_files(code))
+        check_size(self.code_bytes + (dependencies.unzipped_bytes if dependencies else 0))
         self.fingerprint = self.version_fingerprint(settings, code)
         owned = owned_function(
             self,
@@ -117,6 +123,7 @@ class ServiceFunction(Construct):
             timeout=self.timeout,
             dlq_reason="Invoked synchronously by API Gateway only; a DLQ applies to asynchronous invocations alone.",
             reserved_concurrency=settings.reserved_concurrency,
+            dependencies=dependencies,
         )
         self.function, self.role, self.policy, self.log_group = (
             owned.function,
@@ -158,4 +165,7 @@ class ServiceFunction(Construct):
             "role": f"{self.node.path}/Role",
             "logGroup": f"{self.node.path}/LogGroup",
         }
+        if self.dependencies is not None:  # absent when there are none, so such a function's fingerprint is as before
+            captured["dependencies"] = [f"{item['name']}=={item['version']} {item['sha256']}" for item in
+                                        self.dependencies.installed]  # fmt: skip
         return hashlib.sha256(json.dumps(captured, sort_keys=True).encode()).hexdigest()[:12]

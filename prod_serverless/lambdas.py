@@ -19,6 +19,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from prod_serverless.bundle import Dependencies, assemble
 from prod_serverless.compliance import FRAMEWORK_PACKS, acknowledge
 from prod_serverless.log_groups import encrypted_log_group
 
@@ -55,13 +56,24 @@ def code_digest(directory: Path) -> str:
     return digest.hexdigest()
 
 
-def package_asset(package: Path) -> lambda_.Code:
-    """The package `package` as the function's code, under its own name (`<package>/…` in the zip).
+def package_asset(package: Path, dependencies: Dependencies | None = None) -> lambda_.Code:
+    """The package `package` as the function's code, under its own name (`<package>/…` in the zip), with the
+    installed `dependencies` beside it at the zip's root (on Lambda's sys.path), if there are any.
 
     Shipped as a package, not as loose files, so its modules import each other the same way in Lambda, in
     the tests and in the CDK app (`from service.routes import ROUTES`). The asset is the parent directory
     with everything but the package excluded (glob patterns, .gitignore-like: the last match wins).
     """
+    if dependencies is not None:
+        assembled = assemble(package, dependencies)
+        return lambda_.Code.from_asset(
+            str(assembled),
+            exclude=[f"**/{pattern}" for pattern in EXCLUDED],
+            ignore_mode=IgnoreMode.GLOB,
+            # Named by the lock's digest and the package's files: what decides the content, on any machine.
+            asset_hash_type=AssetHashType.CUSTOM,
+            asset_hash=assembled.name.removeprefix("asset-"),
+        )
     return lambda_.Code.from_asset(
         str(package.parent),
         # "*" skips dot-names (minimatch), so ".*" too; then the package back in, then what never ships.
@@ -92,6 +104,7 @@ def owned_function(
     dlq_reason: str,
     reserved_concurrency: int | None = None,
     retry_attempts: int | None = None,
+    dependencies: Dependencies | None = None,
 ) -> OwnedFunction:
     """Build the function into `scope` from the package `code` (`handler` is relative to it: "handler.handler");
     `purpose` completes "Runtime role of …" and the policy description."""
@@ -136,7 +149,7 @@ def owned_function(
         runtime=RUNTIME,
         architecture=ARCHITECTURE,
         handler=f"{code.name}.{handler}",
-        code=package_asset(code),
+        code=package_asset(code, dependencies),
         memory_size=memory_mb,
         timeout=timeout,
         # Nothing may add to the role behind this builder's back (grants would be inline policies): every

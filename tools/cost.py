@@ -28,8 +28,8 @@ import math
 import random
 import re
 import sys
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +37,9 @@ from pre_traffic_hook.handler import CHECKS_METADATA
 from prod_serverless.log_formats import access_log_format, render_access_line
 from prod_serverless.queries import QUERIES
 from prod_serverless.settings import SYSTEM_LOG_LEVELS
-from tools.aws import STACK_NAME
-from tools.local_server import SERVICE_FUNCTION, function_environment, stage_access_log_format
+from tools.local_server import SERVICE_FUNCTION, assembly_region, function_variables, stage_access_log_format
 from tools.markdown import markdown_table
+from tools.offline_aws import OfflineError, referenced
 
 DEFAULT_TEMPLATE = Path("cdk.out/ProdServerlessStack.template.json")
 GB = 2**30
@@ -134,7 +134,7 @@ class Deployed:
     """What the template deploys, as far as the bill is concerned."""
 
     access_log_format: dict[str, str]
-    function_environment: dict[str, str]
+    function_environment: Mapping[str, object]  # as the template writes them: a resource's name is a Ref
     application_log_level: str
     system_log_level: str
     memory_mb: int
@@ -156,6 +156,7 @@ class Deployed:
     log_query_widgets: int = 0  # the dashboard's Logs Insights widgets: each view scans their log groups again
     dashboard_window_hours: float = 3.0  # how much log a view scans: the dashboard's default time range
     metric_filters: int = 0  # each publishes one custom metric (the authorizers' refusals, when a route is protected)
+    function_resources: Mapping[str, Any] = field(default_factory=dict)  # what the variables name, run offline
 
     @classmethod
     def read(cls, template: dict[str, Any], region: str = "us-east-1") -> Deployed:
@@ -182,7 +183,8 @@ class Deployed:
         detailed = stage.get("DefaultRouteSettings", {}).get("DetailedMetricsEnabled", False)
         return cls(
             access_log_format=stage_access_log_format(template),
-            function_environment=function_environment(template),
+            function_environment=function_variables(template),
+            function_resources=referenced(function_variables(template), resources),
             application_log_level=logging_config["ApplicationLogLevel"],
             system_log_level=logging_config["SystemLogLevel"],
             memory_mb=function["MemorySize"],
@@ -308,11 +310,24 @@ def platform_lines(system_log_level: str, tracing: str, request_id: str) -> list
 
 def function_lines(deployed: Deployed, request_id: str, check: dict[str, Any]) -> list[str]:
     """What the real handler writes for one route's sample, through Lambda's JSON format at the deployed level."""
+    from tools.local_server import load_handler
+    from tools.offline_aws import offline_aws
+
+    offline = offline_aws(deployed.function_environment, deployed.function_resources, deployed.region)
+    with offline as environment:  # a route's table or secret, in memory, as make serve has them
+        handler = load_handler(environment)
+        # A sample may read what an earlier one wrote (a PUT before its GET): the earlier ones run first, in table
+        # order, as the release hook and make smoke run them.
+        earlier = deployed.checks[: deployed.checks.index(check)] if check in deployed.checks else []
+        for before in earlier if deployed.function_resources else []:
+            _function_lines(handler, request_id, before, deployed)
+        return _function_lines(handler, request_id, check, deployed)
+
+
+def _function_lines(handler: Any, request_id: str, check: dict[str, Any], deployed: Deployed) -> list[str]:
     from tools.events import LambdaContext, build_event
     from tools.lambda_logging import LambdaJsonFormatter, invocation
-    from tools.local_server import load_handler
 
-    handler = load_handler(deployed.function_environment)
     module = sys.modules["service.handler"]
     # A fixed 1.5 ms instead of the real clock: the same lines, byte for byte, on every run.
     ticks = iter(range(1_000_000))
@@ -768,13 +783,6 @@ def render(deployed: Deployed) -> str:
     return "\n".join(out)
 
 
-def assembly_region(template_path: Path) -> str:
-    """The Region of the stack in the cloud assembly beside the template (manifest.json: aws://account/region)."""
-    manifest = json.loads((template_path.parent / "manifest.json").read_text())
-    environment: str = manifest["artifacts"][STACK_NAME]["environment"]
-    return environment.rsplit("/", 1)[-1]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
@@ -782,7 +790,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.template.exists():
         print(f"make cost: {args.template} not found: run `make synth` first", file=sys.stderr)
         return 1
-    print(report(json.loads(args.template.read_text()), assembly_region(args.template)))
+    try:
+        print(report(json.loads(args.template.read_text()), assembly_region(args.template)))
+    except OfflineError as error:
+        print(f"make cost: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

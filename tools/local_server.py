@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from service.routing import path_pattern, specificity
 from tools.events import LambdaContext, build_event
 from tools.lambda_logging import install, invocation
 from tools.local_auth import JWT, DevIssuer, RouteAuth, authorize, route_authorization
+from tools.offline_aws import OfflineError, offline_aws, resolve
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 DEFAULT_TEMPLATE = Path("cdk.out/ProdServerlessStack.template.json")
@@ -114,11 +116,31 @@ def function_runtime(template: dict[str, Any]) -> str:
     return str(_function(template)["Runtime"])
 
 
-def function_environment(template: dict[str, Any]) -> dict[str, str]:
-    """The environment variables the stack gives the API's function."""
-    function = _function(template)
-    variables: dict[str, str] = function.get("Environment", {}).get("Variables", {})
-    return {name: value for name, value in variables.items() if isinstance(value, str)}
+def function_variables(template: dict[str, Any]) -> dict[str, object]:
+    """The environment variables the stack gives the API's function, as the template writes them (a resource's
+    name is a Ref): tools/offline_aws.py resolves them."""
+    variables: dict[str, object] = _function(template).get("Environment", {}).get("Variables", {})
+    return variables
+
+
+def function_environment(template: dict[str, Any], region: str = "us-east-1") -> dict[str, str]:
+    """The environment variables as strings; one naming a resource needs `offline_aws` (OfflineError otherwise)."""
+    return resolve(function_variables(template), {}, region)
+
+
+def assembly_region(template_path: Path) -> str:
+    """The Region of the stack in the cloud assembly beside the template (manifest.json: aws://account/region);
+    without one, the configured Region."""
+    manifest = template_path.parent / "manifest.json"
+    artifacts = json.loads(manifest.read_text()).get("artifacts", {}) if manifest.exists() else {}
+    for name, artifact in artifacts.items():
+        if template_path.name in (f"{name}.template.json", artifact.get("properties", {}).get("templateFile")):
+            region = str(artifact.get("environment", "")).rsplit("/", 1)[-1]
+            if region and region != "unknown-region":
+                return region
+    from tools.aws import configured_region
+
+    return configured_region()
 
 
 def load_handler(environment: dict[str, str]) -> Handler:
@@ -217,6 +239,7 @@ class LocalApi(ThreadingHTTPServer):
         authorization: dict[str, RouteAuth] | None = None,
         keys: dict[str, Any] | None = None,
     ) -> None:
+        self.on_close = ExitStack()  # what serve() opened for this server (the offline AWS), closed with it
         super().__init__(address, _RequestHandler)
         self.routes = routes
         self.authorization = authorization or {}  # route key -> its authorizer; public routes need none
@@ -226,6 +249,10 @@ class LocalApi(ThreadingHTTPServer):
         self.handler = handler
         self.access_log = access_log if access_log is not None else sys.stderr
         self._log_lock = threading.Lock()
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.on_close.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hangs up mid-request is not the server's error: no traceback, as HTTP API prints none."""
@@ -381,19 +408,25 @@ def _invoke(handler: Handler, event: dict[str, Any], context: LambdaContext) -> 
 def serve(port: int, template_path: Path, handler: Handler | None = None, issuer: DevIssuer | None = None) -> LocalApi:
     """Bind 127.0.0.1:`port` (0 picks a free port); the caller runs serve_forever()."""
     template = load_template(template_path)
-    if handler is None:
-        environment = function_environment(template)
-        handler = Reloading(lambda: load_service(environment), SERVICE_CODE, routes(template))
-    authorization = route_authorization(template)
-    return LocalApi(
-        ("127.0.0.1", port),
-        routes=routes(template),
-        access_log_format=stage_access_log_format(template),
-        handler=handler,
-        authorization=authorization,
-        # Only an API with JWT routes makes (or reads) the development issuer's key.
-        keys=(issuer or DevIssuer()).keys if any(a.kind == JWT for a in authorization.values()) else {},
-    )
+    with ExitStack() as offline:  # closed here if the server cannot start; else by the server's own close
+        # The resources the function's variables name, in an in-memory AWS for as long as the server runs.
+        environment = offline.enter_context(
+            offline_aws(function_variables(template), template["Resources"], assembly_region(template_path))
+        )
+        if handler is None:
+            handler = Reloading(lambda: load_service(environment), SERVICE_CODE, routes(template))
+        authorization = route_authorization(template)
+        api = LocalApi(
+            ("127.0.0.1", port),
+            routes=routes(template),
+            access_log_format=stage_access_log_format(template),
+            handler=handler,
+            authorization=authorization,
+            # Only an API with JWT routes makes (or reads) the development issuer's key.
+            keys=(issuer or DevIssuer()).keys if any(a.kind == JWT for a in authorization.values()) else {},
+        )
+        api.on_close.push(offline.pop_all())
+    return api
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -410,6 +443,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         server = serve(args.port, args.template)
+    except OfflineError as error:
+        print(f"make serve: {error}", file=sys.stderr)
+        return 1
     except OSError as error:
         reason = {
             errno.EADDRINUSE: "is in use; stop what holds it or",

@@ -18,7 +18,7 @@ from prod_serverless.settings import Settings
 from service.routes import ROUTES
 from tests.conftest import Synthesized
 from tests.infra.helpers import SETTINGS
-from tools import cost
+from tools import cost, local_server
 
 TRICKLE, STEADY = cost.TRAFFIC
 
@@ -395,7 +395,7 @@ def test_the_region_of_the_cloud_assembly_is_read_from_its_manifest(tmp_path: Pa
     (tmp_path / "manifest.json").write_text(
         json.dumps({"artifacts": {"ProdServerlessStack": {"environment": "aws://unknown-account/ap-south-2"}}})
     )
-    assert cost.assembly_region(tmp_path / "ProdServerlessStack.template.json") == "ap-south-2"
+    assert local_server.assembly_region(tmp_path / "ProdServerlessStack.template.json") == "ap-south-2"
 
 
 def _template(*, detailed: bool = True, transition: bool = True) -> dict[str, Any]:
@@ -431,7 +431,7 @@ def _template(*, detailed: bool = True, transition: bool = True) -> dict[str, An
                 MemorySize=512,
                 Architectures=["x86_64"],
                 TracingConfig={"Mode": "Active"},
-                Environment={"Variables": {"A": "1", "TOKEN": {"Ref": "X"}}},
+                Environment={"Variables": {"A": "1", "HOME": {"Ref": "AWS::Region"}}},
                 LoggingConfig={"ApplicationLogLevel": "DEBUG", "SystemLogLevel": "INFO", "LogGroup": {"Ref": "ProdG"}},
             ),
             "ProdHook": {
@@ -480,7 +480,7 @@ def test_a_template_is_read_field_by_field() -> None:
     deployed = cost.Deployed.read(_template(), "ap-south-2")
     assert deployed == cost.Deployed(
         access_log_format={"s": "$context.status"},
-        function_environment={"A": "1"},
+        function_environment={"A": "1", "HOME": {"Ref": "AWS::Region"}},  # as written: resolved offline when run
         application_log_level="DEBUG",
         system_log_level="INFO",
         memory_mb=512,
@@ -534,6 +534,26 @@ def test_main_reads_the_template_and_the_region_beside_it(tmp_path: Path, capsys
     out = capsys.readouterr().out
     assert out == cost.render(cost.Deployed.read(_template(), "eu-west-3")) + "\n"
     assert "Note: the stack is configured for eu-west-3" in out
+
+
+def test_the_resources_the_functions_variables_name_are_read_to_run_offline() -> None:
+    template = _template()
+    parameter = {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": "t"}}
+    template["Resources"]["ProdToken"] = parameter
+    template["Resources"]["ProdFunctionXYZ"]["Properties"]["Environment"]["Variables"]["TOKEN"] = {"Ref": "ProdToken"}
+    assert cost.Deployed.read(template).function_resources == {"ProdToken": parameter}
+
+
+def test_main_names_a_variable_it_cannot_resolve_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = _template()
+    template["Resources"]["ProdFunctionXYZ"]["Properties"]["Environment"]["Variables"]["TOKEN"] = {"Ref": "Elsewhere"}
+    path = tmp_path / "ProdServerlessStack.template.json"
+    path.write_text(json.dumps(template))
+    assert cost.main(["--template", str(path)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith('make cost: environment variable TOKEN = {"Ref": "Elsewhere"} cannot be resolved offline')
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,145 @@
+"""The offline AWS: each resource a function's variables name is created from its template definition, every
+variable resolves to the local resource, and nothing can reach a real account."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import EndpointConnectionError
+
+from tools.offline_aws import ACCOUNT, CREDENTIALS, UNREACHABLE, OfflineError, offline_aws, referenced, resolve
+
+REGION = "eu-west-1"
+RESOURCES: dict[str, Any] = {
+    "ProdItemsTable": {
+        "Type": "AWS::DynamoDB::GlobalTable",
+        "Properties": {
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "AttributeDefinitions": [
+                {"AttributeName": "id", "AttributeType": "S"},
+                {"AttributeName": "owner", "AttributeType": "S"},
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": "byOwner",
+                    "KeySchema": [{"AttributeName": "owner", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                    "WriteOnDemandThroughputSettings": {"MaxWriteRequestUnits": 10},
+                }
+            ],
+            "Replicas": [{"Region": REGION}],
+        },
+    },
+    "ProdJobsQueue": {"Type": "AWS::SQS::Queue", "Properties": {"FifoQueue": True, "VisibilityTimeout": 90}},
+    "ProdUploads": {"Type": "AWS::S3::Bucket", "Properties": {}},
+    "ProdApiKey": {
+        "Type": "AWS::SecretsManager::Secret",
+        "Properties": {
+            "GenerateSecretString": {
+                "SecretStringTemplate": '{"user": "api"}',
+                "GenerateStringKey": "password",
+                "PasswordLength": 40,
+            }
+        },
+    },
+    "ProdFlag": {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": "on"}},
+    "ProdNotNamed": {"Type": "AWS::SQS::Queue", "Properties": {}},
+}
+VARIABLES: dict[str, object] = {
+    "GREETING": "hello",
+    "ITEMS_TABLE": {"Ref": "ProdItemsTable"},
+    "ITEMS_TABLE_ARN": {"Fn::GetAtt": ["ProdItemsTable", "Arn"]},
+    "JOBS_URL": {"Ref": "ProdJobsQueue"},
+    "JOBS_ARN": {"Fn::GetAtt": ["ProdJobsQueue", "Arn"]},
+    "UPLOADS": {"Ref": "ProdUploads"},
+    "API_KEY_ARN": {"Ref": "ProdApiKey"},
+    "FLAG": {"Ref": "ProdFlag"},
+    "HOME_REGION": {"Ref": "AWS::Region"},
+}
+
+
+def test_only_the_resources_the_variables_name_are_made() -> None:
+    assert set(referenced(VARIABLES, RESOURCES)) == set(RESOURCES) - {"ProdNotNamed"}
+
+
+def test_every_resource_exists_as_its_definition_says_and_every_variable_names_it() -> None:
+    with offline_aws(VARIABLES, RESOURCES, REGION) as env:
+        assert {name: os.environ[name] for name in env} == env  # the process has them, as Lambda's has
+        assert (os.environ["AWS_REGION"], os.environ["AWS_DEFAULT_REGION"]) == (REGION, REGION)
+        dynamodb = boto3.client("dynamodb")
+        table = dynamodb.describe_table(TableName=env["ITEMS_TABLE"])["Table"]
+        assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+        assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == ["byOwner"]
+        assert (
+            env["ITEMS_TABLE_ARN"] == table["TableArn"] == f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/ProdItemsTable"
+        )
+        dynamodb.put_item(TableName=env["ITEMS_TABLE"], Item={"id": {"S": "1"}})
+        assert dynamodb.get_item(TableName=env["ITEMS_TABLE"], Key={"id": {"S": "1"}})["Item"] == {"id": {"S": "1"}}
+        sqs = boto3.client("sqs")
+        attributes = sqs.get_queue_attributes(QueueUrl=env["JOBS_URL"], AttributeNames=["All"])["Attributes"]
+        assert (attributes["FifoQueue"], attributes["VisibilityTimeout"]) == ("true", "90")
+        assert attributes["QueueArn"] == env["JOBS_ARN"] and env["JOBS_URL"].endswith("/ProdJobsQueue.fifo")
+        s3 = boto3.client("s3")
+        assert s3.get_bucket_location(Bucket=env["UPLOADS"])["LocationConstraint"] == REGION
+        secret = json.loads(
+            boto3.client("secretsmanager").get_secret_value(SecretId=env["API_KEY_ARN"])["SecretString"]
+        )
+        assert secret["user"] == "api" and len(secret["password"]) >= 40
+        assert boto3.client("ssm").get_parameter(Name=env["FLAG"])["Parameter"]["Value"] == "on"
+        assert (env["GREETING"], env["HOME_REGION"]) == ("hello", REGION)
+
+
+def test_the_environment_is_as_it_was_afterwards() -> None:
+    before = dict(os.environ)
+    with offline_aws(VARIABLES, RESOURCES, REGION):
+        assert os.environ["ITEMS_TABLE"] == "ProdItemsTable"
+    assert dict(os.environ) == before
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ({"Ref": "Elsewhere"}, "not in the template"),
+        ({"Fn::GetAtt": ["ProdItemsTable", "StreamArn"]}, "an attribute the local table lacks"),
+        ({"Fn::Join": ["", ["a", "b"]]}, "an intrinsic other than Ref and Fn::GetAtt"),
+        ({"Fn::ImportValue": "Shared"}, "another stack's export"),
+        (7, "a number"),
+    ],
+)
+def test_a_variable_that_cannot_be_resolved_is_one_line_naming_it(value: object, why: str) -> None:
+    with pytest.raises(OfflineError) as raised, offline_aws({"GREETING": "hi", "ODD": value}, RESOURCES, REGION):
+        pass
+    assert str(raised.value).startswith(f"environment variable ODD = {json.dumps(value)} cannot be resolved offline")
+    assert "\n" not in str(raised.value), why
+
+
+def test_a_resource_without_an_offline_twin_is_one_line_naming_it() -> None:
+    resources = {"ProdKey": {"Type": "AWS::KMS::Key", "Properties": {}}}
+    with pytest.raises(OfflineError, match=r"^ProdKey \(AWS::KMS::Key\) is named by the function's environment"):
+        offline_aws({"KEY": {"Ref": "ProdKey"}}, resources, REGION).__enter__()
+
+
+def test_without_resources_nothing_is_mocked_and_nothing_real_is_reachable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "moto", raising=False)
+    with offline_aws({"GREETING": "hi"}, RESOURCES, REGION) as env:
+        assert env == {"GREETING": "hi"}
+        assert "moto" not in sys.modules  # the shipped stack pays nothing for the offline AWS
+        assert {name: os.environ[name] for name in CREDENTIALS} == CREDENTIALS
+        assert os.environ["AWS_ENDPOINT_URL"] == UNREACHABLE
+        with pytest.raises(EndpointConnectionError):
+            boto3.client("sts", config=Config(retries={"max_attempts": 0})).get_caller_identity()
+
+
+def test_resolving_needs_no_resources_for_literals_and_pseudo_parameters() -> None:
+    assert resolve({"A": "x", "P": {"Ref": "AWS::Partition"}, "I": {"Ref": "AWS::AccountId"}}, {}, REGION) == {
+        "A": "x",
+        "P": "aws",
+        "I": ACCOUNT,
+    }
