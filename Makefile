@@ -34,14 +34,14 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 	@echo '  Pass configuration as CONTEXT="key=value key=value" to any target (docs/configuration.md).'
 
-$(VENV)/.installed: requirements.lock function-requirements.lock
+$(VENV)/.installed: requirements.lock dependencies/requirements.lock
 	@python3 -c 'import sys; sys.exit(sys.version_info < (3, 11) and "python3 3.11 or newer is required")'
 	@echo "First run: installing pinned Python packages and Node 24 into .venv, the CDK CLI into node_modules"
 	@echo "           (about 1 GB from PyPI and npm, 1-2 minutes; later runs reuse them)"
 	python3 -m venv $(VENV)
 	# The function's own pins too, so the tests and make serve import the versions Lambda runs.
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock \
-		-r function-requirements.lock
+		-r dependencies/requirements.lock
 	touch $@
 
 node_modules/.installed: package-lock.json $(VENV)/.installed
@@ -132,7 +132,7 @@ $(PIP_TOOLS)/bin/pip-compile:
 
 # The function's lock: its own list, hashed; the same pip-compile, so both locks read alike.
 FUNCTION_COMPILE := $(PIP_TOOLS)/bin/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url \
-	--no-emit-find-links -o function-requirements.lock function-requirements.in
+	--no-emit-find-links -o dependencies/requirements.lock dependencies/requirements.in
 
 lock: $(PIP_TOOLS)/bin/pip-compile ## Re-resolve both locks (tools', function's) from their lists, keeping current pins (network)
 	$(PIP_COMPILE)
@@ -149,8 +149,8 @@ upgrade: $(PIP_TOOLS)/bin/pip-compile ## Move every pin to its newest allowed ve
 
 audit: deps ## Known vulnerabilities in both Python locks (tools', function's) and the CDK CLI (pip-audit, npm audit)
 	$(BIN)/pip-audit --disable-pip --require-hashes -r requirements.lock
-	if grep -q '==' function-requirements.lock; then \
-		$(BIN)/pip-audit --disable-pip --require-hashes -r function-requirements.lock; fi
+	if grep -q '==' dependencies/requirements.lock; then \
+		$(BIN)/pip-audit --disable-pip --require-hashes -r dependencies/requirements.lock; fi
 	$(BIN)/npm audit --audit-level=low
 
 clean: ## Remove generated files (keeps .venv and node_modules)

@@ -14,11 +14,12 @@ if __name__ == "__main__" and "CDK_OUTDIR" not in os.environ:
     sys.exit("main.py is run by the CDK CLI: use `make synth` (or `make deploy`), which installs and sets up all")
 
 from aws_cdk import App, CfnOutput, DefaultStackSynthesizer, Environment, Stack
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from prod_serverless.alarms import alarm_specs
 from prod_serverless.api import HttpEndpoint
-from prod_serverless.bundle import LOCK, BundleError, Dependencies, install, sbom
+from prod_serverless.bundle import LOCK, BundleError, Dependencies, install, sbom, shown
 from prod_serverless.compliance import acknowledgment_hints, add_compliance_checks
 from prod_serverless.function import ServiceFunction
 from prod_serverless.log_archive import LogArchive
@@ -57,10 +58,19 @@ class ProdServerlessStack(Stack):
         routes = route_table() if routes is None else routes
 
         archive = LogArchive(self, "ProdLogArchive", settings=settings)
-        service = ServiceFunction(
-            self, "ProdFunction", settings=settings, log_key=archive.key, dependencies=dependencies
+        # The resources the function uses (docs/recipes.md): declare each here, name it in `resources` (an
+        # environment variable) and grant exactly what the code does with it in `statements`.
+        resources: dict[str, str] = {}
+        statements: list[iam.PolicyStatement] = []
+        self.service = service = ServiceFunction(
+            self,
+            "ProdFunction",
+            settings=settings,
+            log_key=archive.key,
+            dependencies=dependencies,
+            resources=resources,
+            statements=statements,
         )
-        self.service = service
         api = HttpEndpoint(
             self, "ProdApi", settings=settings, routes=routes, function=service.alias, log_key=archive.key
         )
@@ -194,7 +204,7 @@ def main() -> None:
     except RouteError as error:
         sys.exit(f"Route table error (service/routes.py): {error}")
     except BundleError as error:
-        sys.exit(f"Function dependencies ({LOCK.name}): {error}")
+        sys.exit(f"Function dependencies ({shown(LOCK)}): {error}")
     try:
         app.synth()
     except RuntimeError as error:

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCK = ROOT / "function-requirements.lock"  # pip-compile's output from function-requirements.in (make lock)
+# The API function's own packages, apart from the tools' (requirements.lock): its own directory, so Dependabot
+# regenerates each lock from its own list (dependabot-core #8365: a second .in beside pyproject.toml hides it).
+LOCK = ROOT / "dependencies" / "requirements.lock"  # pip-compile's output from requirements.in beside it
 BUILD = ROOT / ".build"  # the installed packages and assembled assets, by digest (gitignored)
 # What Lambda runs (prod_serverless/lambdas.py RUNTIME and ARCHITECTURE): pip's names for it.
 PLATFORM = "manylinux2014_aarch64"
@@ -57,6 +59,11 @@ def pins(lock: Path) -> dict[str, str]:
     return {name.lower(): version for name, version in PIN.findall(text)}
 
 
+def shown(lock: Path) -> str:
+    """The lock as a message names it: from the project's root, where it is in the project."""
+    return lock.relative_to(ROOT).as_posix() if lock.is_relative_to(ROOT) else lock.name
+
+
 def lock_digest(lock: Path) -> str:
     return hashlib.sha256(lock.read_bytes()).hexdigest()
 
@@ -76,12 +83,12 @@ def _refusal(stderr: str, lock: Path) -> str:
     missing = NO_WHEEL.search(stderr)
     if missing:
         return (
-            f"{missing[1]} (in {lock.name}) has no wheel for Lambda's Python {PYTHON_VERSION} on arm64 "
+            f"{missing[1]} (in {shown(lock)}) has no wheel for Lambda's Python {PYTHON_VERSION} on arm64 "
             f"({PLATFORM}): pin a version that publishes one, or choose a package that does; a source-only package "
             "would need a Docker build, which this project does not do"
         )
     errors = [line.removeprefix("ERROR: ") for line in stderr.splitlines() if line.startswith("ERROR:")]
-    return f"pip could not install {lock.name} for Lambda: {(errors or [stderr.strip() or 'no reason given'])[0]}"
+    return f"pip could not install {shown(lock)} for Lambda: {(errors or [stderr.strip() or 'no reason given'])[0]}"
 
 
 def install(lock: Path = LOCK, *, cache: Path = BUILD, find_links: Path | None = None) -> Dependencies | None:
@@ -148,7 +155,7 @@ def check_size(unzipped_bytes: int) -> None:
     if unzipped_bytes > MAX_UNZIPPED_BYTES:
         raise BundleError(
             f"the function's code and dependencies are {unzipped_bytes / 2**20:.0f} MB unzipped, over Lambda's "
-            f"{MAX_UNZIPPED_BYTES // 2**20} MB limit: drop a dependency from function-requirements.in, or move it "
+            f"{MAX_UNZIPPED_BYTES // 2**20} MB limit: drop a dependency from dependencies/requirements.in, or move it "
             "to a container image"
         )
 

@@ -97,7 +97,7 @@ class ServiceFunction(Construct):
     ) -> None:
         """`resources`: environment variables naming resources of the stack (e.g. a table name), and
         `statements`: the least-privilege permissions the code needs on them. `dependencies`: the third-party
-        packages installed from function-requirements.lock (prod_serverless/bundle.py), shipped beside the code."""
+        packages installed from dependencies/requirements.lock (prod_serverless/bundle.py), shipped beside the code."""
         super().__init__(scope, construct_id)
         self.environment = environment(settings, resources)
         self.memory_mb = settings.function_memory_mb

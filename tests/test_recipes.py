@@ -7,48 +7,87 @@ from __future__ import annotations
 import io
 import json
 import re
+import sys
+import textwrap
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
-from aws_cdk import RemovalPolicy
-from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 
-from main import build_app
 from pre_traffic_hook.handler import CHECKS_METADATA, INVOKE_TIMEOUT_ENV, route_event, verdict
 from prod_serverless import function
-from prod_serverless.function import ServiceFunction, Variable, environment
+from prod_serverless.bundle import install
+from prod_serverless.function import Variable
 from prod_serverless.log_formats import routes_query
 from prod_serverless.settings import Settings, cdk_json_context, parse_pairs
 from service import handler
 from service import metrics as service_metrics
 from service.routes import ROUTES
-from service.routing import PUBLIC, Healthy, IamCaller, JwtCaller, Route, Router, Sample
+from service.routing import PUBLIC, Healthy, IamCaller, JwtCaller, Request, Route, Router, Sample
 from tests.conftest import TUNED, FakeContext, Synthesized
-from tests.infra.helpers import SETTINGS, statements, template_of
+from tests.infra.helpers import SETTINGS, statements
 from tests.infra.test_monitoring import _rate
 from tests.tools.helpers import serving, verify_api_rows
+from tests.wheels import lock_line, make_wheel
 from tools import cost, docs, smoke
 from tools.callers import Callers
 from tools.local_auth import DevIssuer
-from tools.local_server import serve
+from tools.local_server import function_variables, serve
+from tools.offline_aws import offline_aws
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = (ROOT / "README.md", ROOT / "docs" / "recipes.md")
 RECIPE = re.compile(r"<!-- recipe:(?P<name>[a-z]+) -->\n```\w+\n(?P<code>.*?)```", re.DOTALL)
 
 
 def recipes() -> dict[str, str]:
-    return {match["name"]: match["code"] for match in RECIPE.finditer(README.read_text())}
+    found = [(match["name"], match["code"]) for page in PAGES for match in RECIPE.finditer(page.read_text())]
+    assert len({name for name, _ in found}) == len(found), "two recipes of the same name"
+    return dict(found)
 
 
-def test_every_recipe_in_the_readme_is_run_here() -> None:
+def test_every_recipe_in_the_readme_and_docs_is_run_here() -> None:
     assert set(recipes()) == {
-        "endpoints", "routes", "signedin", "signedinroutes", "issuer", "variable", "reads", "context", "resource"
+        "endpoints", "routes", "signedin", "signedinroutes", "issuer", "variable", "reads", "context",
+        "items", "itemroutes", "itemimports", "itemtable", "library", "libraryuse",
+        "secret", "secretroute", "secretimports", "secretstack",
     }  # fmt: skip
+
+
+def _body(name: str) -> str:
+    """A recipe's code without its first line (the comment saying where it goes)."""
+    return recipes()[name].split("\n", 1)[1]
+
+
+# The modules the recipes add to service/, each executed into its own namespace; executed again under the offline
+# AWS (_load_modules), so their variables are read as a cold start reads them, and the rows' functions see them.
+MODULES: dict[str, dict[str, Any]] = {"items": {}, "partner": {}}  # by module name: service/items.py, …
+MODULE_RECIPES = {"items": "items", "partner": "secret"}
+
+
+def _load_modules() -> None:
+    for name, namespace in MODULES.items():
+        exec(recipes()[MODULE_RECIPES[name]], namespace)
+
+
+_load_modules()
+
+
+def team_main() -> ModuleType:
+    """main.py as a team has it after the recipes: their imports with the others, their resources under the marker."""
+    source = (ROOT / "main.py").read_text()
+    marker = "        statements: list[iam.PolicyStatement] = []\n"
+    anchor = "from constructs import Construct\n"
+    assert source.count(marker) == 1 and source.count(anchor) == 1
+    source = source.replace(marker, marker + textwrap.indent(_body("itemtable") + _body("secretstack"), " " * 8))
+    source = source.replace(anchor, anchor + _body("itemimports") + _body("secretimports"))
+    module = ModuleType("team_main")
+    module.__file__ = str(ROOT / "main.py")
+    exec(compile(source, "main.py (with the recipes)", "exec"), module.__dict__)
+    return module
 
 
 def test_the_variable_recipe_is_read_by_the_service_as_the_wiring_test_requires() -> None:
@@ -66,18 +105,21 @@ def _routes() -> tuple[Route, ...]:
     namespace: dict[str, Any] = {}
     exec(recipes()["endpoints"], namespace)
     exec(recipes()["signedin"], {**namespace, "JwtCaller": JwtCaller, "IamCaller": IamCaller}, namespace)
-    endpoints = SimpleNamespace(**{name: namespace[name] for name in ("get_item", "echo", "me", "whoami")})
+    endpoints = SimpleNamespace(**{name: namespace[name] for name in ("greet", "echo", "me", "whoami")})
     rows = eval(
-        "(" + recipes()["routes"] + recipes()["signedinroutes"] + ")",
-        {"Route": Route, "Healthy": Healthy, "Sample": Sample, "endpoints": endpoints},
-    )
+        "(" + "".join(recipes()[name] for name in ("routes", "signedinroutes", "itemroutes", "secretroute")) + ")",
+        {
+            "Route": Route, "Healthy": Healthy, "Sample": Sample, "endpoints": endpoints,
+            **{name: SimpleNamespace(**namespace) for name, namespace in MODULES.items()},
+        },
+    )  # fmt: skip
     # A team that has applied the recipe already has these rows: they are then checked as they stand. The new rows
     # come first, so every consumer below is checked with routes in another order than the shipped table's.
     return (*(row for row in rows if row.key not in {route.key for route in ROUTES}), *ROUTES)
 
 
 EXTENDED = _routes()
-NEW = [route for route in EXTENDED if route.key in {"GET /items/{id}", "POST /echo"}]
+NEW = [route for route in EXTENDED if route.key in {"GET /hello/{name}", "POST /echo"}]
 PROTECTED = [route for route in EXTENDED if route.authorization != PUBLIC]
 CHECKS = [route.check() for route in EXTENDED]
 ORIGIN = "https://app.example.com"
@@ -100,7 +142,7 @@ def extended(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(function, "ENVIRONMENT", (*function.ENVIRONMENT, _variable()))
         outdir = tmp_path_factory.mktemp("cdk.out.extended")
-        app = build_app({"corsAllowedOrigins": ORIGIN, **TEAM_CONTEXT}, outdir=str(outdir), routes=EXTENDED)
+        app = team_main().build_app({"corsAllowedOrigins": ORIGIN, **TEAM_CONTEXT}, outdir=str(outdir), routes=EXTENDED)
         assembly = app.synth()  # fails on any unacknowledged finding: the routes need no compliance step
         template = assembly.get_stack_by_name("ProdServerlessStack").template
         report = json.loads((outdir / "validation-report.json").read_text())
@@ -183,13 +225,43 @@ def test_cors_lets_a_browser_send_credentials(extended: Synthesized) -> None:
     assert {"authorization", "content-type", "x-amz-date", "x-amz-security-token"} <= set(allowed)
 
 
-def test_the_handler_answers_every_sample_healthily_and_refuses_a_bad_body() -> None:
+@contextmanager
+def _offline(extended: Synthesized) -> Iterator[dict[str, str]]:
+    """The recipes' table and secret in the offline AWS, as make serve has them, and the recipes' modules loaded."""
+    variables = function_variables(extended.template)
+    with offline_aws(variables, extended.resources, TEAM_SETTINGS.region) as environment:
+        _load_modules()
+        yield environment
+
+
+def test_the_handler_answers_every_sample_healthily_and_refuses_a_bad_body(extended: Synthesized) -> None:
     router = Router(EXTENDED)
-    for check in CHECKS:
-        assert verdict(handler.handle(router, route_event(check, 0.0), FakeContext()), check) is None
-    (echo,) = [check for check in CHECKS if check["route"] == "POST /echo"]  # wherever the rows stand
-    bad = route_event({**echo, "body": "{not json"}, 0.0)
-    assert handler.handle(router, bad, FakeContext())["statusCode"] == 400
+    with _offline(extended):
+        for check in CHECKS:
+            assert verdict(handler.handle(router, route_event(check, 0.0), FakeContext()), check) is None
+        (echo,) = [check for check in CHECKS if check["route"] == "POST /echo"]  # wherever the rows stand
+        bad = route_event({**echo, "body": "{not json"}, 0.0)
+        assert handler.handle(router, bad, FakeContext())["statusCode"] == 400
+
+
+def test_an_item_put_is_the_item_got_and_the_secret_is_read_once_per_cache_period(extended: Synthesized) -> None:
+    router = Router(EXTENDED)
+    checks = {check["route"]: check for check in CHECKS}
+    with _offline(extended) as environment:
+        put = route_event({**checks["PUT /items/{id}"], "path": "/items/7", "body": '{"name": "seven"}'}, 0.0)
+        assert handler.handle(router, put, FakeContext())["statusCode"] == 200
+        got = handler.handle(router, route_event({**checks["GET /items/{id}"], "path": "/items/7"}, 0.0), FakeContext())
+        assert (got["statusCode"], json.loads(got["body"])["name"]) == (200, "seven")
+        import boto3
+
+        stored = boto3.client("dynamodb").get_item(TableName=environment["ITEMS_TABLE"], Key={"id": {"S": "7"}})
+        assert stored["Item"]["name"] == {"S": "seven"}  # in the table the template declares, not in memory
+        secret = boto3.client("secretsmanager").get_secret_value(SecretId=environment["PARTNER_KEY_ARN"])
+        status = handler.handle(router, route_event(checks["GET /partner/status"], 0.0), FakeContext())
+        assert json.loads(status["body"])["keyLength"] == len(secret["SecretString"])
+        boto3.client("secretsmanager").put_secret_value(SecretId=environment["PARTNER_KEY_ARN"], SecretString="x")
+        again = handler.handle(router, route_event(checks["GET /partner/status"], 0.0), FakeContext())
+        assert json.loads(again["body"])["keyLength"] == len(secret["SecretString"])  # cached, not fetched again
 
 
 def test_the_release_hook_checks_every_route(extended: Synthesized) -> None:
@@ -219,6 +291,7 @@ def local_api(extended: Synthesized, issuer: DevIssuer) -> Iterator[Any]:
     router = Router(EXTENDED)
     template = extended.outdir / "ProdServerlessStack.template.json"
     api = serve(0, template, lambda e, c: handler.handle(router, e, c), issuer=issuer)
+    _load_modules()  # under the offline AWS the server opened: the recipes' modules read its variables
     api.access_log = io.StringIO()
     with serving(api):
         yield api
@@ -311,28 +384,57 @@ def test_the_context_recipes_are_what_the_tuned_synth_proves(tuned: Synthesized)
     assert manifest["artifacts"]["ProdServerlessStack"]["environment"].endswith(f"/{settings.region}")
 
 
-def test_the_resource_recipe_grants_exactly_its_statement() -> None:
-    def build(stack: Any) -> None:
-        archive = SimpleNamespace(key=kms.Key(stack, "ProdKey"))
-        namespace = {"self": stack, "archive": archive, "settings": SETTINGS, "dynamodb": dynamodb, "iam": iam,
-                     "RemovalPolicy": RemovalPolicy, "ServiceFunction": ServiceFunction}  # fmt: skip
-        exec(recipes()["resource"], namespace)
+def test_the_function_may_do_exactly_what_the_recipes_code_does(extended: Synthesized) -> None:
+    """The statements the recipes add, on the table, the secret and their keys only, and their variables."""
+    (table_id,) = extended.of_type("AWS::DynamoDB::GlobalTable")
+    (secret_id,) = extended.of_type("AWS::SecretsManager::Secret")
+    keys = {i.split("Key")[0] + "Key": i for i in extended.of_type("AWS::KMS::Key")}
+    (function_id, function) = next((i, f) for i, f in extended.of_type("AWS::Lambda::Function").items()
+                                   if i.startswith("ProdFunction"))  # fmt: skip
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert (variables["ITEMS_TABLE"], variables["PARTNER_KEY_ARN"]) == ({"Ref": table_id}, {"Ref": secret_id})
+    (policy_id,) = [i for i in extended.of_type("AWS::IAM::ManagedPolicy") if i.startswith("ProdFunctionPolicy")]
+    granted = {s["Sid"]: s for i, s in statements(extended.template) if i == policy_id}
 
-    template = template_of(build)
-    (table_id,) = template.find_resources("AWS::DynamoDB::GlobalTable")
-    (function_id, found) = next(iter(template.find_resources("AWS::Lambda::Function").items()))
-    assert found["Properties"]["Environment"]["Variables"]["ITEMS_TABLE"] == {"Ref": table_id}
-    granted = [s for _, s in statements(dict(template.to_json())) if s.get("Sid") == "ReadAndWriteItems"]
-    assert granted == [
-        {
-            "Sid": "ReadAndWriteItems",
-            "Effect": "Allow",
-            "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
-            "Resource": {"Fn::GetAtt": [table_id, "Arn"]},
-        }
-    ]
+    def via(service: str) -> dict[str, Any]:
+        return {"StringEquals": {"kms:ViaService": f"{service}.{TEAM_SETTINGS.region}.amazonaws.com"}}
+
+    assert {sid: (s["Action"], s["Resource"], s.get("Condition")) for sid, s in granted.items()
+            if sid not in ("WriteOwnLogGroup", "SendTraces")} == {
+        "ReadAndWriteItems": (["dynamodb:GetItem", "dynamodb:PutItem"], {"Fn::GetAtt": [table_id, "Arn"]}, None),
+        "DecryptItemsThroughDynamoDB": ("kms:Decrypt", {"Fn::GetAtt": [keys["ProdItemsKey"], "Arn"]}, via("dynamodb")),
+        "ReadPartnerKey": ("secretsmanager:GetSecretValue", {"Ref": secret_id}, None),
+        "DecryptSecretsThroughSecretsManager": (
+            "kms:Decrypt", {"Fn::GetAtt": [keys["ProdSecretsKey"], "Arn"]}, via("secretsmanager")),
+    }  # fmt: skip
     assert function_id.startswith("ProdFunction")
-    assert environment(SETTINGS, {"ITEMS_TABLE": "t"})["ITEMS_TABLE"] == "t"
+
+
+def test_the_table_is_encrypted_with_its_own_key_recoverable_and_kept(extended: Synthesized) -> None:
+    (table,) = extended.of_type("AWS::DynamoDB::GlobalTable").values()
+    (key_id,) = [i for i in extended.of_type("AWS::KMS::Key") if i.startswith("ProdItemsKey")]
+    (replica,) = table["Properties"]["Replicas"]
+    assert replica["SSESpecification"] == {"KMSMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}}
+    assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert replica["DeletionProtectionEnabled"] is True
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
+
+
+def test_the_secret_rotation_is_acknowledged_with_the_recipes_reason(extended: Synthesized) -> None:
+    reasons = {
+        (finding["ruleName"], finding["reason"])
+        for plugin in extended.report["pluginReports"]
+        for finding in plugin.get("suppressedViolations", [])
+        if "Rotation" in finding["ruleName"] or finding["ruleName"] == "AwsSolutions-SMG4"
+    }
+    assert {rule for rule, _ in reasons} == {
+        "AwsSolutions-SMG4",
+        "NIST.800.53.R5-SecretsManagerRotationEnabled",
+        "HIPAA.Security-SecretsManagerRotationEnabled",
+    }
+    assert {reason for _, reason in reasons} == {
+        "The partner issues this key: it is rotated when the partner issues a new one."
+    }
 
 
 def test_a_teams_context_reaches_every_consumer_of_the_template(extended: Synthesized) -> None:
@@ -421,3 +523,33 @@ def test_the_cost_model_prices_what_protection_adds(extended: Synthesized) -> No
     """The JWT and IAM authorizers cost nothing (HTTP API pricing); the refusals' metric is one custom metric."""
     (item,) = [item for item in cost.fixed_monthly(cost.Deployed.read(extended.template)) if "Authorizer" in item.name]
     assert item.usd == cost.PRICES["custom_metric_month"].usd
+
+
+def test_the_library_recipe_bundles_its_wheel_and_the_route_imports_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recipe's line, locked and bundled as make lock and make synth would, from a wheel made here (the
+    project's tests reach no index): the package lands in the asset's root and the route's function imports it."""
+    from packaging.requirements import Requirement
+
+    (line,) = [line for line in _body("library").splitlines() if line and not line.startswith("#")]
+    wanted = Requirement(line)
+    version = "3.1.0"
+    assert version in wanted.specifier
+    source = "class ULID:\n    def __str__(self) -> str:\n        return '01KBR3W8Z0Q0000000000000000'\n"
+    distribution = wanted.name.replace("-", "_")
+    wheel = make_wheel(tmp_path, distribution, version, source, package="ulid")
+    lock = tmp_path / "function-requirements.lock"
+    lock.write_text(lock_line(wheel))
+    installed = install(lock, cache=tmp_path / "build", find_links=tmp_path)
+    assert installed is not None
+    assert (installed.directory / "ulid" / "__init__.py").exists()
+    assert [(item["name"], item["version"]) for item in installed.installed] == [
+        (wanted.name.replace("-", "_"), version)
+    ]
+    monkeypatch.syspath_prepend(str(installed.directory))  # Lambda's /var/task, where the asset's root lands
+    monkeypatch.delitem(sys.modules, "ulid", raising=False)
+    namespace: dict[str, Any] = {"Request": Request, "Answer": Any}
+    exec(recipes()["libraryuse"], namespace)
+    request = Request(method="POST", path="/ids", api_request_id="a", aws_request_id="r")
+    assert namespace["new_id"](request) == (200, {"id": "01KBR3W8Z0Q0000000000000000", "requestId": "r"})

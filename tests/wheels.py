@@ -8,11 +8,14 @@ import zipfile
 from pathlib import Path
 
 
-def make_wheel(directory: Path, name: str, version: str, source: str, tag: str = "py3-none-any") -> Path:
-    """A wheel of the one-module package `name` (its `__init__.py` is `source`), as a build backend writes one."""
+def make_wheel(
+    directory: Path, name: str, version: str, source: str, tag: str = "py3-none-any", package: str | None = None
+) -> Path:
+    """A wheel of the distribution `name` holding one package (`package`, else `name`) whose `__init__.py` is
+    `source`, as a build backend writes one."""
     dist_info = f"{name}-{version}.dist-info"
     files = {
-        f"{name}/__init__.py": source,
+        f"{package or name}/__init__.py": source,
         f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
         f"{dist_info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: {tag}\n",
     }

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import importlib.util
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,7 @@ RATIO_TARGETS = {"cold_import_ms": 10.0, "rss_mb": 3.0, "warm_p50_us": 10.0}
 # a reference for your machine, not a verdict.
 ABSOLUTE_REFERENCE = {"cold_import_ms": 10.0, "rss_mb": 16.0, "warm_p50_us": 20.0}
 METRICS = ("cold_import_ms", "rss_mb", "warm_p50_us", "warm_p99_us")
+NO_BYTECODE = {"PYTHONDONTWRITEBYTECODE": "1"}
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "AKIDBENCH", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
 _PROBE = """
 import json, sys, time
@@ -45,13 +49,14 @@ print(json.dumps({{"import_ms": elapsed * 1000, "rss_mb": rss_kb / 1024}}))
 """
 
 
-def cold_import(path: Path, module: str, runs: int) -> dict[str, float]:
+def cold_import(path: Path, module: str, runs: int, *, cwd: Path | None = None) -> dict[str, float]:
     """Median import time and memory (RSS) after import, each in a fresh interpreter."""
     results = []
     for _ in range(runs):
         output = subprocess.run(  # noqa: S603 - our own interpreter and probe
             [sys.executable, "-c", _PROBE.format(path=str(path), module=module)],
-            env={**os.environ, **FAKE_AWS},
+            env={**_without(os.environ, NO_BYTECODE), **FAKE_AWS, **({} if cwd is None else NO_BYTECODE)},
+            cwd=cwd,
             capture_output=True,
             text=True,
             check=True,
@@ -61,6 +66,67 @@ def cold_import(path: Path, module: str, runs: int) -> dict[str, float]:
         "cold_import_ms": statistics.median(r["import_ms"] for r in results),
         "rss_mb": statistics.median(r["rss_mb"] for r in results),
     }
+
+
+@contextmanager
+def without_bytecode(tree: Path) -> Iterator[Path]:
+    """A copy of `tree` (a package directory or a module file) without its bytecode, in a scratch directory that
+    cold_import(..., cwd=it) imports from writing none: as Lambda runs code shipped without .pyc (its code
+    directory is read-only), each of its modules compiled at every cold start; the standard library keeps its own."""
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch) / tree.name
+        if tree.is_dir():
+            shutil.copytree(tree, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copyfile(tree, copy)
+        yield Path(scratch)
+
+
+def _without(environment: Mapping[str, str], names: Mapping[str, str]) -> dict[str, str]:
+    return {name: value for name, value in environment.items() if name not in names}
+
+
+def declared_modules(lock: Path) -> dict[str, str]:
+    """The top-level modules of the function's pinned packages (installed in .venv by make deps), each with its
+    distribution and version: what a route imports."""
+    from importlib import metadata
+
+    from prod_serverless.bundle import pins
+
+    pinned = pins(lock)
+    found: dict[str, str] = {}
+    for module, distributions in metadata.packages_distributions().items():
+        for distribution in distributions:
+            version = pinned.get(distribution.lower().replace("_", "-")) or pinned.get(distribution.lower())
+            if version and not module.startswith("_") and module.isidentifier():
+                found[module] = f"{distribution} {version}"
+    return dict(sorted(found.items()))
+
+
+def dependency_lines(lock: Path, runs: int) -> list[str]:
+    """One line per declared dependency: its cold import with bytecode and as shipped (source only)."""
+    from prod_serverless.bundle import shown
+
+    modules = declared_modules(lock)
+    if not modules:
+        return [
+            f"declared dependencies: none ({shown(lock)} pins nothing): the handler's import is the whole cold start"
+        ]
+    lines = [f"declared dependencies ({shown(lock)}), each imported alone as a route imports it:"]
+    for module, distribution in modules.items():
+        with_bytecode = cold_import(ROOT, module, runs)
+        found = importlib.util.find_spec(module)
+        origin = Path(found.origin) if found and found.origin else None
+        tree = origin.parent if origin and origin.name == "__init__.py" else origin
+        if tree is None:
+            continue
+        with without_bytecode(tree) as scratch:
+            shipped = cold_import(scratch, module, runs, cwd=scratch)
+        lines.append(
+            f"  {distribution} (import {module}): {with_bytecode['cold_import_ms']:.1f} ms with .pyc, "
+            f"{shipped['cold_import_ms']:.1f} ms as shipped (no .pyc), RSS {with_bytecode['rss_mb']:.1f} MB"
+        )
+    return lines
 
 
 def _percentiles(samples_ns: list[int]) -> tuple[float, float]:
@@ -151,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--template", type=Path, default=ROOT / "cdk.out/ProdServerlessStack.template.json")
     parser.add_argument("--runs", type=int, default=15, help="fresh interpreters per cold-import measurement")
+    parser.add_argument("--lock", type=Path, default=ROOT / "dependencies/requirements.lock")
     parser.add_argument("--calls", type=int, default=20000, help="warm invocations of this stack's handler")
     parser.add_argument("--baseline-calls", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=4)
@@ -177,6 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     ours, theirs = rows["handler (this stack)"], rows["baseline (boto3 + S3)"]
     print(table(ours, theirs))
     missed = missed_ratios(ours, theirs)
+    with without_bytecode(ROOT / "service") as scratch:
+        shipped = cold_import(scratch / "service", "handler", args.runs, cwd=scratch)
+    print(f"\nhandler as shipped (no .pyc: Lambda compiles it at each cold start): {shipped['cold_import_ms']:.2f} ms")
+    for line in dependency_lines(args.lock, args.runs):
+        print(line)
     if args.template.exists():
         load = server_load(args.template, args.clients, args.requests)
         print(

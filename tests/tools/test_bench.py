@@ -19,7 +19,9 @@ def _run(monkeypatch: pytest.MonkeyPatch, ours: dict[str, float], theirs: dict[s
     monkeypatch.setattr(
         bench,
         "cold_import",
-        lambda path, module, runs: {k: measured[module][k] for k in FAST if k in ("cold_import_ms", "rss_mb")},
+        lambda path, module, runs, cwd=None: {
+            k: measured[module][k] for k in FAST if k in ("cold_import_ms", "rss_mb")
+        },
     )
     calls: list[Any] = []
 
@@ -70,3 +72,50 @@ def test_a_tiny_real_run_measures_both_and_the_local_server(
     assert [row[0] for row in rows] == list(bench.METRICS)
     assert all(float(row[1]) > 0 and float(row[2]) > 0 for row in rows)
     assert "local server, 1 keep-alive clients x 5 GET /:" in out
+    assert "handler as shipped (no .pyc: Lambda compiles it at each cold start):" in out
+    assert "declared dependencies: none (dependencies/requirements.lock pins nothing)" in out  # the shipped lock
+
+
+def _pyjwt_lock(tmp_path: Path) -> Path:
+    from importlib import metadata
+
+    lock = tmp_path / "function-requirements.lock"
+    lock.write_text(f"pyjwt=={metadata.version('pyjwt')} \\\n    --hash=sha256:00\n")
+    return lock
+
+
+def test_a_declared_dependency_is_found_by_the_module_a_route_imports(tmp_path: Path) -> None:
+    from importlib import metadata
+
+    assert bench.declared_modules(_pyjwt_lock(tmp_path)) == {"jwt": f"PyJWT {metadata.version('pyjwt')}"}
+
+
+def test_each_declared_dependency_gets_its_own_line_with_and_without_bytecode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    measured: list[tuple[str, bool]] = []
+
+    def fake(path: Path, module: str, runs: int, cwd: Path | None = None) -> dict[str, float]:
+        shipped = cwd is not None and not any(cwd.rglob("*.pyc"))  # a copy without bytecode, imported from there
+        measured.append((module, shipped))
+        return {"cold_import_ms": 40.0 if shipped else 10.0, "rss_mb": 12.5}
+
+    monkeypatch.setattr(bench, "cold_import", fake)
+    lines = bench.dependency_lines(_pyjwt_lock(tmp_path), 3)
+    assert measured == [("jwt", False), ("jwt", True)]
+    assert lines[1].endswith("(import jwt): 10.0 ms with .pyc, 40.0 ms as shipped (no .pyc), RSS 12.5 MB")
+
+
+def test_as_shipped_every_module_is_compiled_again(tmp_path: Path) -> None:
+    """The import as shipped is slower than the cached one, and leaves no bytecode: it is what it lacks."""
+    package = tmp_path / "heavy"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "".join(f"def f{n}(x):\n    return [x * {n} for _ in range(3)]\n" for n in range(3000))
+    )
+    cached = [bench.cold_import(tmp_path, "heavy", 1)["cold_import_ms"] for _ in range(2)][-1]
+    assert list(package.glob("__pycache__/*.pyc"))  # the cached import wrote and then used it
+    with bench.without_bytecode(package) as scratch:
+        compiled = bench.cold_import(scratch, "heavy", 1, cwd=scratch)["cold_import_ms"]
+        assert not list(scratch.rglob("*.pyc"))
+    assert compiled > 2 * cached
