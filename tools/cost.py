@@ -308,11 +308,17 @@ def platform_lines(system_log_level: str, tracing: str, request_id: str) -> list
     return [json.dumps(event, separators=(",", ":")) for level, event in events if level in keep]
 
 
+_OFFLINE_LINES: dict[str, list[str]] = {}
+
+
 def function_lines(deployed: Deployed, request_id: str, check: dict[str, Any]) -> list[str]:
     """What the real handler writes for one route's sample, through Lambda's JSON format at the deployed level."""
     from tools.local_server import load_handler
     from tools.offline_aws import offline_aws
 
+    key = json.dumps([dataclasses.astuple(deployed), request_id, check], sort_keys=True, default=str)
+    if deployed.function_resources and key in _OFFLINE_LINES:  # the same inputs give the same lines (a fixed clock)
+        return list(_OFFLINE_LINES[key])
     offline = offline_aws(deployed.function_environment, deployed.function_resources, deployed.region)
     with offline as environment:  # a route's table or secret, in memory, as make serve has them
         handler = load_handler(environment)
@@ -321,7 +327,10 @@ def function_lines(deployed: Deployed, request_id: str, check: dict[str, Any]) -
         earlier = deployed.checks[: deployed.checks.index(check)] if check in deployed.checks else []
         for before in earlier if deployed.function_resources else []:
             _function_lines(handler, request_id, before, deployed)
-        return _function_lines(handler, request_id, check, deployed)
+        lines = _function_lines(handler, request_id, check, deployed)
+    if deployed.function_resources:  # an in-memory AWS takes a second to build: built once per sample
+        _OFFLINE_LINES[key] = lines
+    return list(lines)
 
 
 def _function_lines(handler: Any, request_id: str, check: dict[str, Any], deployed: Deployed) -> list[str]:

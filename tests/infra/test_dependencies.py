@@ -117,21 +117,21 @@ def test_adding_a_library_changes_the_asset_and_the_version_and_nothing_else_and
     assert code_digest(plain_again / "service") == code_digest(ROOT / "service")  # the asset, byte for byte
 
 
-def test_the_fingerprint_covers_the_dependencies_exact_files(tmp_path: Path, wheels: Path) -> None:
+def test_the_fingerprint_covers_the_dependencies_exact_files(
+    library: Dependencies, tmp_path: Path, wheels: Path
+) -> None:
     """Another build of the same version (another hash in the lock) is another version of the function."""
+    lock = _lock(tmp_path, make_wheel(wheels, "tinylib", "1.0", "VALUE = 8\n"))
+    rebuilt = install(lock, cache=tmp_path / "build", find_links=wheels)
+    assert rebuilt is not None and rebuilt.installed[0]["version"] == library.installed[0]["version"]
 
-    def fingerprint(source: str, name: str) -> str:
-        directory = wheels / name
-        directory.mkdir()
-        (tmp_path / name).mkdir()
-        lock = _lock(tmp_path / name, make_wheel(directory, "tinylib", "1.0", source))
-        dependencies = install(lock, cache=tmp_path / "build", find_links=directory)
+    def fingerprint(dependencies: Dependencies) -> str:
         stack = Stack(App(), "ProdTestStack", env={"region": REGION})
         return ServiceFunction(
             stack, "ProdFunction", settings=SETTINGS, log_key=kms.Key(stack, "ProdKey"), dependencies=dependencies
         ).fingerprint
 
-    assert fingerprint("VALUE = 7\n", "a") != fingerprint("VALUE = 8\n", "b")
+    assert fingerprint(library) != fingerprint(rebuilt)
 
 
 def test_a_warm_synth_reuses_the_installed_packages(library: Dependencies, tmp_path: Path) -> None:

@@ -98,8 +98,8 @@ def test_every_resource_exists_as_its_definition_says_and_every_variable_names_i
 
 def test_the_environment_is_as_it_was_afterwards() -> None:
     before = dict(os.environ)
-    with offline_aws(VARIABLES, RESOURCES, REGION):
-        assert os.environ["ITEMS_TABLE"] == "ProdItemsTable"
+    with offline_aws({"FLAG": {"Ref": "ProdFlag"}}, RESOURCES, REGION):
+        assert os.environ["FLAG"] == "ProdFlag"
     assert dict(os.environ) == before
 
 
