@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -239,3 +239,18 @@ def _development_issuer_key(tmp_path_factory: pytest.TempPathFactory) -> None:
     from tools import local_auth
 
     local_auth.KEY_FILE = tmp_path_factory.mktemp("dev-issuer") / "key.pem"
+
+
+def _service_modules() -> dict[str, Any]:
+    return {name: module for name, module in sys.modules.items() if name == "service" or name.startswith("service.")}
+
+
+@pytest.fixture(autouse=True)
+def _service_modules_as_imported() -> Iterator[None]:
+    """The tools import the service afresh, as a cold start would (tools/local_server.load_handler); each test then
+    gets back the modules the tests imported, so a class such as HttpError stays the one their handler catches."""
+    saved = _service_modules()
+    yield
+    for name in set(_service_modules()) - set(saved):
+        del sys.modules[name]
+    sys.modules.update(saved)

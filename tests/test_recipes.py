@@ -82,7 +82,9 @@ def team_main() -> ModuleType:
     marker = "        statements: list[iam.PolicyStatement] = []\n"
     anchor = "from constructs import Construct\n"
     assert source.count(marker) == 1 and source.count(anchor) == 1
-    source = source.replace(marker, marker + textwrap.indent(_body("itemtable") + _body("secretstack"), " " * 8))
+    # A team that has applied a recipe already has its blocks: they are then built as they stand.
+    blocks = [textwrap.indent(_body(name), " " * 8) for name in ("itemtable", "secretstack")]
+    source = source.replace(marker, marker + "".join(block for block in blocks if block not in source))
     source = source.replace(anchor, anchor + _body("itemimports") + _body("secretimports"))
     module = ModuleType("team_main")
     module.__file__ = str(ROOT / "main.py")

@@ -14,7 +14,8 @@ import pytest
 from prod_serverless.function import ENVIRONMENT, SERVICE_CODE
 from tests.conftest import FakeContext, Synthesized, load_event
 from tests.infra.helpers import SETTINGS
-from tools.local_server import function_environment
+from tools.local_server import function_variables
+from tools.offline_aws import offline_aws
 
 Load = Callable[[dict[str, str]], ModuleType]
 
@@ -43,11 +44,18 @@ def reload_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[Load]:
 
 
 def _names(synthesized: Synthesized) -> set[str]:
-    return set(function_environment(synthesized.template))
+    return set(function_variables(synthesized.template))
 
 
 def test_the_function_gets_exactly_the_variables_of_the_environment_table(synthesized: Synthesized) -> None:
-    assert _names(synthesized) == {row.name for row in ENVIRONMENT}
+    """The table's rows, as values; any other variable names a resource of the stack (main.py's `resources`)."""
+    variables = function_variables(synthesized.template)
+    assert {name for name, value in variables.items() if isinstance(value, str)} == {row.name for row in ENVIRONMENT}
+    for name, value in variables.items():
+        if not isinstance(value, str):
+            assert isinstance(value, dict) and set(value) <= {"Ref", "Fn::GetAtt"}, name
+            named = value.get("Ref") or value["Fn::GetAtt"][0]
+            assert named in synthesized.resources, name
 
 
 def test_every_variable_of_the_table_is_read_by_the_service() -> None:
@@ -66,7 +74,9 @@ def test_the_handler_picks_up_each_variable_the_stack_sets(synthesized: Synthesi
 
 
 def test_the_template_values_reach_the_handler_unchanged(synthesized: Synthesized, reload_handler: Load) -> None:
-    handler = reload_handler(function_environment(synthesized.template))
+    variables = function_variables(synthesized.template)
+    with offline_aws(variables, synthesized.resources, SETTINGS.region) as environment:
+        handler = reload_handler(environment)
     body = json.loads(handler.handler(load_event("http_api_get_root.json"), FakeContext())["body"])
     assert (body["environment"], body["version"]) == (SETTINGS.environment_label, SETTINGS.app_version)
     assert logging.getLevelName(handler.LOGGER.level) == SETTINGS.log_level.replace("WARN", "WARNING")

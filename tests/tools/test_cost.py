@@ -19,6 +19,7 @@ from service.routes import ROUTES
 from tests.conftest import Synthesized
 from tests.infra.helpers import SETTINGS
 from tools import cost, local_server
+from tools.offline_aws import referenced
 
 TRICKLE, STEADY = cost.TRAFFIC
 
@@ -68,7 +69,16 @@ def deployed() -> cost.Deployed:
 
 
 def test_the_template_is_read_for_what_is_deployed(synthesized: Synthesized, deployed: cost.Deployed) -> None:
-    assert cost.Deployed.read(synthesized.template, SETTINGS.region) == deployed
+    """The synth-free description is the template's, but for what a team's own resources add (keys, variables
+    naming them): those are read from the template itself."""
+    read = cost.Deployed.read(synthesized.template, SETTINGS.region)
+    own = dataclasses.replace(
+        read, keys=deployed.keys, function_environment=deployed.function_environment, function_resources={}
+    )
+    assert own == deployed
+    assert read.keys == len(synthesized.of_type("AWS::KMS::Key"))
+    assert {n: v for n, v in read.function_environment.items() if isinstance(v, str)} == deployed.function_environment
+    assert read.function_resources == referenced(read.function_environment, synthesized.resources)
     assert (deployed.application_log_level, deployed.system_log_level, deployed.tracing) == (
         "INFO",
         "WARN",
@@ -124,10 +134,21 @@ def test_the_access_bytes_are_the_stages_format_rendered(synthesized: Synthesize
     assert after - before == pytest.approx(0.50 * grown * 1e6 / 2**30)
 
 
-def test_the_function_lines_are_the_real_handlers_at_the_deployed_level(deployed: cost.Deployed) -> None:
-    assert cost.Lines.measure(deployed).function == []  # INFO: a served request writes no function line
+def _served(deployed: cost.Deployed) -> dict[str, Any]:
+    """The first route whose sample this synth-free description serves: one that needs no AWS resource. Those that do
+    are measured from the template, under the offline AWS, in tests/test_recipes.py."""
     debug = cost.with_lever(deployed, cost.LEVERS[1])
-    (line,) = cost.Lines.measure(debug).function
+    for check in deployed.checks:
+        if [json.loads(line)["level"] for line in cost.function_lines(debug, "probe", check)] == ["DEBUG"]:
+            return check
+    raise AssertionError("no route's sample is served without AWS")
+
+
+def test_the_function_lines_are_the_real_handlers_at_the_deployed_level(deployed: cost.Deployed) -> None:
+    check = _served(deployed)
+    assert cost.Lines.measure(deployed, check).function == []  # INFO: a served request writes no function line
+    debug = cost.with_lever(deployed, cost.LEVERS[1])
+    (line,) = cost.Lines.measure(debug, check).function
     assert set(json.loads(line)) == {
         "timestamp", "level", "message", "logger", "requestId", "apiRequestId", "status", "durationMs"
     }  # fmt: skip
@@ -589,7 +610,8 @@ def test_platform_lines_are_exactly_lambdas_json_events(level: str, tracing: str
 
 def test_the_debug_function_line_is_exactly_what_lambda_writes(deployed: cost.Deployed) -> None:
     debug = cost.with_lever(deployed, cost.LEVERS[1])
-    (line,) = cost.function_lines(debug, "lambda-id", deployed.checks[0])
+    check = _served(deployed)
+    (line,) = cost.function_lines(debug, "lambda-id", check)
     record = json.loads(line)
     assert {k: v for k, v in record.items() if k != "timestamp"} == {
         "level": "DEBUG",
@@ -597,7 +619,7 @@ def test_the_debug_function_line_is_exactly_what_lambda_writes(deployed: cost.De
         "logger": "service",
         "requestId": "lambda-id",
         "apiRequestId": cost.SAMPLE_REQUEST["$context.requestId"],
-        "status": deployed.checks[0]["status"],
+        "status": check["status"],
         "durationMs": 1.5,
     }
 

@@ -30,12 +30,12 @@ from tools.lambda_logging import install
 from tools.local_server import (
     LocalApi,
     RouteKeys,
-    function_environment,
     load_template,
     routes,
     serve,
     stage_access_log_format,
 )
+from tools.offline_aws import offline_aws
 
 
 class Recorder:
@@ -158,9 +158,9 @@ def test_one_request_id_in_the_answer_the_function_log_and_the_access_line(serve
 
 
 def test_the_handler_runs_under_the_functions_environment_from_the_template(template_file: Path) -> None:
-    environment = function_environment(load_template(template_file))
-    assert environment == function.environment(SETTINGS)  # the table's rows, valued by the configured settings
-    api = serve(0, template_file)
+    api = serve(0, template_file)  # it resolves every variable, a resource's name to the offline AWS's
+    rows = function.environment(SETTINGS)  # the table's rows, valued by the configured settings
+    assert {name: os.environ[name] for name in rows} == rows
     thread = threading.Thread(target=api.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
@@ -366,6 +366,9 @@ def test_a_new_route_in_the_table_says_to_synthesize_again(tmp_path: Path) -> No
 
 
 def test_the_real_service_reloads_with_its_route_table(template_file: Path) -> None:
-    handler, keys = local_server.load_service(local_server.function_environment(json.loads(template_file.read_text())))
+    template = json.loads(template_file.read_text())
+    variables = local_server.function_variables(template)
+    with offline_aws(variables, template["Resources"], local_server.assembly_region(template_file)) as environment:
+        handler, keys = local_server.load_service(environment)
     assert keys == local_server.routes(json.loads(template_file.read_text()))
     assert callable(handler)
