@@ -18,6 +18,7 @@ Firehose record (the worst case, and the README's figure), and steady traffic, w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import gzip
@@ -368,7 +369,8 @@ def _function_lines(handler: Any, request_id: str, check: dict[str, Any], deploy
         )
         context = LambdaContext()
         context.aws_request_id = request_id
-        with invocation(request_id):
+        # The function's metric lines (service/metrics.py) go to stdout, which Lambda also sends to the log group.
+        with invocation(request_id), contextlib.redirect_stdout(stream):
             handler(event, context)
     finally:
         module.time = real_time  # type: ignore[attr-defined]

@@ -205,6 +205,9 @@ def test_key_policies_give_kms_star_to_the_account_root_only_and_condition_every
             assert not [a for a in actions if a.endswith(":*")], (logical_id, actions)
             if statement["Effect"] == "Deny" or (logical_id, statement.get("Sid")) in UNCONDITIONED:
                 continue
+            if statement["Principal"] == root:  # the account's principals, only through one service (kms:ViaService)
+                assert "kms:ViaService" in statement["Condition"]["StringEquals"], logical_id
+                continue
             assert "Service" in statement["Principal"], logical_id
             assert statement.get("Condition"), f"{logical_id}: {statement['Principal']} has no condition"
 
