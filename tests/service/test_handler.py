@@ -6,17 +6,22 @@ import json
 import logging
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service import endpoints, handler
-from service.routing import Healthy, Request, Route, Router
-from tests.conftest import FakeContext, load_event
+from service.routing import PUBLIC, Healthy, Request, Route, Router, Sample
+from tests.conftest import FakeContext, Synthesized, load_event
+from tests.infra.helpers import SETTINGS
 from tools.lambda_logging import extra_fields
+from tools.local_server import function_variables, load_handler
+from tools.offline_aws import offline_aws
 
 SECRETS = (
     "authorization-secret-value",
@@ -201,6 +206,26 @@ def test_what_is_logged_from_the_request_is_capped(
     assert len(record.apiRequestId) == handler.MAX_LOGGED_CHARS  # type: ignore[attr-defined]
 
 
+def _thing(request: Request) -> tuple[int, dict[str, Any]]:
+    return 200, {"id": request.path_parameters["id"]}
+
+
+def _echo(request: Request) -> tuple[int, dict[str, Any]]:
+    body = request.json()
+    return 200, {"echo": body if isinstance(body, dict) else {}}
+
+
+# Routes of the handler's property test: one with a path parameter, one with a JSON body, and the shipped GET /.
+FUZZ_ROUTER = Router(
+    (
+        Route("GET", "/", endpoints.hello, summary="h", public=PUBLIC, healthy=Healthy(200, ("message",))),
+        Route("GET", "/things/{id}", _thing, summary="t", public=PUBLIC, healthy=Healthy(200, ("id",)),
+              sample=Sample("/things/1")),
+        Route("POST", "/echo", _echo, summary="e", public=PUBLIC, healthy=Healthy(200, ("echo",)),
+              sample=Sample(body={"a": 1})),
+    )
+)  # fmt: skip
+
 # Requests as API Gateway sends them, with every value tagged so a leak into the log is visible.
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE")
 SECRET = "s3cr3t"
@@ -211,8 +236,10 @@ paths = (
     st.lists(segments, max_size=6).map(lambda parts: "/" + "/".join(parts))
     | st.sampled_from(["/", "//", "/./", "/..", "/%2F", "/?", "/" + "a" * 20_000, "/index.html", "/.env"])
     # Every route of the table, whatever a team adds: its sample path, and one segment more than it matches.
-    | st.sampled_from(sorted({route.sample_path for route in handler.ROUTER.routes}))
-    | st.sampled_from(sorted({route.sample_path.rstrip("/") + "/extra" for route in handler.ROUTER.routes}))
+    | st.sampled_from(sorted({route.sample_path for route in (*handler.ROUTER.routes, *FUZZ_ROUTER.routes)}))
+    | st.sampled_from(
+        sorted({route.sample_path.rstrip("/") + "/extra" for route in (*handler.ROUTER.routes, *FUZZ_ROUTER.routes)})
+    )
 )
 tagged = st.text(max_size=40).map(lambda text: f"{SECRET}{text}") | st.just(SECRET + "x" * 20_000)
 header_names = st.from_regex(r"[a-z][a-z0-9-]{0,30}", fullmatch=True)
@@ -244,36 +271,59 @@ def _event(request: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-@settings(max_examples=80, deadline=None)
-@given(request=requests)
-def test_any_real_request_is_answered_safely_and_logged_within_the_allow_list(request: dict[str, Any]) -> None:
+def _answered_safely(service: ModuleType, router: Router, request: dict[str, Any]) -> None:
+    """`service` (the handler module) answers `request` over `router`'s routes safely, and logs in its allow-list."""
     records: list[logging.LogRecord] = []
     capture = logging.Handler(logging.DEBUG)
     capture.emit = records.append  # type: ignore[method-assign,assignment]
-    handler.LOGGER.addHandler(capture)
-    previous = handler.LOGGER.level
-    handler.LOGGER.setLevel(logging.DEBUG)
+    service.LOGGER.addHandler(capture)
+    previous = service.LOGGER.level
+    service.LOGGER.setLevel(logging.DEBUG)
     try:
-        response = handler.handler(_event(request), FakeContext())
+        response = service.handle(router, _event(request), FakeContext())
     finally:
-        handler.LOGGER.removeHandler(capture)
-        handler.LOGGER.setLevel(previous)
-    route, _, allowed = handler.ROUTER.find(request["method"][:16].upper(), request["path"])
+        service.LOGGER.removeHandler(capture)
+        service.LOGGER.setLevel(previous)
+    route, _, allowed = router.find(request["method"][:16].upper(), request["path"])
     status = response["statusCode"]
     if route is None:
         assert status == (405 if allowed else 404)
     else:  # its healthy answer, or the client's mistake (a body the route refuses): never a server error
         assert status == route.healthy.status or status in (400, 413, 415), (route.key, status)
-    assert response["headers"] == {**handler.RESPONSE_HEADERS, **({"allow": ", ".join(allowed)} if allowed else {})}
+    assert response["headers"] == {**service.RESPONSE_HEADERS, **({"allow": ", ".join(allowed)} if allowed else {})}
     if status >= 400:  # an error answer never echoes what was sent
         assert SECRET not in response["body"]
     (record,) = records
     fields = extra_fields(record)
-    assert set(fields) == set(handler.LOGGED_FIELDS)
+    assert set(fields) == set(service.LOGGED_FIELDS)
     assert fields["apiRequestId"] == request["requestId"] and fields["status"] == response["statusCode"]
     line = json.dumps(fields)
     assert SECRET not in line and SECRET not in record.getMessage()
-    assert all(len(str(value)) <= handler.MAX_LOGGED_CHARS for value in fields.values())
+    assert all(len(str(value)) <= service.MAX_LOGGED_CHARS for value in fields.values())
+
+
+@settings(max_examples=80, deadline=None)
+@given(request=requests)
+def test_any_real_request_is_answered_safely_and_logged_within_the_allow_list(request: dict[str, Any]) -> None:
+    """The handler over this test's routes (a path parameter, a JSON body): no synth, so make mutate runs it."""
+    _answered_safely(handler, FUZZ_ROUTER, request)
+
+
+@pytest.fixture
+def served_table(synthesized: Synthesized) -> Iterator[ModuleType]:
+    """The service as deployed: imported afresh under the offline AWS of the resources its variables name."""
+    variables = function_variables(synthesized.template)
+    with offline_aws(variables, synthesized.resources, SETTINGS.region) as environment:
+        load_handler(environment)
+        yield sys.modules["service.handler"]
+
+
+# One offline AWS for all the examples (a fixture per example would build it again each time).
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(request=requests)
+def test_any_request_to_the_route_table_is_answered_safely(request: dict[str, Any], served_table: ModuleType) -> None:
+    """Every route of the table, a team's included, with the AWS resources it uses: never a server error."""
+    _answered_safely(served_table, served_table.ROUTER, request)
 
 
 json_values = st.recursive(
