@@ -310,7 +310,7 @@ def platform_lines(system_log_level: str, tracing: str, request_id: str) -> list
     return [json.dumps(event, separators=(",", ":")) for level, event in events if level in keep]
 
 
-_OFFLINE_LINES: dict[str, list[str]] = {}
+_OFFLINE_LINES: dict[tuple[str, str], list[str]] = {}
 
 
 def function_lines(deployed: Deployed, request_id: str, check: dict[str, Any]) -> list[str]:
@@ -318,21 +318,26 @@ def function_lines(deployed: Deployed, request_id: str, check: dict[str, Any]) -
     from tools.local_server import load_handler
     from tools.offline_aws import offline_aws
 
-    key = json.dumps([dataclasses.astuple(deployed), request_id, check], sort_keys=True, default=str)
-    if deployed.function_resources and key in _OFFLINE_LINES:  # the same inputs give the same lines (a fixed clock)
-        return list(_OFFLINE_LINES[key])
+    # What decides the lines: the function's environment and resources, the application's level, the sample.
+    inputs = [
+        deployed.function_environment,
+        deployed.function_resources,
+        deployed.region,
+        deployed.application_log_level,
+    ]
+    key = json.dumps([inputs, request_id], sort_keys=True, default=str)
+    if deployed.function_resources and (key, json.dumps(check, sort_keys=True)) in _OFFLINE_LINES:
+        return list(_OFFLINE_LINES[key, json.dumps(check, sort_keys=True)])  # a fixed clock: the same lines again
     offline = offline_aws(deployed.function_environment, deployed.function_resources, deployed.region)
     with offline as environment:  # a route's table or secret, in memory, as make serve has them
         handler = load_handler(environment)
-        # A sample may read what an earlier one wrote (a PUT before its GET): the earlier ones run first, in table
-        # order, as the release hook and make smoke run them.
-        earlier = deployed.checks[: deployed.checks.index(check)] if check in deployed.checks else []
-        for before in earlier if deployed.function_resources else []:
-            _function_lines(handler, request_id, before, deployed)
-        lines = _function_lines(handler, request_id, check, deployed)
-    if deployed.function_resources:  # an in-memory AWS takes a second to build: built once per sample
-        _OFFLINE_LINES[key] = lines
-    return list(lines)
+        if not deployed.function_resources:
+            return _function_lines(handler, request_id, check, deployed)
+        # An in-memory AWS takes a second to build: every sample runs in it once, in table order, as the release
+        # hook and make smoke send them (a sample may read what an earlier one wrote: a PUT before its GET).
+        for each in [*deployed.checks, *([] if check in deployed.checks else [check])]:
+            _OFFLINE_LINES[key, json.dumps(each, sort_keys=True)] = _function_lines(handler, request_id, each, deployed)
+    return list(_OFFLINE_LINES[key, json.dumps(check, sort_keys=True)])
 
 
 def _function_lines(handler: Any, request_id: str, check: dict[str, Any], deployed: Deployed) -> list[str]:
@@ -429,11 +434,13 @@ def gzip_ratio(lines: list[str], level: int = 6) -> float:
     return _gzip_ratio(tuple(lines), level)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=1024)  # a few hundred line sets in make docs and the tests together
 def _gzip_ratio(lines: tuple[str, ...], level: int) -> float:
     if not lines:
         return 0.0
-    text = "\n".join(_variants(list(lines), 400)).encode()
+    # 400 copies, or about 1 MB of text for long lines (a stack trace): far past gzip's 32 KB window either way.
+    copies = min(400, max(50, 1_000_000 // sum(len(line) for line in lines)))
+    text = "\n".join(_variants(list(lines), copies)).encode()
     return len(gzip.compress(text, compresslevel=level)) / len(text)
 
 

@@ -184,13 +184,14 @@ def offline_aws(variables: Mapping[str, object], resources: Mapping[str, Any], r
     region_only = {"AWS_REGION": region, "AWS_DEFAULT_REGION": region, **CREDENTIALS}
     if not resources:
         resolved = resolve(variables, {}, region)
-        with patched_environ({**region_only, "AWS_ENDPOINT_URL": UNREACHABLE, **resolved}):
+        # One attempt (botocore reads AWS_MAX_ATTEMPTS): refused at once, not after the retry mode's backoff.
+        with patched_environ({**region_only, "AWS_ENDPOINT_URL": UNREACHABLE, "AWS_MAX_ATTEMPTS": "1", **resolved}):
             yield resolved
         return
     import boto3
     from moto import mock_aws
 
-    with mock_aws(), patched_environ({**region_only, "AWS_ENDPOINT_URL": None}):
+    with mock_aws(), patched_environ({**region_only, "AWS_ENDPOINT_URL": None, "AWS_MAX_ATTEMPTS": None}):
         aws = boto3.Session(region_name=region)
         created = {
             logical_id: CREATORS[resource["Type"]](aws, logical_id, resource.get("Properties", {}), region)
