@@ -372,3 +372,21 @@ def test_the_real_service_reloads_with_its_route_table(template_file: Path) -> N
         handler, keys = local_server.load_service(environment)
     assert keys == local_server.routes(json.loads(template_file.read_text()))
     assert callable(handler)
+
+
+def test_a_variable_the_offline_aws_cannot_resolve_is_one_line_and_nothing_is_served(
+    template_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before, a variable whose value is not a string was dropped without a word (the route then failed)."""
+    template = json.loads(template_file.read_text())
+    (function,) = [r for i, r in template["Resources"].items() if i.startswith(local_server.SERVICE_FUNCTION)
+                   and r["Type"] == "AWS::Lambda::Function"]  # fmt: skip
+    function["Properties"]["Environment"]["Variables"]["SHARED_TABLE"] = {"Fn::ImportValue": "SharedTable"}
+    changed = tmp_path / "ProdServerlessStack.template.json"
+    changed.write_text(json.dumps(template))
+    assert local_server.main(["--port", "0", "--template", str(changed)]) == 1
+    assert capsys.readouterr().err == (
+        'make serve: environment variable SHARED_TABLE = {"Fn::ImportValue": "SharedTable"} cannot be resolved '
+        "offline: it must be a string, or a Ref or Fn::GetAtt of one of the stack's DynamoDB::GlobalTable, "
+        "DynamoDB::Table, S3::Bucket, SQS::Queue, SSM::Parameter, SecretsManager::Secret\n"
+    )
