@@ -189,6 +189,8 @@ def build_app(
         termination_protection=True,
     )
     add_compliance_checks(app, control_tower=control_tower)
+    if stack.service.size_note:
+        print(stack.service.size_note, file=sys.stderr)
     sbom_file = Path(app.outdir) / SBOM
     sbom_file.parent.mkdir(parents=True, exist_ok=True)
     sbom_file.write_text(sbom(dependencies, name=STACK_NAME + "/ProdFunction", version=stack.service.fingerprint))

@@ -104,7 +104,10 @@ class ServiceFunction(Construct):
         self.timeout = Duration.seconds(settings.function_timeout_seconds)
         self.dependencies = dependencies
         self.code_bytes = sum(path.stat().st_size for path in shipped_files(code))
-        check_size(self.code_bytes + (dependencies.unzipped_bytes if dependencies else 0))
+        self.size_note = check_size(
+            self.code_bytes + (dependencies.unzipped_bytes if dependencies else 0),
+            self.code_bytes + (dependencies.zipped_bytes if dependencies else 0),  # source compresses; a bound
+        )
         self.fingerprint = self.version_fingerprint(settings, code)
         owned = owned_function(
             self,

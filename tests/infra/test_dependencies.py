@@ -171,6 +171,19 @@ def test_a_package_over_lambdas_unzipped_limit_stops_synth_in_one_line(
         )
 
 
+def test_a_package_over_the_direct_upload_limit_is_a_note_not_a_stop(
+    library: Dependencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bundle, "MAX_DIRECT_ZIPPED_BYTES", library.zipped_bytes)  # the code itself tips it over
+    stack = Stack(App(), "ProdTestStack", env={"region": REGION})
+    built = ServiceFunction(
+        stack, "ProdFunction", settings=SETTINGS, log_key=kms.Key(stack, "ProdKey"), dependencies=library
+    )
+    assert built.size_note is not None
+    assert built.size_note.startswith("note: the function's package is about 0 MB zipped, over the 0 MB Lambda takes")
+    assert bundle.check_size(1, 1) is None and bundle.check_size(1, library.zipped_bytes) is None
+
+
 def test_the_sbom_lists_exactly_what_the_asset_holds(library: Dependencies) -> None:
     document = sbom(library, name="ProdServerlessStack/ProdFunction", version="abc123")
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(document) is None
