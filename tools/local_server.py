@@ -35,7 +35,7 @@ from service.routing import path_pattern, specificity
 from tools.events import LambdaContext, build_event
 from tools.lambda_logging import install, invocation
 from tools.local_auth import JWT, DevIssuer, RouteAuth, authorize, route_authorization
-from tools.offline_aws import OfflineError, offline_aws, resolve
+from tools.offline_aws import OfflineError, offline_aws
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 DEFAULT_TEMPLATE = Path("cdk.out/ProdServerlessStack.template.json")
@@ -121,11 +121,6 @@ def function_variables(template: dict[str, Any]) -> dict[str, object]:
     name is a Ref): tools/offline_aws.py resolves them."""
     variables: dict[str, object] = _function(template).get("Environment", {}).get("Variables", {})
     return variables
-
-
-def function_environment(template: dict[str, Any], region: str = "us-east-1") -> dict[str, str]:
-    """The environment variables as strings; one naming a resource needs `offline_aws` (OfflineError otherwise)."""
-    return resolve(function_variables(template), {}, region)
 
 
 def assembly_region(template_path: Path) -> str:
