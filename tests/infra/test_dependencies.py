@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -236,3 +237,50 @@ def test_synth_stops_in_one_line_naming_the_lock(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(SystemExit) as stopped:
         main.main()
     assert str(stopped.value) == "Function dependencies (dependencies/requirements.lock): onlysource has no wheel"
+
+
+def test_an_assembly_is_reused_while_its_inputs_hold_and_older_ones_are_removed(
+    library: Dependencies, tmp_path: Path
+) -> None:
+    package = tmp_path / "service"
+    package.mkdir()
+    (package / "handler.py").write_text("A = 1\n")
+    first = bundle.assemble(package, library, cache=tmp_path / "build")
+    assert (first / "service" / "handler.py").read_text() == "A = 1\n" and (first / "tinylib" / "__init__.py").exists()
+    assert bundle.assemble(package, library, cache=tmp_path / "build") == first  # the same inputs: the same directory
+    (package / "handler.py").write_text("A = 2\n")
+    second = bundle.assemble(package, library, cache=tmp_path / "build")
+    assert second != first and not first.exists()  # a changed file: a new assembly, and the old one gone
+    assert sorted(p.name for p in (tmp_path / "build").iterdir()) == [second.name]
+
+
+def test_the_sizes_are_the_files_bytes_and_each_deflated_with_its_zip_entry(library: Dependencies) -> None:
+    files = [path for path in library.directory.rglob("*") if path.is_file()]
+    assert library.unzipped_bytes == sum(path.stat().st_size for path in files)
+    entries = sum(len(zlib.compress(path.read_bytes(), 6)) + 30 + 2 * len(path.name) for path in files)
+    assert library.zipped_bytes == entries
+
+
+def test_exactly_at_lambdas_limits_nothing_is_said() -> None:
+    assert bundle.check_size(bundle.MAX_UNZIPPED_BYTES, bundle.MAX_DIRECT_ZIPPED_BYTES) is None
+    with pytest.raises(BundleError):
+        bundle.check_size(bundle.MAX_UNZIPPED_BYTES + 1)
+    assert bundle.check_size(1, bundle.MAX_DIRECT_ZIPPED_BYTES + 1) is not None
+
+
+@pytest.mark.parametrize(
+    ("stderr", "line"),
+    [
+        ("ERROR: THESE PACKAGES DO NOT MATCH THE HASHES\nmore\n", "THESE PACKAGES DO NOT MATCH THE HASHES"),
+        ("Traceback\n", "Traceback"),
+        ("", "no reason given"),
+    ],
+)
+def test_any_other_pip_failure_is_its_first_error_line(stderr: str, line: str) -> None:
+    assert bundle._refusal(stderr, Path("/elsewhere/requirements.lock")) == (
+        f"pip could not install requirements.lock for Lambda: {line}"
+    )
+
+
+def test_a_lock_in_the_project_is_named_from_its_root() -> None:
+    assert bundle.shown(bundle.LOCK) == "dependencies/requirements.lock"

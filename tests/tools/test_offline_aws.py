@@ -146,3 +146,59 @@ def test_resolving_needs_no_resources_for_literals_and_pseudo_parameters() -> No
         "P": "aws",
         "I": ACCOUNT,
     }
+
+
+def test_each_definitions_other_shapes_are_made_as_written() -> None:
+    """The alternatives of each definition: names the template sets, a literal secret, a plain generated one, a
+    StringList parameter, a standard queue, a bucket in us-east-1 (which takes no location constraint)."""
+    resources: dict[str, Any] = {
+        "ProdNamedTable": {
+            "Type": "AWS::DynamoDB::Table",
+            "Properties": {
+                "TableName": "named-table",
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                "AttributeDefinitions": [
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "N"},
+                ],
+            },
+        },
+        "ProdPlainQueue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "plain", "DelaySeconds": 5}},
+        "ProdDedupQueue": {"Type": "AWS::SQS::Queue",
+                           "Properties": {"FifoQueue": True, "ContentBasedDeduplication": True}},
+        "ProdNamedBucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "named-bucket"}},
+        "ProdLiteral": {"Type": "AWS::SecretsManager::Secret", "Properties": {"Name": "lit", "SecretString": "v4lue"}},
+        "ProdPlain": {"Type": "AWS::SecretsManager::Secret",
+                      "Properties": {"GenerateSecretString": {"PasswordLength": 20}}},
+        "ProdList": {"Type": "AWS::SSM::Parameter",
+                     "Properties": {"Name": "/p/list", "Type": "StringList", "Value": "a,b"}},
+    }  # fmt: skip
+    variables = {
+        "TABLE": {"Ref": "ProdNamedTable"},
+        "PLAIN": {"Fn::GetAtt": ["ProdPlainQueue", "QueueName"]},
+        "DEDUP": {"Ref": "ProdDedupQueue"},
+        "BUCKET": {"Fn::GetAtt": ["ProdNamedBucket", "Arn"]},
+        "LITERAL": {"Ref": "ProdLiteral"},
+        "GENERATED": {"Ref": "ProdPlain"},
+        "LIST": {"Ref": "ProdList"},
+        "SUFFIX": {"Ref": "AWS::URLSuffix"},
+    }
+    with offline_aws(variables, resources, "us-east-1") as env:
+        table = boto3.client("dynamodb").describe_table(TableName=env["TABLE"])["Table"]
+        assert (env["TABLE"], [k["KeyType"] for k in table["KeySchema"]]) == ("named-table", ["HASH", "RANGE"])
+        sqs = boto3.client("sqs")
+        plain_url = sqs.get_queue_url(QueueName=env["PLAIN"])["QueueUrl"]
+        assert sqs.get_queue_attributes(QueueUrl=plain_url, AttributeNames=["DelaySeconds"])["Attributes"] == {
+            "DelaySeconds": "5"
+        }
+        dedup = sqs.get_queue_attributes(QueueUrl=env["DEDUP"], AttributeNames=["ContentBasedDeduplication"])
+        assert dedup["Attributes"]["ContentBasedDeduplication"] == "true" and env["DEDUP"].endswith(".fifo")
+        assert env["BUCKET"] == "arn:aws:s3:::named-bucket"
+        assert boto3.client("s3").get_bucket_location(Bucket="named-bucket")["LocationConstraint"] is None
+        secrets = boto3.client("secretsmanager")
+        assert secrets.get_secret_value(SecretId=env["LITERAL"])["SecretString"] == "v4lue"
+        generated = secrets.get_secret_value(SecretId=env["GENERATED"])["SecretString"]
+        assert len(generated) >= 20 and not generated.startswith("{")  # a plain password, no JSON template
+        parameter = boto3.client("ssm").get_parameter(Name=env["LIST"])["Parameter"]
+        assert (parameter["Type"], parameter["Value"]) == ("StringList", "a,b")
+        assert env["SUFFIX"] == "amazonaws.com"
