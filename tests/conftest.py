@@ -93,14 +93,14 @@ STARTED_AT_COLLECTION: dict[str, Callable[[], None]] = {
 
 
 # Fixtures that synthesize the app: a test that uses one, or any test of a construct (tests/infra/, which judge
-# templates through the CDK) but the settings', is marked `synth`; make mutate leaves those out.
+# templates through the CDK) but the settings' and the bundler's, is marked `synth`; make mutate leaves those out.
 SYNTH_FIXTURES = {"synthesized", "tuned", "extended", "template_file", "template", "local_api", "server",
                   "broken"}  # and `broken`: it copies the project's files, which make mutate has replaced  # fmt: skip
 
 
 def _synthesizes(item: pytest.Item) -> bool:
     path = Path(str(item.fspath))
-    in_infra = path.parent.name == "infra" and path.name != "test_settings.py"
+    in_infra = path.parent.name == "infra" and path.name not in ("test_settings.py", "test_bundle.py")
     return in_infra or path.name == "test_recipes.py" or bool(SYNTH_FIXTURES & set(getattr(item, "fixturenames", ())))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sys
 import time
 from typing import Any
@@ -89,10 +90,11 @@ def test_every_resource_exists_as_its_definition_says_and_every_variable_names_i
         assert attributes["QueueArn"] == env["JOBS_ARN"] and env["JOBS_URL"].endswith("/ProdJobsQueue.fifo")
         s3 = boto3.client("s3")
         assert s3.get_bucket_location(Bucket=env["UPLOADS"])["LocationConstraint"] == REGION
+        assert env["UPLOADS"] == "produploads"  # bucket names are lower case
         secret = json.loads(
             boto3.client("secretsmanager").get_secret_value(SecretId=env["API_KEY_ARN"])["SecretString"]
         )
-        assert secret["user"] == "api" and len(secret["password"]) >= 40
+        assert secret["user"] == "api" and len(secret["password"]) == len(secrets.token_urlsafe(40))
         assert boto3.client("ssm").get_parameter(Name=env["FLAG"])["Parameter"]["Value"] == "on"
         assert (env["GREETING"], env["HOME_REGION"]) == ("hello", REGION)
 
@@ -117,8 +119,11 @@ def test_the_environment_is_as_it_was_afterwards() -> None:
 def test_a_variable_that_cannot_be_resolved_is_one_line_naming_it(value: object, why: str) -> None:
     with pytest.raises(OfflineError) as raised, offline_aws({"GREETING": "hi", "ODD": value}, RESOURCES, REGION):
         pass
-    assert str(raised.value).startswith(f"environment variable ODD = {json.dumps(value)} cannot be resolved offline")
-    assert "\n" not in str(raised.value), why
+    assert str(raised.value) == (
+        f"environment variable ODD = {json.dumps(value)} cannot be resolved offline: it must be a string, or a Ref "
+        "or Fn::GetAtt of one of the stack's DynamoDB::GlobalTable, DynamoDB::Table, S3::Bucket, SQS::Queue, "
+        "SSM::Parameter, SecretsManager::Secret"
+    ), why
 
 
 def test_a_resource_without_an_offline_twin_is_one_line_naming_it() -> None:
@@ -160,6 +165,17 @@ def test_each_definitions_other_shapes_are_made_as_written() -> None:
                 "AttributeDefinitions": [
                     {"AttributeName": "pk", "AttributeType": "S"},
                     {"AttributeName": "sk", "AttributeType": "N"},
+                    {"AttributeName": "at", "AttributeType": "S"},
+                ],
+                "LocalSecondaryIndexes": [
+                    {
+                        "IndexName": "byTime",
+                        "KeySchema": [
+                            {"AttributeName": "pk", "KeyType": "HASH"},
+                            {"AttributeName": "at", "KeyType": "RANGE"},
+                        ],
+                        "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    }
                 ],
             },
         },
@@ -172,6 +188,7 @@ def test_each_definitions_other_shapes_are_made_as_written() -> None:
                       "Properties": {"GenerateSecretString": {"PasswordLength": 20}}},
         "ProdList": {"Type": "AWS::SSM::Parameter",
                      "Properties": {"Name": "/p/list", "Type": "StringList", "Value": "a,b"}},
+        "ProdUntyped": {"Type": "AWS::SSM::Parameter", "Properties": {"Value": "v"}},
     }  # fmt: skip
     variables = {
         "TABLE": {"Ref": "ProdNamedTable"},
@@ -181,11 +198,15 @@ def test_each_definitions_other_shapes_are_made_as_written() -> None:
         "LITERAL": {"Ref": "ProdLiteral"},
         "GENERATED": {"Ref": "ProdPlain"},
         "LIST": {"Ref": "ProdList"},
+        "UNTYPED": {"Ref": "ProdUntyped"},
+        "LITERAL_NAME": {"Fn::GetAtt": ["ProdLiteral", "Id"]},
         "SUFFIX": {"Ref": "AWS::URLSuffix"},
     }
     with offline_aws(variables, resources, "us-east-1") as env:
         table = boto3.client("dynamodb").describe_table(TableName=env["TABLE"])["Table"]
         assert (env["TABLE"], [k["KeyType"] for k in table["KeySchema"]]) == ("named-table", ["HASH", "RANGE"])
+        assert [index["IndexName"] for index in table["LocalSecondaryIndexes"]] == ["byTime"]
+        assert (env["PLAIN"], env["LIST"], env["UNTYPED"]) == ("plain", "/p/list", "ProdUntyped")  # as named
         sqs = boto3.client("sqs")
         plain_url = sqs.get_queue_url(QueueName=env["PLAIN"])["QueueUrl"]
         assert sqs.get_queue_attributes(QueueUrl=plain_url, AttributeNames=["DelaySeconds"])["Attributes"] == {
@@ -195,10 +216,12 @@ def test_each_definitions_other_shapes_are_made_as_written() -> None:
         assert dedup["Attributes"]["ContentBasedDeduplication"] == "true" and env["DEDUP"].endswith(".fifo")
         assert env["BUCKET"] == "arn:aws:s3:::named-bucket"
         assert boto3.client("s3").get_bucket_location(Bucket="named-bucket")["LocationConstraint"] is None
-        secrets = boto3.client("secretsmanager")
-        assert secrets.get_secret_value(SecretId=env["LITERAL"])["SecretString"] == "v4lue"
-        generated = secrets.get_secret_value(SecretId=env["GENERATED"])["SecretString"]
-        assert len(generated) >= 20 and not generated.startswith("{")  # a plain password, no JSON template
+        manager = boto3.client("secretsmanager")
+        assert manager.get_secret_value(SecretId=env["LITERAL"])["SecretString"] == "v4lue"
+        generated = manager.get_secret_value(SecretId=env["GENERATED"])["SecretString"]
+        assert len(generated) == len(secrets.token_urlsafe(20)) and not generated.startswith("{")  # no JSON template
+        assert ":secret:lit-" in env["LITERAL"] and env["LITERAL_NAME"] == env["LITERAL"]  # named as written
         parameter = boto3.client("ssm").get_parameter(Name=env["LIST"])["Parameter"]
         assert (parameter["Type"], parameter["Value"]) == ("StringList", "a,b")
+        assert boto3.client("ssm").get_parameter(Name="ProdUntyped")["Parameter"]["Type"] == "String"
         assert env["SUFFIX"] == "amazonaws.com"
