@@ -112,18 +112,23 @@ def install(lock: Path = LOCK, *, cache: Path = BUILD, find_links: Path | None =
     )
 
 
+def pip_command(lock: Path, target: Path, report: Path, find_links: Path | None = None) -> list[str]:
+    """pip's arguments: the lock's wheels for Lambda's platform into `target`, from the index unless `find_links`."""
+    return [
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
+        "--require-hashes", "--no-deps", "--no-compile", "--only-binary=:all:",
+        "--platform", PLATFORM, "--python-version", PYTHON_VERSION, "--implementation", "cp",
+        "--target", str(target), "--report", str(report), "-r", str(lock),
+        *(["--no-index", "--find-links", str(find_links)] if find_links else []),
+    ]  # fmt: skip
+
+
 def _install(lock: Path, directory: Path, manifest: Path, find_links: Path | None) -> None:
     partial = directory.with_name(directory.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     directory.parent.mkdir(parents=True, exist_ok=True)
     report = directory.with_name(directory.name + ".report.json")
-    command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
-        "--require-hashes", "--no-deps", "--no-compile", "--only-binary=:all:",
-        "--platform", PLATFORM, "--python-version", PYTHON_VERSION, "--implementation", "cp",
-        "--target", str(partial), "--report", str(report), "-r", str(lock),
-        *(["--no-index", "--find-links", str(find_links)] if find_links else []),
-    ]  # fmt: skip
+    command = pip_command(lock, partial, report, find_links)
     done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 - our own argv
     if done.returncode != 0:
         shutil.rmtree(partial, ignore_errors=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 import zlib
 from importlib import metadata
 from pathlib import Path
@@ -149,8 +150,10 @@ def test_a_package_without_a_wheel_for_lambda_is_refused_in_one_line(tmp_path: P
     lock.write_text(f"onlysource==1.0 \\\n    --hash=sha256:{hashlib.sha256(b'an sdist').hexdigest()}\n")
     with pytest.raises(BundleError) as refused:
         install(lock, cache=tmp_path / "build", find_links=wheels)
-    assert str(refused.value).startswith(
-        "onlysource (in function-requirements.lock) has no wheel for Lambda's Python 3.14 on arm64"
+    assert str(refused.value) == (
+        "onlysource (in function-requirements.lock) has no wheel for Lambda's Python 3.14 on arm64 "
+        "(manylinux2014_aarch64): pin a version that publishes one, or choose a package that does; a source-only "
+        "package would need a Docker build, which this project does not do"
     )
     assert "\n" not in str(refused.value)
     assert not list((tmp_path / "build").glob("dependencies-*/"))  # nothing half-installed is reused later
@@ -203,6 +206,9 @@ def test_the_sbom_lists_exactly_what_the_asset_holds(library: Dependencies) -> N
     ]
     assert parsed["components"][0]["purl"] == "pkg:pypi/tinylib/1.0?file_name=tinylib-1.0-py3-none-any.whl"
     assert "timestamp" not in parsed["metadata"]  # reproducible: the same inputs, the same file
+    assert {"ref": "ProdServerlessStack/ProdFunction", "dependsOn": ["tinylib==1.0"]} in parsed["dependencies"]
+    other = json.loads(sbom(None, name="ProdServerlessStack/ProdFunction", version="abc123"))
+    assert other["serialNumber"] != parsed["serialNumber"]  # another content, another document
     assert sbom(library, name="ProdServerlessStack/ProdFunction", version="abc123") == document
 
 
@@ -258,9 +264,9 @@ def test_an_assembly_is_reused_while_its_inputs_hold_and_older_ones_are_removed(
 
 def test_the_sizes_are_the_files_bytes_and_each_deflated_with_its_zip_entry(library: Dependencies) -> None:
     files = [path for path in library.directory.rglob("*") if path.is_file()]
-    assert library.unzipped_bytes == sum(path.stat().st_size for path in files)
     entries = sum(len(zlib.compress(path.read_bytes(), 6)) + 30 + 2 * len(path.name) for path in files)
-    assert library.zipped_bytes == entries
+    raw = sum(path.stat().st_size for path in files)
+    assert bundle._tree_sizes(library.directory) == (raw, entries) == (library.unzipped_bytes, library.zipped_bytes)
 
 
 def test_exactly_at_lambdas_limits_nothing_is_said() -> None:
@@ -286,3 +292,37 @@ def test_any_other_pip_failure_is_its_first_error_line(stderr: str, line: str) -
 
 def test_a_lock_in_the_project_is_named_from_its_root() -> None:
     assert bundle.shown(bundle.LOCK) == "dependencies/requirements.lock"
+
+
+def test_pip_installs_for_lambdas_platform_from_the_index_unless_given_wheels(tmp_path: Path) -> None:
+    lock, target, report = tmp_path / "l.lock", tmp_path / "t", tmp_path / "r.json"
+    command = bundle.pip_command(lock, target, report)
+    assert command[:4] == [sys.executable, "-m", "pip", "install"]
+    for flag, value in (("--platform", "manylinux2014_aarch64"), ("--python-version", "3.14"),
+                        ("--implementation", "cp"), ("--target", str(target)), ("--report", str(report)),
+                        ("-r", str(lock))):  # fmt: skip
+        assert command[command.index(flag) + 1] == value, flag
+    assert {"--require-hashes", "--no-deps", "--no-compile", "--only-binary=:all:"} <= set(command)
+    assert "--no-index" not in command and "--find-links" not in command  # the index, as pip is configured
+    local = bundle.pip_command(lock, target, report, tmp_path)
+    assert local[-3:] == ["--no-index", "--find-links", str(tmp_path)]
+
+
+def test_what_pip_installed_is_recorded_exactly_and_in_name_order(tmp_path: Path, wheels: Path) -> None:
+    zeta, alpha = make_wheel(wheels, "zeta", "2.0", ""), make_wheel(wheels, "Alpha", "1.0", "")
+    lock = _lock(tmp_path, zeta, alpha)
+    installed = install(lock, cache=tmp_path / "build", find_links=wheels)
+    assert installed is not None
+    assert list(installed.installed) == [
+        {
+            "name": "Alpha",
+            "version": "1.0",
+            "file": alpha.name,
+            "sha256": hashlib.sha256(alpha.read_bytes()).hexdigest(),
+        },
+        {"name": "zeta", "version": "2.0", "file": zeta.name, "sha256": hashlib.sha256(zeta.read_bytes()).hexdigest()},
+    ]
+    # Another lock into the same cache (its directory exists by then): installed beside the first.
+    (tmp_path / "other").mkdir()
+    again = install(_lock(tmp_path / "other", alpha), cache=tmp_path / "build", find_links=wheels)
+    assert again is not None and again.directory != installed.directory and installed.directory.exists()

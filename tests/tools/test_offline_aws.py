@@ -225,3 +225,38 @@ def test_each_definitions_other_shapes_are_made_as_written() -> None:
         assert (parameter["Type"], parameter["Value"]) == ("StringList", "a,b")
         assert boto3.client("ssm").get_parameter(Name="ProdUntyped")["Parameter"]["Type"] == "String"
         assert env["SUFFIX"] == "amazonaws.com"
+
+
+def test_every_attribute_a_variable_may_name_is_the_local_resources() -> None:
+    """Fn::GetAtt of each attribute the offline twins give (CloudFormation's return values for each type)."""
+    long_id = "Prod" + "Bucket" * 11  # a logical id over S3's 63 characters
+    resources: dict[str, Any] = {
+        "ProdStandard": {"Type": "AWS::SQS::Queue", "Properties": {"MaximumMessageSize": 2048}},
+        long_id: {"Type": "AWS::S3::Bucket", "Properties": {}},
+        "ProdFlag": {"Type": "AWS::SSM::Parameter", "Properties": {"Value": "on"}},
+        "ProdDefault": {"Type": "AWS::SecretsManager::Secret", "Properties": {"GenerateSecretString": {}}},
+        "ProdTemplated": {
+            "Type": "AWS::SecretsManager::Secret",
+            "Properties": {"GenerateSecretString": {"SecretStringTemplate": '{"user": "u"}'}},
+        },
+    }
+    variables = {
+        "QUEUE_URL": {"Fn::GetAtt": ["ProdStandard", "QueueUrl"]},
+        "QUEUE_NAME": {"Fn::GetAtt": ["ProdStandard", "QueueName"]},
+        "BUCKET": {"Ref": long_id},
+        "BUCKET_DOMAIN": {"Fn::GetAtt": [long_id, "DomainName"]},
+        "FLAG_TYPE": {"Fn::GetAtt": ["ProdFlag", "Type"]},
+        "FLAG_VALUE": {"Fn::GetAtt": ["ProdFlag", "Value"]},
+        "DEFAULT": {"Ref": "ProdDefault"},
+        "TEMPLATED": {"Ref": "ProdTemplated"},
+    }
+    with offline_aws(variables, resources, REGION) as env:
+        assert env["QUEUE_NAME"] == "ProdStandard" and env["QUEUE_URL"].endswith("/ProdStandard")  # no .fifo
+        attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=env["QUEUE_URL"], AttributeNames=["All"])
+        assert attributes["Attributes"]["MaximumMessageSize"] == "2048"
+        assert env["BUCKET"] == long_id.lower()[:63] and env["BUCKET_DOMAIN"] == f"{env['BUCKET']}.s3.amazonaws.com"
+        assert (env["FLAG_TYPE"], env["FLAG_VALUE"]) == ("String", "on")
+        manager = boto3.client("secretsmanager")
+        assert len(manager.get_secret_value(SecretId=env["DEFAULT"])["SecretString"]) == len(secrets.token_urlsafe(32))
+        # A template without the key to generate into: the plain password, as CloudFormation needs both.
+        assert not manager.get_secret_value(SecretId=env["TEMPLATED"])["SecretString"].startswith("{")
