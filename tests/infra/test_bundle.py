@@ -269,6 +269,14 @@ def test_the_sizes_are_the_files_bytes_and_each_deflated_with_its_zip_entry(libr
     assert bundle._tree_sizes(library.directory) == (raw, entries) == (library.unzipped_bytes, library.zipped_bytes)
 
 
+def test_the_sizes_are_said_in_mb() -> None:
+    with pytest.raises(
+        BundleError, match=r"^the function's code and dependencies are 300 MB unzipped, over Lambda's 250"
+    ):
+        bundle.check_size(300 * 2**20)
+    assert str(bundle.check_size(2**20, 60 * 2**20)).startswith("note: the function's package is about 60 MB zipped")
+
+
 def test_exactly_at_lambdas_limits_nothing_is_said() -> None:
     assert bundle.check_size(bundle.MAX_UNZIPPED_BYTES, bundle.MAX_DIRECT_ZIPPED_BYTES) is None
     with pytest.raises(BundleError):

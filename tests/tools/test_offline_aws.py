@@ -198,6 +198,7 @@ def test_each_definitions_other_shapes_are_made_as_written() -> None:
         "LITERAL": {"Ref": "ProdLiteral"},
         "GENERATED": {"Ref": "ProdPlain"},
         "LIST": {"Ref": "ProdList"},
+        "LIST_TYPE": {"Fn::GetAtt": ["ProdList", "Type"]},
         "UNTYPED": {"Ref": "ProdUntyped"},
         "LITERAL_NAME": {"Fn::GetAtt": ["ProdLiteral", "Id"]},
         "SUFFIX": {"Ref": "AWS::URLSuffix"},
@@ -222,7 +223,7 @@ def test_each_definitions_other_shapes_are_made_as_written() -> None:
         assert len(generated) == len(secrets.token_urlsafe(20)) and not generated.startswith("{")  # no JSON template
         assert ":secret:lit-" in env["LITERAL"] and env["LITERAL_NAME"] == env["LITERAL"]  # named as written
         parameter = boto3.client("ssm").get_parameter(Name=env["LIST"])["Parameter"]
-        assert (parameter["Type"], parameter["Value"]) == ("StringList", "a,b")
+        assert (parameter["Type"], parameter["Value"]) == ("StringList", "a,b") == (env["LIST_TYPE"], "a,b")
         assert boto3.client("ssm").get_parameter(Name="ProdUntyped")["Parameter"]["Type"] == "String"
         assert env["SUFFIX"] == "amazonaws.com"
 
