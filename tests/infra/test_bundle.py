@@ -334,3 +334,12 @@ def test_what_pip_installed_is_recorded_exactly_and_in_name_order(tmp_path: Path
     (tmp_path / "other").mkdir()
     again = install(_lock(tmp_path / "other", alpha), cache=tmp_path / "build", find_links=wheels)
     assert again is not None and again.directory != installed.directory and installed.directory.exists()
+
+
+def test_an_interrupted_install_leaves_nothing_the_next_one_ships(tmp_path: Path, wheels: Path) -> None:
+    lock = _lock(tmp_path, make_wheel(wheels, "tinylib", "1.0", "VALUE = 7\n"))
+    stale = tmp_path / "build" / f"dependencies-{bundle.lock_digest(lock)[:16]}.partial"
+    stale.mkdir(parents=True)
+    (stale / "left_over.py").write_text("# from an install that was stopped\n")
+    installed = install(lock, cache=tmp_path / "build", find_links=wheels)
+    assert installed is not None and not (installed.directory / "left_over.py").exists()
