@@ -326,8 +326,12 @@ def function_lines(deployed: Deployed, request_id: str, check: dict[str, Any]) -
         deployed.application_log_level,
     ]
     key = json.dumps([inputs, request_id], sort_keys=True, default=str)
-    if deployed.function_resources and (key, json.dumps(check, sort_keys=True)) in _OFFLINE_LINES:
-        return list(_OFFLINE_LINES[key, json.dumps(check, sort_keys=True)])  # a fixed clock: the same lines again
+
+    def sample(each: dict[str, Any]) -> tuple[str, str]:
+        return key, json.dumps(each, sort_keys=True)
+
+    if deployed.function_resources and sample(check) in _OFFLINE_LINES:
+        return list(_OFFLINE_LINES[sample(check)])  # a fixed clock: the same lines again
     offline = offline_aws(deployed.function_environment, deployed.function_resources, deployed.region)
     with offline as environment:  # a route's table or secret, in memory, as make serve has them
         handler = load_handler(environment)
@@ -336,8 +340,8 @@ def function_lines(deployed: Deployed, request_id: str, check: dict[str, Any]) -
         # An in-memory AWS takes a second to build: every sample runs in it once, in table order, as the release
         # hook and make smoke send them (a sample may read what an earlier one wrote: a PUT before its GET).
         for each in [*deployed.checks, *([] if check in deployed.checks else [check])]:
-            _OFFLINE_LINES[key, json.dumps(each, sort_keys=True)] = _function_lines(handler, request_id, each, deployed)
-    return list(_OFFLINE_LINES[key, json.dumps(check, sort_keys=True)])
+            _OFFLINE_LINES[sample(each)] = _function_lines(handler, request_id, each, deployed)
+    return list(_OFFLINE_LINES[sample(check)])
 
 
 def _function_lines(handler: Any, request_id: str, check: dict[str, Any], deployed: Deployed) -> list[str]:

@@ -456,9 +456,8 @@ def main(argv: list[str] | None = None) -> int:
             "IAM routes accept requests signed with the local development credentials (tools/local_auth.py)",
             file=sys.stderr,
         )
-    named = [
-        name for name, value in function_variables(load_template(args.template)).items() if not isinstance(value, str)
-    ]
+    template = load_template(args.template)
+    named = [name for name, value in function_variables(template).items() if not isinstance(value, str)]
     if named:
         print(
             f"note: {', '.join(named)} name resources of an in-memory AWS (moto), made from the template's definitions "
@@ -467,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(
         f"note: the handler runs on this machine's Python {sys.version_info.major}.{sys.version_info.minor}; "
-        f"the deployed function runs {function_runtime(load_template(args.template))}",
+        f"the deployed function runs {function_runtime(template)}",
         file=sys.stderr,
     )
     try:
