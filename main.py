@@ -17,6 +17,7 @@ from aws_cdk import App, CfnOutput, DefaultStackSynthesizer, Environment, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from prod_serverless import schemas
 from prod_serverless.alarms import alarm_specs
 from prod_serverless.api import HttpEndpoint
 from prod_serverless.bundle import LOCK, BundleError, Dependencies, install, sbom, shown
@@ -173,6 +174,10 @@ def build_app(
     """
     app = App(context={**cdk_json_context(), **(context or {})}, outdir=outdir)
     settings = Settings.from_context(app.node.get_all_context())
+    table = route_table() if routes is None else routes
+    schemas.check(table)
+    if routes is None and (stale := schemas.stale(table)):  # the function would validate by older schemas
+        raise RouteError(f"service/validators/ ({', '.join(stale)}) is stale for the table's schemas: run `make docs`")
     dependencies = install(lock)
     stack = ProdServerlessStack(
         app,

@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import os
 
-from service.routing import Answer, Request
+from service.routing import Answer, Request, Schema
 
 # Read once per cold start; the stack sets them (prod_serverless/function.py, ENVIRONMENT).
 ENVIRONMENT_NAME = os.environ.get("ENVIRONMENT_NAME", "local")
 APP_VERSION = os.environ.get("APP_VERSION", "0.0.0")
+
+
+_TEXT = {"type": "string"}
+HELLO: Schema = {
+    "type": "object",
+    "properties": {"message": _TEXT, "requestId": _TEXT, "environment": _TEXT, "version": _TEXT},
+    "required": ["message", "requestId", "environment", "version"],
+    "additionalProperties": False,
+}
 
 
 def hello(request: Request) -> Answer:

@@ -85,6 +85,10 @@ def call(route: Route, request: Request) -> tuple[int, Body]:
     """Run the route's function; a client mistake it raises is answered, never logged (the body may hold anything)."""
     request.max_body_bytes = route.max_body_bytes
     try:
+        if route.validates:
+            from service.validation import validate  # only a route with a schema imports (and pays for) it
+
+            validate(route, request)
         status, body = route.answer(request)
     except HttpError as refused:
         return refused.status, error(refused.status, request.aws_request_id, refused.message)

@@ -2,7 +2,8 @@
 
 The HTTP API's routes and their invoke permissions, the handler's dispatch, CORS methods, the local server,
 `make smoke`, `make verify`, the pre-traffic hook, the dashboard, the cost model and docs/routes.md all read
-these rows. Adding a route is a row here, a function in `service/endpoints.py` and its test.
+these rows, and so do the function's request validation and docs/openapi.json (their JSON Schemas). Adding a
+route is a row here, a function in `service/endpoints.py` and its test.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ ROUTES: tuple[Route, ...] = (
         endpoints.hello,
         summary="Who answered: message, Lambda request id, environment label and version",
         public="GET / is the public, read-only hello endpoint the API exists for; stage throttling bounds abuse.",
-        healthy=Healthy(200, ("message", "requestId", "environment", "version")),
+        answers={200: endpoints.HELLO},
+        healthy=Healthy(200),
     ),
 )

@@ -39,6 +39,8 @@ SAMPLE_IAM_CALLER = {
 }
 STATUS_MESSAGES = {
     400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     413: "Request Entity Too Large",
@@ -48,6 +50,15 @@ STATUS_MESSAGES = {
 
 Body = dict[str, "Any"]
 Answer = tuple[int, Body]
+Schema = dict[str, "Any"]  # a JSON Schema (draft 2020-12, OpenAPI 3.1's dialect), as a JSON-shaped dict
+# What the function answers a refused or failed request with (handler.error): the release checks and the
+# OpenAPI document derive from it. HTTP API's own refusals carry only the message.
+ERROR_ANSWER: Schema = {
+    "type": "object",
+    "properties": {"message": {"type": "string"}, "requestId": {"type": "string"}},
+    "required": ["message", "requestId"],
+    "additionalProperties": False,
+}
 
 
 class RouteError(ValueError):
@@ -129,6 +140,7 @@ class Request:
 
     __slots__ = (
         "_authorizer",
+        "_json",
         "api_request_id",
         "aws_request_id",
         "body",
@@ -155,6 +167,7 @@ class Request:
         authorizer: object = None,
     ) -> None:
         self._authorizer = authorizer  # typed only when a route asks (caller): a public route pays nothing
+        self._json: Any = _UNREAD
         self.method = method
         self.path = path
         self.api_request_id = api_request_id
@@ -190,7 +203,14 @@ class Request:
         return data
 
     def json(self) -> Any:
-        """The body decoded as JSON; 400 when it is missing or malformed, 415 when it says it is not JSON."""
+        """The body decoded as JSON (once: validation and the route share it); 400 when it is missing, malformed,
+        nested past the interpreter's recursion limit or holds a number that is not finite; 415 when it says it
+        is not JSON."""
+        if self._json is _UNREAD:
+            self._json = self._decode()
+        return self._json
+
+    def _decode(self) -> Any:
         content_type = self.headers.get("content-type", "application/json").split(";")[0].strip().lower()
         if content_type != "application/json" and not content_type.endswith("+json"):
             raise HttpError(415, "send the body as application/json")
@@ -198,9 +218,32 @@ class Request:
         if not data:
             raise HttpError(400, "a JSON body is required")
         try:
-            return json.loads(data)
+            # JSON has no NaN or Infinity (RFC 8259 section 6); Python's decoder accepts both, and 1e400 as inf.
+            return json.loads(data, parse_constant=_not_finite, parse_float=_finite)
+        except RecursionError:
+            raise HttpError(400, "body is nested too deeply") from None
+        except _NotFiniteError:
+            raise HttpError(400, "body holds a number that is not finite") from None
         except (UnicodeDecodeError, ValueError):
             raise HttpError(400, "body is not valid JSON") from None
+
+
+_UNREAD = object()
+
+
+class _NotFiniteError(ValueError):
+    pass
+
+
+def _not_finite(name: str) -> Any:
+    raise _NotFiniteError(name)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value - value != 0:  # inf and nan: their difference with themselves is nan
+        raise _NotFiniteError(text)
+    return value
 
 
 class Sample:
@@ -219,13 +262,14 @@ class Sample:
 
 
 class Healthy:
-    """What a healthy answer to the sample is: its status and exactly its body's top-level keys."""
+    """What a healthy answer to the sample is: its status and exactly its body's top-level keys. A row that
+    declares the status's answer schema gives no keys: they are its properties (one source, not two)."""
 
-    __slots__ = ("keys", "status")
+    __slots__ = ("given", "status")
 
-    def __init__(self, status: int, keys: tuple[str, ...]) -> None:
+    def __init__(self, status: int, keys: tuple[str, ...] | None = None) -> None:
         self.status = status
-        self.keys = frozenset(keys)
+        self.given = None if keys is None else frozenset(keys)
 
 
 class Route:
@@ -235,14 +279,20 @@ class Route:
         "_pattern",
         "alarm_5xx",
         "answer",
+        "answers",
+        "body",
         "client_errors_page",
         "healthy",
+        "healthy_keys",
         "iam",
         "jwt",
         "max_body_bytes",
         "method",
         "path",
+        "path_parameters",
         "public",
+        "query",
+        "refusals",
         "sample",
         "summary",
     )
@@ -262,6 +312,11 @@ class Route:
         max_body_bytes: int = MAX_BODY_BYTES,
         client_errors_page: bool = True,
         alarm_5xx: int | None = None,
+        body: Schema | None = None,
+        query: Schema | None = None,
+        path_parameters: Schema | None = None,
+        answers: dict[int, Schema] | None = None,
+        refusals: tuple[int, ...] = (),
     ) -> None:
         self.method = method
         self.path = path
@@ -275,7 +330,20 @@ class Route:
         self.max_body_bytes = max_body_bytes
         self.client_errors_page = client_errors_page  # False: this route's 4xx answers never page
         self.alarm_5xx = alarm_5xx  # 5xx answers of this route per minute that alarm (and page); None: none
+        # JSON Schemas the function validates before the route runs (service/validation.py): the JSON body, and
+        # objects of the query and path parameters (strings, as HTTP API passes them).
+        self.body = body
+        self.query = query
+        self.path_parameters = path_parameters
+        self.answers = dict(answers or {})  # the answers' schemas by status, for the OpenAPI document
+        self.refusals = tuple(refusals)  # client errors the route's own function answers (HttpError), e.g. 404
         self._pattern = _compile(self)
+        self.healthy_keys = _healthy_keys(self)
+
+    @property
+    def validates(self) -> bool:
+        """Whether the request is checked against a schema before the route runs."""
+        return self.body is not None or self.query is not None or self.path_parameters is not None
 
     @property
     def key(self) -> str:
@@ -309,7 +377,7 @@ class Route:
             "query": self.sample.query,
             "body": None if self.sample.body is None else sample_body(self.sample.body),
             "status": self.healthy.status,
-            "keys": sorted(self.healthy.keys),
+            "keys": sorted(self.healthy_keys),
         }
         if self.authorization != PUBLIC:
             check.update(authorization=self.authorization, scopes=list(self.jwt or ()))
@@ -392,7 +460,58 @@ def _compile(route: Route) -> re.Pattern[str]:
     pattern = path_pattern(route.path, where)
     if not pattern.fullmatch(route.sample.path or route.path):
         raise RouteError(f"{where}: the sample path must be a concrete path of the route, e.g. /items/42")
+    _check_contract(route, where, pattern)
     return pattern
+
+
+def _check_contract(route: Route, where: str, pattern: re.Pattern[str]) -> None:
+    """The shape of the row's schemas (their validity as JSON Schema is checked at synth: prod_serverless/schemas)."""
+    for name in ("body", "query", "path_parameters"):
+        schema = getattr(route, name)
+        if schema is not None and not isinstance(schema, dict):
+            raise RouteError(f"{where}: {name} must be a JSON Schema (a dict); got {type(schema).__name__}")
+    for name, schema in (("query", route.query), ("path_parameters", route.path_parameters)):
+        if schema is not None and schema.get("type") != "object":
+            raise RouteError(f'{where}: {name} must be an object schema, {{"type": "object", "properties": …}}')
+    if route.path_parameters is not None:
+        variables = sorted(pattern.groupindex)
+        declared = sorted(route.path_parameters.get("properties", {}))
+        if declared != variables:
+            raise RouteError(f"{where}: path_parameters must describe exactly the path's variables {variables}")
+    if route.body is not None and route.method in ("GET", "DELETE"):
+        raise RouteError(f"{where}: a {route.method} request has no body to validate; use query or drop body")
+    for status in (*route.answers, *route.refusals):
+        if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+            raise RouteError(f"{where}: answers and refusals are keyed by HTTP status; got {status!r}")
+    for status in route.refusals:
+        if status < 400:
+            raise RouteError(f"{where}: refusals are the route's own client errors (4xx); got {status}")
+    for status, schema in route.answers.items():
+        if not isinstance(schema, dict):
+            raise RouteError(f"{where}: answers[{status}] must be a JSON Schema (a dict)")
+
+
+def _healthy_keys(route: Route) -> frozenset[str]:
+    """The keys of the healthy answer: given by the row, or the properties of the status's answer schema."""
+    where = f"route {route.key}"
+    status, given = route.healthy.status, route.healthy.given
+    schema = route.answers.get(status) or (ERROR_ANSWER if status in route.refusals else None)
+    if given is not None:
+        if schema is not None:
+            raise RouteError(f"{where}: its {status} answer has a schema; Healthy({status}) takes the keys from it")
+        return given
+    if schema is None:
+        raise RouteError(
+            f"{where}: Healthy({status}) needs the answer's keys, Healthy({status}, (...)), or answers={{{status}: "
+            f"<schema>}} (or {status} in refusals)"
+        )
+    properties = schema.get("properties") if schema.get("type") == "object" else None
+    if not isinstance(properties, dict) or sorted(schema.get("required", ())) != sorted(properties):
+        raise RouteError(
+            f"{where}: the healthy answer is checked by its exact keys, so answers[{status}] must be an object "
+            "schema that requires each of its properties"
+        )
+    return frozenset(properties)
 
 
 class Router:

@@ -100,7 +100,11 @@ SYNTH_FIXTURES = {"synthesized", "tuned", "extended", "template_file", "template
 
 def _synthesizes(item: pytest.Item) -> bool:
     path = Path(str(item.fspath))
-    in_infra = path.parent.name == "infra" and path.name not in ("test_settings.py", "test_bundle.py")
+    in_infra = path.parent.name == "infra" and path.name not in (
+        "test_settings.py",
+        "test_bundle.py",
+        "test_schemas.py",
+    )
     return in_infra or path.name == "test_recipes.py" or bool(SYNTH_FIXTURES & set(getattr(item, "fixturenames", ())))
 
 

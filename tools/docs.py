@@ -43,6 +43,7 @@ SECTIONS = {
     "queries": DOCS / "queries.md",
     "cost": DOCS / "cost.md",
     "bench-targets": DOCS / "local.md",
+    "openapi": DOCS / "openapi.json",  # a whole generated file, not a marked section
 }
 MARKER = re.compile(r"(<!-- generated:(?P<name>[a-z-]+) -->\n)(?P<body>.*?)(<!-- /generated:(?P=name) -->)", re.DOTALL)
 
@@ -249,9 +250,13 @@ def queries_section() -> str:
 def render(stack: Any, report: Mapping[str, Any], specs: Iterable[Any], template: dict[str, Any]) -> dict[str, str]:
     """Every generated section, by name."""
     from prod_serverless.compliance import DECISIONS, PLUGINS
+    from prod_serverless.settings import Settings
     from service.routes import ROUTES
     from tools.bench import targets_table
     from tools.cost import readme_section
+    from tools.openapi import document, rendered
+
+    settings = Settings.from_context(stack.node.get_all_context())
 
     return {
         "facts": facts(template, ROUTES, stack.region),
@@ -266,6 +271,7 @@ def render(stack: Any, report: Mapping[str, Any], specs: Iterable[Any], template
         "queries": queries_section(),
         "cost": readme_section(template),
         "bench-targets": targets_table(),
+        "openapi": rendered(document(ROUTES, settings, version=settings.app_version)),
     }
 
 
@@ -299,18 +305,39 @@ def updated_files(sections: Mapping[str, str]) -> dict[Path, tuple[str, str]]:
     """Each file that holds generated sections: (its text now, its text with every section rendered)."""
     files: dict[Path, tuple[str, str]] = {}
     for path in sorted(set(SECTIONS.values())):
-        current = path.read_text()
+        current = path.read_text() if path.exists() else ""
+        if path.suffix == ".json":  # generated whole
+            (name,) = (name for name, where in SECTIONS.items() if where == path)
+            files[path] = (current, sections[name])
+            continue
         mine = {name: body for name, body in sections.items() if SECTIONS[name] == path}
         files[path] = (current, update(current, mine))
     return files
+
+
+def route_table() -> tuple[Any, ...]:
+    from service.routes import ROUTES
+
+    return ROUTES
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--check", action="store_true", help="exit 1 if a generated section is stale, write nothing")
     args = parser.parse_args(argv)
+    from prod_serverless import schemas
+    from service.routing import RouteError
+
+    try:  # the function's validators first: synth refuses stale ones
+        table = route_table()
+        schemas.check(table)
+        validators = schemas.stale(table) if args.check else schemas.write(table)
+    except RouteError as error:
+        print(f"Route table error (service/routes.py): {error}", file=sys.stderr)
+        return 1
     files = updated_files(build())
     stale = [path.relative_to(ROOT).as_posix() for path, (current, fresh) in files.items() if current != fresh]
+    stale += [f"service/validators/{name}" for name in validators]
     if args.check:
         if stale:
             print(f"stale: {', '.join(stale)}: run `make docs`", file=sys.stderr)

@@ -49,6 +49,9 @@ MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 # then answers is not documented; threads on the REST API report 413 for the request and 502 for the response,
 # which this server answers in HTTP API's {"message": ...} shape.
 MAX_INVOCATION_BYTES = 6 * 1024 * 1024
+# Where make serve answers the OpenAPI document of the table it serves (tools/openapi.py); the deployed API
+# has no such route, and a route of the table with this path wins over it.
+OPENAPI_PATH = "/openapi.json"
 STATUS_MESSAGES = {
     400: "Bad Request",
     404: "Not Found",
@@ -233,7 +236,9 @@ class LocalApi(ThreadingHTTPServer):
         access_log: Any = None,
         authorization: dict[str, RouteAuth] | None = None,
         keys: dict[str, Any] | None = None,
+        contract: Callable[[str], dict[str, Any]] | None = None,
     ) -> None:
+        self.contract = contract  # the OpenAPI document for this server's URL, served at OPENAPI_PATH
         self.on_close = ExitStack()  # what serve() opened for this server (the offline AWS), closed with it
         super().__init__(address, _RequestHandler)
         self.routes = routes
@@ -303,6 +308,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         raw = self.rfile.read(length) if length else b""
         body = raw.decode("utf-8", "replace") if length else None
+        if matched is None and parts.path == OPENAPI_PATH and self.command in ("GET", "HEAD") and self.server.contract:
+            document = json.dumps(self.server.contract(self.server.url), indent=2)
+            self._answer(200, ({"content-type": "application/json"}, document), context, started)
+            return
         if matched is None:
             self._answer(404, _error(404), context, started)
             return
@@ -400,6 +409,16 @@ def _invoke(handler: Handler, event: dict[str, Any], context: LambdaContext) -> 
     return int(result.get("statusCode", 200)), headers, body if isinstance(body, str) else json.dumps(body)
 
 
+def local_contract(url: str) -> dict[str, Any]:
+    """The OpenAPI document of the route table the handler now serves (reloaded with it), for make serve's URL."""
+    from prod_serverless.settings import Settings, cdk_json_context, parse_pairs
+    from tools.openapi import document
+
+    table = importlib.import_module("service.routes").ROUTES  # the module the handler was last (re)loaded with
+    settings = Settings.from_context({**cdk_json_context(), **parse_pairs(os.environ.get("CONTEXT", ""))})
+    return document(table, settings, version=settings.app_version, server=url)
+
+
 def serve(port: int, template_path: Path, handler: Handler | None = None, issuer: DevIssuer | None = None) -> LocalApi:
     """Bind 127.0.0.1:`port` (0 picks a free port); the caller runs serve_forever()."""
     template = load_template(template_path)
@@ -419,6 +438,7 @@ def serve(port: int, template_path: Path, handler: Handler | None = None, issuer
             authorization=authorization,
             # Only an API with JWT routes makes (or reads) the development issuer's key.
             keys=(issuer or DevIssuer()).keys if any(a.kind == JWT for a in authorization.values()) else {},
+            contract=local_contract,
         )
         api.on_close.push(offline.pop_all())
     return api

@@ -70,7 +70,7 @@ def test_a_rows_defaults() -> None:
     route = _route("/x")
     assert (route.client_errors_page, route.alarm_5xx, route.public, route.summary) == (True, None, PUBLIC, "s")
     assert (route.sample.path, route.sample.body, route.sample.query, route.sample_path) == ("/x", None, "", "/x")
-    assert route.healthy.keys == frozenset({"ok"})
+    assert route.healthy_keys == frozenset({"ok"})
     assert (route.max_body_bytes, route.key) == (MAX_BODY_BYTES, "GET /x")
 
 
@@ -140,7 +140,8 @@ def test_a_body_of_exactly_the_limit_is_read_and_one_byte_more_is_413() -> None:
     request = Request(method="POST", path="/", body="1" * 10)
     request.max_body_bytes = 10
     assert request.json() == 1111111111
-    request.body = "1" * 11
+    request = Request(method="POST", path="/", body="1" * 11)
+    request.max_body_bytes = 10
     with pytest.raises(HttpError) as refused:
         request.json()
     assert (refused.value.status, refused.value.message) == (413, "body is over 10 bytes")
@@ -329,6 +330,8 @@ def test_a_metric_line_is_stamped_now_in_milliseconds(monkeypatch: pytest.Monkey
 def test_status_messages_are_the_standard_reason_phrases() -> None:
     assert STATUS_MESSAGES == {
         400: "Bad Request",
+        401: "Unauthorized",
+        403: "Forbidden",
         404: "Not Found",
         405: "Method Not Allowed",
         413: "Request Entity Too Large",

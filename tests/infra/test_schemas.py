@@ -1,0 +1,121 @@
+"""The table's schemas at synth: a schema that is not JSON Schema 2020-12, or that the function's validator would
+read differently, stops synth in one line naming the route; service/validators/ is exactly what the table
+generates, and the shipped copy is current."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prod_serverless import schemas
+from service.routes import ROUTES
+from service.routing import Healthy, Route, RouteError
+
+ITEM = {"type": "object", "properties": {"qty": {"type": "integer", "minimum": 1}}, "required": ["qty"]}
+
+
+def _route(method: str = "POST", path: str = "/items/{id}", **options: Any) -> Route:
+    return Route(
+        method,
+        path,
+        lambda request: (200, {}),
+        summary="s",
+        public="schema tests only",
+        healthy=options.pop("healthy", Healthy(200, ())),
+        **options,
+    )
+
+
+def test_the_shipped_validators_are_what_the_table_generates() -> None:
+    assert schemas.stale(ROUTES) == []
+
+
+def test_a_valid_schema_passes_and_compiles_to_a_module_of_its_own() -> None:
+    route = _route(body=ITEM)
+    schemas.check([route])
+    files = schemas.generated([route])
+    assert sorted(files) == ["__init__.py", "post_items_id_body.py"]
+    assert "MODULES = {\n    'POST /items/{id} body': 'post_items_id_body',\n}\n" in files["__init__.py"]
+    assert "import fastjsonschema" not in files["post_items_id_body.py"]
+    assert "from fastjsonschema" not in files["post_items_id_body.py"]
+    assert "from service.validation import JsonSchemaValueException" in files["post_items_id_body.py"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"body": {"type": "strin"}},
+            r"^route POST /items/\{id\}: body is not a valid JSON Schema \(2020-12\) at /type:",
+        ),
+        (
+            {"body": {"type": "object", "minProperties": -1}},
+            r"body is not a valid JSON Schema \(2020-12\) at /minProperties",
+        ),
+        ({"answers": {201: {"type": 5}}}, r"^route POST /items/\{id\}: answers\[201\] is not a valid JSON Schema"),
+        (
+            {"body": {"$ref": "#/$defs/x", "$defs": {"x": {}}}},
+            r"body uses \$defs, \$ref at /: the function's validator",
+        ),
+        ({"body": {"properties": {"a": {"prefixItems": [{}]}}}}, r"body uses prefixItems at /properties/a:"),
+        ({"body": {"unevaluatedProperties": False}}, r"body uses unevaluatedProperties at /:"),
+        (
+            {"query": {"type": "object", "properties": {"n": {"type": "integer"}}}},
+            r'^route POST /items/\{id\}: query: n must be \{"type": "string", …\}: HTTP API passes strings$',
+        ),
+    ],
+)
+def test_a_schema_the_function_cannot_hold_stops_synth_naming_the_route(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(RouteError, match=message):
+        schemas.check([_route(**options)])
+
+
+def test_answer_schemas_may_use_any_2020_12_keyword() -> None:
+    """Only request schemas are compiled; an answer is described, not validated by the function."""
+    schemas.check([_route(answers={201: {"type": "object", "unevaluatedProperties": False}})])
+
+
+def test_a_format_the_validator_would_skip_stops_synth_in_one_line() -> None:
+    body = {"type": "object", "properties": {"at": {"type": "string", "format": "no-such-format"}}}
+    with pytest.raises(
+        RouteError, match=r"^route POST /items/\{id\}: body: format 'no-such-format' at /properties/at "
+    ):
+        schemas.check([_route(body=body)])
+    schemas.check([_route(body={"type": "string", "format": "date-time"})])
+
+
+def test_two_routes_whose_names_collide_get_two_modules() -> None:
+    table = [_route("GET", "/a/{b}", query={"type": "object"}), _route("GET", "/a/b", query={"type": "object"})]
+    assert sorted(schemas.generated(table)) == ["__init__.py", "get_a_b_query.py", "get_a_b_query_.py"]
+
+
+def test_write_adds_changes_and_removes_modules_and_stale_says_which(tmp_path: Path) -> None:
+    first, second = [_route(body=ITEM)], [_route(query={"type": "object"})]
+    assert schemas.write(first, tmp_path) == ["__init__.py", "post_items_id_body.py"]
+    assert schemas.stale(first, tmp_path) == []
+    assert schemas.stale(second, tmp_path) == ["__init__.py", "post_items_id_body.py", "post_items_id_query.py"]
+    schemas.write(second, tmp_path)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["__init__.py", "post_items_id_query.py"]
+    (tmp_path / "post_items_id_query.py").write_text("# edited by hand\n")
+    assert schemas.stale(second, tmp_path) == ["post_items_id_query.py"]
+
+
+def test_the_generated_code_must_import_what_schemas_replaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("fastjsonschema.compile_to_code", lambda *args, **kwargs: "VERSION = '9'\n")
+    with pytest.raises(RouteError, match=r"^fastjsonschema's generated code changed \('from decimal import Decimal'"):
+        schemas.generated([_route(body=ITEM)])
+
+
+def test_synth_refuses_validators_the_table_no_longer_generates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from main import build_app
+
+    monkeypatch.setattr(schemas, "VALIDATORS", tmp_path)
+    (tmp_path / "put_gone_body.py").write_text("# a route that is gone\n")
+    with pytest.raises(
+        RouteError, match=r"^service/validators/ \(__init__.py, put_gone_body.py\) is stale .*make docs`$"
+    ):
+        build_app()

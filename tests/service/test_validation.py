@@ -1,0 +1,187 @@
+"""Request validation before a route runs: each refusal is a 400 naming the location, tested by changing one
+thing from a valid request; nothing of the request reaches the log; a route without a schema imports nothing."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+import pytest
+
+from service import handler
+from service.routing import Healthy, Request, Route, Router, Sample
+from service.validation import JsonSchemaValueException, pointer, refusal
+from tests.conftest import FakeContext, load_event
+from tests.validators import use_validators
+
+SECRET = "do-not-log-this-value"
+LINE = {
+    "type": "object",
+    "properties": {"sku": {"type": "string", "pattern": "^[A-Z0-9-]{1,16}$"}, "qty": {"type": "integer", "minimum": 1}},
+    "required": ["sku", "qty"],
+    "additionalProperties": False,
+}
+ORDER = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 8},
+        "lines": {"type": "array", "items": LINE, "minItems": 1, "maxItems": 4},
+        "price": {"type": "number", "exclusiveMinimum": 0},
+        "note": {},  # anything: the decoder still bounds how deep it may be
+    },
+    "required": ["name", "lines"],
+    "additionalProperties": False,
+}
+VALID = {"name": "tea", "lines": [{"sku": "T-1", "qty": 2}], "price": 3.5}
+QUERY = {
+    "type": "object",
+    "properties": {"limit": {"type": "string", "pattern": "^[0-9]{1,3}$"}},
+    "required": ["limit"],
+}
+PATH = {"type": "object", "properties": {"id": {"type": "string", "maxLength": 4}}, "required": ["id"]}
+
+
+def _accept(request: Request) -> tuple[int, dict[str, Any]]:
+    return 201, {"name": request.json()["name"]}
+
+
+ROUTES = (
+    Route(
+        "POST",
+        "/orders/{id}",
+        _accept,
+        summary="s",
+        public="validation tests only",
+        body=ORDER,
+        query=QUERY,
+        path_parameters=PATH,
+        healthy=Healthy(201, ("name",)),
+        sample=Sample("/orders/a1", body=VALID, query="limit=5"),
+    ),
+)
+
+
+@pytest.fixture(autouse=True)
+def _validators(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_validators(ROUTES, monkeypatch)
+
+
+def _call(
+    body: Any = VALID, *, path: str = "/orders/a1", query: dict[str, str] | None = None, raw: str | None = None
+) -> tuple[int, dict[str, Any]]:
+    event = load_event("http_api_get_root.json")
+    event["requestContext"]["http"].update(method="POST", path=path)
+    event["queryStringParameters"] = {"limit": "5"} if query is None else query
+    event["body"] = raw if raw is not None else json.dumps(body)
+    answer = handler.handle(Router(ROUTES), event, FakeContext())
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+def _changed(path: tuple[Any, ...], value: Any = None, *, delete: bool = False) -> dict[str, Any]:
+    body = copy.deepcopy(VALID)
+    target: Any = body
+    for step in path[:-1]:
+        target = target[step]
+    if delete:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return body
+
+
+def test_a_valid_request_reaches_the_route() -> None:
+    assert _call() == (201, {"name": "tea"})
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (_changed(("name",), delete=True), "/name: is required"),
+        (_changed(("lines", 0, "qty"), delete=True), "/lines/0/qty: is required"),
+        (_changed(("name",), 5), "/name: must be string"),
+        (_changed(("lines", 0, "qty"), "2"), "/lines/0/qty: must be integer"),
+        (_changed(("lines", 0, "qty"), 0), "/lines/0/qty: must be ≥ 1"),
+        (_changed(("price",), 0), "/price: must be > 0"),
+        (_changed(("extra",), 1), "/extra: is not allowed"),
+        (_changed(("lines", 0, "colour"), "red"), "/lines/0/colour: is not allowed"),
+        (_changed(("name",), "x" * 9), "/name: must be at most 8 characters"),
+        (_changed(("lines", 0, "sku"), "t-1"), "/lines/0/sku: must match ^[A-Z0-9-]{1,16}$"),
+        (_changed(("lines",), []), "/lines: must have at least 1 items"),
+        ([VALID], "body: must be object"),
+    ],
+)
+def test_a_body_that_breaks_the_schema_is_a_400_naming_the_location(body: Any, message: str) -> None:
+    status, answer = _call(body)
+    assert (status, answer["message"]) == (400, message)
+    assert answer["requestId"] == FakeContext().aws_request_id
+
+
+@pytest.mark.parametrize("raw", ['{"name":"tea","lines":[],"price":NaN}', '{"price":Infinity}', '{"price":1e400}'])
+def test_a_number_that_is_not_finite_is_refused_before_the_schema(raw: str) -> None:
+    assert _call(raw=raw) == (
+        400,
+        {"message": "body holds a number that is not finite", "requestId": FakeContext.aws_request_id},
+    )
+
+
+def test_a_deeply_nested_document_is_refused_fast_without_a_recursion_error() -> None:
+    started = time.perf_counter()
+    status, answer = _call(raw='{"note":' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert (status, answer["message"]) == (400, "body is nested too deeply")
+    assert time.perf_counter() - started < 1.0
+
+
+def test_nesting_within_the_decoders_bound_is_checked_by_the_schema_in_linear_time() -> None:
+    body = _changed(("price",), json.loads("[" * 500 + "]" * 500))
+    started = time.perf_counter()
+    assert _call(body)[1]["message"] == "/price: must be number"
+    assert time.perf_counter() - started < 1.0
+
+
+def test_a_query_parameter_is_checked_by_its_schema() -> None:
+    assert _call(query={"limit": "many"})[1]["message"] == "query parameter limit: must match ^[0-9]{1,3}$"
+    assert _call(query={})[1]["message"] == "query parameter limit: is required"
+
+
+def test_a_path_parameter_is_checked_by_its_schema_before_the_body() -> None:
+    assert _call({"broken": True}, path="/orders/abcde") == (
+        400,
+        {"message": "path parameter id: must be at most 4 characters", "requestId": FakeContext.aws_request_id},
+    )
+
+
+def test_a_refused_body_is_never_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="service")
+    for body in (_changed(("name",), SECRET), _changed((SECRET,), 1), _changed(("lines", 0, "sku"), SECRET)):
+        assert _call(body)[0] == 400
+    assert caplog.records, "the DEBUG request line is written"
+    assert SECRET not in caplog.text
+
+
+def test_a_route_without_a_schema_imports_no_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [name for name in sys.modules if name.startswith(("service.validation", "service.validators"))]:
+        monkeypatch.delitem(sys.modules, name)
+    answer = handler.handler(load_event("http_api_get_root.json"), FakeContext())
+    assert answer["statusCode"] == 200
+    assert not [name for name in sys.modules if name.startswith(("service.validation", "service.validators"))]
+
+
+def test_a_table_edited_without_make_docs_fails_loudly_not_silently(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("service.validators.MODULES", {})
+    assert _call()[0] == 500
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"), [("data", ""), ("data.a", "/a"), ("data.a[0].b", "/a/0/b"), ("data.x~y/z", "/x~0y~1z")]
+)
+def test_a_validators_path_is_a_json_pointer(name: str, expected: str) -> None:
+    assert pointer(name) == expected
+
+
+def test_an_unknown_rule_still_names_the_location() -> None:
+    failure = JsonSchemaValueException("m", value=1, name="data.a", definition={"oneOf": []}, rule="oneOf")
+    assert refusal(failure, "body") == "/a: does not match its schema (oneOf)"
