@@ -57,3 +57,22 @@ def test_the_setup_restricts_both_environments_to_main_and_sizes_the_roles_sessi
     setup = " ".join((WORKFLOWS.parent.parent / "docs" / "releases.md").read_text().split())
     assert "**Restrict both environments to `main`**" in setup
     assert "`MaxSessionDuration` of at least 6,000 s" in setup
+
+
+def test_a_breaking_change_to_the_contract_fails_the_pull_request_unless_labelled() -> None:
+    workflow = _workflow("ci.yml")
+    # GitHub runs pull_request workflows for opened, synchronize and reopened unless told: a label must start one.
+    assert {"labeled", "unlabeled"} <= set(workflow[True]["pull_request"]["types"])
+    job = workflow["jobs"]["contract"]
+    (base,) = [step for step in _steps_using(job, "actions/checkout") if "ref" in step["with"]]
+    assert base["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
+    (check,) = [step for step in job["steps"] if "run" in step]
+    assert "python3 -m tools.openapi_diff base/docs/openapi.json docs/openapi.json" in check["run"]
+    assert check["env"]["ACKNOWLEDGED"] == "${{ contains(github.event.pull_request.labels.*.name, 'breaking-change') }}"
+
+
+def test_the_weekly_fuzz_runs_the_contract_test_with_more_examples_and_a_bound() -> None:
+    (job,) = _workflow("fuzz.yml")["jobs"].values()
+    (fuzz,) = [step for step in job["steps"] if "tests/tools/test_contract.py" in step.get("run", "")]
+    assert int(fuzz["env"]["CONTRACT_EXAMPLES"]) > 12 and job["timeout-minutes"] <= 30
+    assert (WORKFLOWS.parent.parent / "tests" / "tools" / "test_contract.py").is_file()

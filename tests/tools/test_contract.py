@@ -3,7 +3,7 @@
 Every operation gets generated requests, valid and invalid, with the caller its security asks for: no 5xx,
 every status documented, every body valid against its schema, every documented refusal really refused (a body
 that breaks the schema, a request without its token). Bounded for `make test` (CONTRACT_EXAMPLES, default 12
-per operation); the weekly workflow runs it longer (.github/workflows/mutate.yml).
+per operation and mode); the weekly workflow runs it longer (.github/workflows/fuzz.yml).
 """
 
 from __future__ import annotations

@@ -1,0 +1,148 @@
+"""The breaking-change check: each change a client of the base document would break on is one line, each tested
+by changing one thing; additions and loosenings pass."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tools import openapi_diff
+
+DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+BASE: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "paths": {
+        "/items/{id}": {
+            "put": {
+                "security": [{"jwt": ["items:write", "items:admin"]}],
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 8}},
+                    {"name": "dry", "in": "query", "required": False, "schema": {"type": "string"}},
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "qty": {"type": "integer", "minimum": 1, "maximum": 99},
+                                    "tags": {"type": "array", "items": {"type": "string", "enum": ["a", "b"]}},
+                                    "note": {"type": "string"},
+                                },
+                                "required": ["qty"],
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"id": {"type": "string"}, "qty": {"type": "integer"}},
+                                    "required": ["id", "qty"],
+                                }
+                            }
+                        },
+                    },
+                    "429": {"$ref": "#/components/responses/429"},
+                },
+            }
+        },
+        "/": {"get": {"security": [], "responses": {"200": {"description": "OK"}}}},
+    },
+}
+PUT = ("paths", "/items/{id}", "put")
+BODY = (*PUT, "requestBody", "content", "application/json", "schema")
+ANSWER = (*PUT, "responses", "200", "content", "application/json", "schema")
+
+
+def _changed(path: tuple[Any, ...], value: Any = None, *, delete: bool = False) -> dict[str, Any]:
+    document = copy.deepcopy(BASE)
+    target: Any = document
+    for step in path[:-1]:
+        target = target[step]
+    if delete:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return document
+
+
+def test_the_same_document_breaks_nothing() -> None:
+    assert openapi_diff.breaking(BASE, copy.deepcopy(BASE)) == []
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (_changed(("paths", "/"), delete=True), "GET /: operation removed"),
+        (_changed((*PUT, "responses", "200"), delete=True), "PUT /items/{id}: answer 200 removed"),
+        (_changed((*ANSWER, "required"), ["id"]), "PUT /items/{id} answer 200/qty: no longer always present"),
+        (
+            _changed(ANSWER, {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]}),
+            "PUT /items/{id} answer 200/qty: removed",
+        ),
+        (_changed((*ANSWER, "properties", "qty", "type"), "string"), "answer 200/qty: type ['integer'] became"),
+        (_changed((*BODY, "required"), ["qty", "note"]), "PUT /items/{id} body/note: now required"),
+        (_changed((*BODY, "properties", "qty", "maximum"), 50), "PUT /items/{id} body/qty: maximum 99 became 50"),
+        (_changed((*BODY, "properties", "qty", "minimum"), 2), "PUT /items/{id} body/qty: minimum 1 became 2"),
+        (_changed((*BODY, "properties", "note", "maxLength"), 10), "body/note: maxLength none became 10"),
+        (_changed((*BODY, "properties", "note", "pattern"), "^a"), "body/note: pattern 'none' became '^a'"),
+        (_changed((*BODY, "properties", "qty", "type"), "string"), "body/qty: type ['integer'] became ['string']"),
+        (
+            _changed((*BODY, "properties", "tags", "items", "enum"), ["a"]),
+            "body/tags/items: enum no longer allows ['b']",
+        ),
+        (_changed((*BODY, "additionalProperties"), False), "body: properties beyond ['note', 'qty', 'tags'] are now"),
+        (_changed((*PUT, "parameters", 1, "required"), True), "PUT /items/{id} query parameter dry: now required"),
+        (_changed((*PUT, "parameters", 0, "schema", "maxLength"), 4), "path parameter id: maxLength 8 became 4"),
+        (_changed((*PUT, "security"), [{"jwt": ["items:write"]}]), "PUT /items/{id}: scope items:admin no longer"),
+        (_changed((*PUT, "security"), [{"iam": []}]), "PUT /items/{id}: jwt callers are no longer accepted (iam"),
+        (_changed(("paths", "/", "get", "security"), [{"jwt": ["x"]}]), "GET /: was public, now needs jwt"),
+    ],
+)
+def test_each_breaking_change_is_one_line(head: dict[str, Any], expected: str) -> None:
+    found = openapi_diff.breaking(BASE, head)
+    assert len(found) == 1, found
+    assert expected in found[0]
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        _changed(("paths", "/new"), {"get": {"responses": {}}}),
+        _changed((*BODY, "properties", "qty", "maximum"), 500),
+        _changed((*BODY, "properties", "qty", "minimum"), 0),
+        _changed((*BODY, "required"), []),
+        _changed((*BODY, "properties", "qty", "type"), "number"),
+        _changed((*ANSWER, "properties", "extra"), {"type": "string"}),
+        _changed((*PUT, "security"), [{"jwt": ["items:write", "items:admin", "items:all"]}]),
+        _changed(("paths", "/", "get", "responses", "201"), {"description": "Created"}),
+    ],
+)
+def test_additions_and_loosenings_break_nothing(head: dict[str, Any]) -> None:
+    assert openapi_diff.breaking(BASE, head) == []
+
+
+def test_the_command_lists_the_changes_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base, head = tmp_path / "base.json", tmp_path / "head.json"
+    base.write_text(json.dumps(BASE))
+    head.write_text(json.dumps(_changed(("paths", "/"), delete=True)))
+    assert openapi_diff.main([str(base), str(head)]) == 1
+    assert capsys.readouterr().out == f"GET /: operation removed\n1 breaking change(s) for clients of {base}\n"
+    assert openapi_diff.main([str(base), str(base)]) == 0
+    assert capsys.readouterr().out == "no breaking change\n"
+
+
+def test_a_document_that_is_not_json_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "bad.json").write_text("{")
+    assert openapi_diff.main([str(tmp_path / "bad.json"), str(DOCUMENT)]) == 2
+    assert capsys.readouterr().err.startswith(f"openapi_diff: {tmp_path / 'bad.json'} is not a readable JSON document")
