@@ -60,9 +60,9 @@ def test_the_setup_restricts_both_environments_to_main_and_sizes_the_roles_sessi
 
 
 def test_a_breaking_change_to_the_contract_fails_the_pull_request_unless_labelled() -> None:
-    workflow = _workflow("ci.yml")
+    workflow: dict[Any, Any] = _workflow("ci.yml")
     # GitHub runs pull_request workflows for opened, synchronize and reopened unless told: a label must start one.
-    assert {"labeled", "unlabeled"} <= set(workflow[True]["pull_request"]["types"])
+    assert {"labeled", "unlabeled"} <= set(workflow[True]["pull_request"]["types"])  # YAML 1.1 reads `on` as True
     job = workflow["jobs"]["contract"]
     (base,) = [step for step in _steps_using(job, "actions/checkout") if "ref" in step["with"]]
     assert base["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"

@@ -101,7 +101,8 @@ def _schema(content: Any) -> Any:
 
 
 def _security(operation: dict[str, Any], document: dict[str, Any]) -> list[dict[str, list[str]]]:
-    return operation.get("security", document.get("security", []))
+    found: list[dict[str, list[str]]] = operation.get("security", document.get("security", []))
+    return found
 
 
 def breaking(base: dict[str, Any], head: dict[str, Any]) -> list[str]:
