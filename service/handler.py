@@ -88,7 +88,9 @@ def call(route: Route, request: Request) -> tuple[int, Body]:
         if route.validates:
             from service.validation import validate  # only a route with a schema imports (and pays for) it
 
-            validate(route, request)
+            problem = validate(route, request)
+            if problem is not None:  # refused before the route runs: the message names where, not what was sent
+                return 400, error(400, request.aws_request_id, problem)
         status, body = route.answer(request)
     except HttpError as refused:
         return refused.status, error(refused.status, request.aws_request_id, refused.message)

@@ -249,10 +249,18 @@ def _service_modules() -> dict[str, Any]:
     return {name: module for name, module in sys.modules.items() if name == "service" or name.startswith("service.")}
 
 
+@pytest.fixture(scope="session")
+def _service_as_collected() -> dict[str, Any]:
+    """The service's modules as the test modules imported them, before any fixture imported them afresh."""
+    return _service_modules()
+
+
 @pytest.fixture(autouse=True)
-def _service_modules_as_imported() -> Iterator[None]:
+def _service_modules_as_imported(_service_as_collected: dict[str, Any]) -> Iterator[None]:
     """The tools import the service afresh, as a cold start would (tools/local_server.load_handler); each test then
-    gets back the modules the tests imported, so a class such as HttpError stays the one their handler catches."""
+    gets back the modules the tests imported, so a class such as HttpError stays the one their handler catches
+    (whatever a module-scoped server, set up before this fixture, imported)."""
+    sys.modules.update(_service_as_collected)
     saved = _service_modules()
     yield
     for name in set(_service_modules()) - set(saved):

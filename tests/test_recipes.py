@@ -32,6 +32,8 @@ from tests.conftest import TUNED, FakeContext, Synthesized
 from tests.infra.helpers import SETTINGS, statements
 from tests.infra.test_monitoring import _rate
 from tests.tools.helpers import serving, verify_api_rows
+from tests.tools.test_contract import fuzz
+from tests.validators import use_validators
 from tests.wheels import lock_line, make_wheel
 from tools import cost, docs, smoke
 from tools.callers import Callers
@@ -52,7 +54,8 @@ def recipes() -> dict[str, str]:
 
 def test_every_recipe_in_the_readme_and_docs_is_run_here() -> None:
     assert set(recipes()) == {
-        "endpoints", "routes", "signedin", "signedinroutes", "issuer", "variable", "reads", "context",
+        "endpoints", "routes", "signedin", "signedinroutes", "issuer", "variable", "reads", "context", "quote",
+        "quoteroute",
         "items", "itemroutes", "itemimports", "itemtable", "library", "libraryuse",
         "secret", "secretroute", "secretimports", "secretstack",
     }  # fmt: skip
@@ -111,9 +114,12 @@ def _routes() -> tuple[Route, ...]:
     namespace: dict[str, Any] = {}
     exec(recipes()["endpoints"], namespace)
     exec(recipes()["signedin"], {**namespace, "JwtCaller": JwtCaller, "IamCaller": IamCaller}, namespace)
-    endpoints = SimpleNamespace(**{name: namespace[name] for name in ("greet", "echo", "me", "whoami")})
+    exec(recipes()["quote"], namespace)
+    endpoints = SimpleNamespace(**namespace)
     rows = eval(
-        "(" + "".join(recipes()[name] for name in ("routes", "signedinroutes", "itemroutes", "secretroute")) + ")",
+        "("
+        + "".join(recipes()[name] for name in ("routes", "signedinroutes", "quoteroute", "itemroutes", "secretroute"))
+        + ")",
         {
             "Route": Route, "Healthy": Healthy, "Sample": Sample, "endpoints": endpoints,
             **{name: SimpleNamespace(**namespace) for name, namespace in MODULES.items()},
@@ -125,6 +131,14 @@ def _routes() -> tuple[Route, ...]:
 
 
 EXTENDED = _routes()
+
+
+@pytest.fixture(autouse=True)
+def _recipe_validators(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The validators `make docs` would write for the team's table, in place of the shipped ones."""
+    use_validators(EXTENDED, monkeypatch)
+
+
 NEW = [route for route in EXTENDED if route.key in {"GET /hello/{name}", "POST /echo"}]
 PROTECTED = [route for route in EXTENDED if route.authorization != PUBLIC]
 CHECKS = [route.check() for route in EXTENDED]
@@ -561,3 +575,82 @@ def test_the_library_recipe_bundles_its_wheel_and_the_route_imports_it(
     exec(recipes()["libraryuse"], namespace)
     request = Request(method="POST", path="/ids", api_request_id="a", aws_request_id="r")
     assert namespace["new_id"](request) == (200, {"id": "01KBR3W8Z0Q0000000000000000", "requestId": "r"})
+
+
+def _one_changed(body: dict[str, Any], path: tuple[Any, ...], value: Any) -> str:
+    changed = json.loads(json.dumps(body))
+    target = changed
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return json.dumps(changed)
+
+
+@pytest.mark.parametrize(
+    ("route_key", "path", "value", "message"),
+    [
+        ("POST /quotes", ("lines", 0, "qty"), 0, "/lines/0/qty: must be ≥ 1"),
+        ("POST /quotes", ("currency",), "GBP", "/currency: must be one of EUR, USD"),
+        ("POST /quotes", ("lines", 0, "gift"), True, "/lines/0/gift: is not allowed"),
+        ("PUT /items/{id}", ("name",), "x" * 201, "/name: must be at most 200 characters"),
+        ("PUT /items/{id}", ("name",), 7, "/name: must be string"),
+    ],
+)
+def test_a_recipes_body_that_breaks_its_schema_is_refused_locally_and_through_the_handler(
+    local_api: Any, issuer: DevIssuer, route_key: str, path: tuple[Any, ...], value: Any, message: str
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    (route,) = [route for route in EXTENDED if route.key == route_key]
+    body = _one_changed(route.sample.body, path, value)
+    answer = handler.handle(Router(EXTENDED), route_event({**route.check(), "body": body}, 0.0), FakeContext())
+    assert (answer["statusCode"], json.loads(answer["body"])["message"]) == (400, message)
+    request = urllib.request.Request(
+        local_api.url + route.sample_path,
+        data=body.encode(),
+        method=route.method,
+        headers={"content-type": "application/json"},
+    )
+    _callers(issuer).authenticate(request, route.check())
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert (refused.value.code, json.loads(refused.value.read())["message"]) == (400, message)
+
+
+def test_the_recipes_add_their_operations_to_the_contract_and_change_nothing_else() -> None:
+    from openapi_spec_validator import validate
+
+    from tools.openapi import document
+
+    shipped = json.loads((ROOT / "docs" / "openapi.json").read_text())
+    team = document(EXTENDED, SETTINGS, version=SETTINGS.app_version)
+    validate(team)
+    added = {f"{m.upper()} {p}" for p, item in team["paths"].items() for m in item} - {r.key for r in ROUTES}
+    assert added == {route.key.replace("+}", "}") for route in EXTENDED} - {r.key for r in ROUTES}
+    assert {key: team[key] for key in shipped if key != "paths" and key != "components"} == {
+        key: shipped[key] for key in shipped if key != "paths" and key != "components"
+    }
+    assert {path: team["paths"][path] for path in shipped["paths"]} == shipped["paths"]
+    for kind, entries in shipped["components"].items():
+        assert {name: team["components"][kind][name] for name in entries} == entries
+    quotes = team["paths"]["/quotes"]["post"]
+    assert quotes["requestBody"]["content"]["application/json"]["schema"] == MODULE_SCHEMAS()["ORDER"]
+    assert team["paths"]["/items/{id}"]["put"]["security"] == [{"jwt": ["items:write"]}]
+
+
+def MODULE_SCHEMAS() -> dict[str, Any]:
+    namespace: dict[str, Any] = {}
+    exec(recipes()["endpoints"], namespace)
+    exec(recipes()["quote"], namespace)
+    return namespace
+
+
+def test_the_fuzzer_finds_nothing_in_the_recipes_routes(local_api: Any, issuer: DevIssuer) -> None:
+    """schemathesis against make serve's server with every recipe's route, valid and invalid requests alike."""
+    import schemathesis
+
+    from tools.openapi import document
+
+    contract = schemathesis.openapi.from_dict(document(EXTENDED, TEAM_SETTINGS, version="1", server=local_api.url))
+    fuzz(contract, local_api.url, _callers(issuer), examples=6)

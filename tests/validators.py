@@ -3,13 +3,13 @@ imported in place of service/validators/ for one test (so a test's own routes va
 
 from __future__ import annotations
 
+import importlib
 import sys
 import types
 from collections.abc import Sequence
 
 import pytest
 
-import service.validators
 from prod_serverless import schemas
 from service.routing import Route
 
@@ -25,5 +25,6 @@ def use_validators(routes: Sequence[Route], monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setitem(sys.modules, module.__name__, module)
     index: dict[str, object] = {}
     exec(files["__init__.py"], index)
-    monkeypatch.setattr(service.validators, "MODULES", index["MODULES"])
+    # The package as imported now: make serve's reloads import service/ afresh, so not a module bound at import.
+    monkeypatch.setattr(importlib.import_module("service.validators"), "MODULES", index["MODULES"])
     return files

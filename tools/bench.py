@@ -20,7 +20,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+import timeit
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,47 @@ def dependency_lines(lock: Path, runs: int) -> list[str]:
         lines.append(
             f"  {distribution} (import {module}): {with_bytecode['cold_import_ms']:.1f} ms with .pyc, "
             f"{shipped['cold_import_ms']:.1f} ms as shipped (no .pyc), RSS {with_bytecode['rss_mb']:.1f} MB"
+        )
+    return lines
+
+
+def validation_lines(routes: Sequence[Any], runs: int, calls: int = 2000) -> list[str]:
+    """What request validation costs each route that declares a schema: compiling service/validation.py and the
+    route's generated validators once per execution environment (shipped without .pyc), then each request."""
+    from prod_serverless.schemas import generated
+    from service import validation
+    from service.routing import Request
+    from service.validators import MODULES
+
+    declared = [route for route in routes if route.validates]
+    if not declared:
+        return ["request validation: no route declares a schema, so none imports or runs it"]
+    files = generated(declared)  # what make docs writes to service/validators/ (synth refuses anything else)
+    lines = []
+    for route in declared:
+        names = [f"{name}.py" for key, name in MODULES.items() if key.startswith(route.key + " ")]
+        sources = [(ROOT / "service" / "validation.py").read_text(), *(files[name] for name in names)]
+        compiled = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            for source in sources:
+                exec(compile(source, "validator", "exec"), {"__name__": "bench"})  # noqa: S102 - our own code
+            compiled.append((time.perf_counter() - started) * 1000)
+        sample = route.check()
+        query = dict(pair.split("=", 1) for pair in sample["query"].split("&") if "=" in pair)
+        parameters = route.match(sample["path"]) or {}
+
+        def validate(
+            route: Any = route, sample: dict[str, Any] = sample, query: Any = query, found: Any = parameters
+        ) -> None:
+            request = Request(method=route.method, path=sample["path"], body=sample["body"], query=query)
+            request.path_parameters = found  # a request as the handler has it: decoded and checked afresh
+            validation.validate(route, request)
+
+        per_request = min(timeit.repeat(validate, number=calls, repeat=3)) / calls * 1e6
+        lines.append(
+            f"request validation of {route.key}: {statistics.median(compiled):.2f} ms to compile its validator "
+            f"(once per execution environment, at its first request), {per_request:.1f} µs per request (its sample)"
         )
     return lines
 
@@ -248,6 +290,10 @@ def main(argv: list[str] | None = None) -> int:
         shipped = cold_import(scratch / "service", "handler", args.runs, cwd=scratch)
     print(f"\nhandler as shipped (no .pyc: Lambda compiles it at each cold start): {shipped['cold_import_ms']:.2f} ms")
     for line in dependency_lines(args.lock, args.runs):
+        print(line)
+    from service.routes import ROUTES
+
+    for line in validation_lines(ROUTES, args.runs):
         print(line)
     if args.template.exists():
         load = server_load(args.template, args.clients, args.requests)

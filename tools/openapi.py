@@ -104,7 +104,11 @@ def operation(route: Route) -> dict[str, Any]:
     if route.body is not None:
         found["requestBody"] = {"required": True, "content": _json(route.body)}
     responses: dict[str, Any] = {}
-    for status, schema in sorted(route.answers.items()):
+    answers = dict(route.answers)
+    if route.healthy.status not in answers and route.healthy.status < 400:  # a row without schemas: its keys
+        keys = sorted(route.healthy_keys)
+        answers[route.healthy.status] = {"type": "object", "properties": {key: {} for key in keys}, "required": keys}
+    for status, schema in sorted(answers.items()):
         responses[str(status)] = {"description": HTTPStatus(status).phrase, "content": _json(schema)}
     for status in error_statuses(route):
         responses.setdefault(str(status), {"$ref": f"#/components/responses/{status}"})

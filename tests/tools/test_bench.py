@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +120,23 @@ def test_as_shipped_every_module_is_compiled_again(tmp_path: Path) -> None:
         compiled = bench.cold_import(scratch, "heavy", 1, cwd=scratch)["cold_import_ms"]
         assert not list(scratch.rglob("*.pyc"))
     assert compiled > 2 * cached
+
+
+def test_bench_names_what_validation_costs_each_route_with_a_schema_and_none_without(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from service.routes import ROUTES
+    from tests.service.test_validation import ROUTES as VALIDATED
+    from tests.validators import use_validators
+    from tools.bench import validation_lines
+
+    assert validation_lines([route for route in ROUTES if not route.validates], 1) == [
+        "request validation: no route declares a schema, so none imports or runs it"
+    ]
+    use_validators(VALIDATED, monkeypatch)
+    (line,) = validation_lines(VALIDATED, 1, calls=10)
+    assert re.fullmatch(
+        r"request validation of POST /orders/\{id\}: \d+\.\d\d ms to compile its validator \(once per execution "
+        r"environment, at its first request\), \d+\.\d µs per request \(its sample\)",
+        line,
+    ), line
