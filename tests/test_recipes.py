@@ -32,7 +32,7 @@ from tests.conftest import TUNED, FakeContext, Synthesized
 from tests.infra.helpers import SETTINGS, statements
 from tests.infra.test_monitoring import _rate
 from tests.tools.helpers import serving, verify_api_rows
-from tests.tools.test_contract import fuzz
+from tests.tools.test_contract import GIVEN, fuzz
 from tests.validators import use_validators
 from tests.wheels import lock_line, make_wheel
 from tools import cost, docs, smoke
@@ -662,4 +662,4 @@ def test_the_fuzzer_finds_nothing_in_the_recipes_routes(local_api: Any, issuer: 
     from tools.openapi import document
 
     contract = schemathesis.openapi.from_dict(document(EXTENDED, TEAM_SETTINGS, version="1", server=local_api.url))
-    fuzz(contract, local_api.url, _callers(issuer), examples=6)
+    fuzz(contract, local_api.url, _callers(issuer), examples=GIVEN or 4)

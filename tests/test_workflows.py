@@ -75,4 +75,5 @@ def test_the_weekly_fuzz_runs_the_contract_test_with_more_examples_and_a_bound()
     (job,) = _workflow("fuzz.yml")["jobs"].values()
     (fuzz,) = [step for step in job["steps"] if "tests/tools/test_contract.py" in step.get("run", "")]
     assert int(fuzz["env"]["CONTRACT_EXAMPLES"]) > 12 and job["timeout-minutes"] <= 30
+    assert "tests/test_recipes.py" in fuzz["run"] and '-k "contract or fuzzer"' in fuzz["run"]
     assert (WORKFLOWS.parent.parent / "tests" / "tools" / "test_contract.py").is_file()
