@@ -484,7 +484,7 @@ def _check_contract(route: Route, where: str, pattern: re.Pattern[str]) -> None:
         if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
             raise RouteError(f"{where}: answers and refusals are keyed by HTTP status; got {status!r}")
     for status in route.refusals:
-        if status < 400:
+        if not 400 <= status <= 499:
             raise RouteError(f"{where}: refusals are the route's own client errors (4xx); got {status}")
     for status, schema in route.answers.items():
         if not isinstance(schema, dict):
@@ -493,7 +493,7 @@ def _check_contract(route: Route, where: str, pattern: re.Pattern[str]) -> None:
 
 def _healthy_keys(route: Route) -> frozenset[str]:
     """The keys of the healthy answer: given by the row, or the properties of the status's answer schema."""
-    where = f"route {route.key}"
+    where = f"route {route.method} {route.path!r}"
     status, given = route.healthy.status, route.healthy.given
     schema = route.answers.get(status) or (ERROR_ANSWER if status in route.refusals else None)
     if given is not None:

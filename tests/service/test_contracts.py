@@ -352,3 +352,94 @@ def test_a_sample_body_over_its_routes_byte_limit_is_refused_at_the_row_counting
     assert _route(sample=Sample("/x", body=body), max_body_bytes=10).check()["body"] == '{"n":"é"}'
     with pytest.raises(RouteError, match=r"^route GET '/x': the sample's body is 10 bytes, over the route's max_body"):
         _route(sample=Sample("/x", body=body), max_body_bytes=9)
+
+
+# The row's schemas: their shape at the row (their validity as JSON Schema is synth's: tests/infra/test_schemas.py)
+OBJECT = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"body": "x"}, "body must be a JSON Schema (a dict); got str"),
+        ({"query": ["x"]}, "query must be a JSON Schema (a dict); got list"),
+        ({"query": {"type": "string"}}, 'query must be an object schema, {"type": "object", "properties": …}'),
+        ({"path_parameters": {"properties": {}}}, "path_parameters must be an object schema"),
+        ({"body": {"type": "object"}}, "a GET request has no body to validate; use query or drop body"),
+        ({"answers": {"200": OBJECT}}, "answers and refusals are keyed by HTTP status; got '200'"),
+        ({"answers": {True: OBJECT}}, "answers and refusals are keyed by HTTP status; got True"),
+        ({"answers": {600: OBJECT}}, "answers and refusals are keyed by HTTP status; got 600"),
+        ({"refusals": (99,)}, "answers and refusals are keyed by HTTP status; got 99"),
+        ({"refusals": (500,)}, "refusals are the route's own client errors (4xx); got 500"),
+        ({"refusals": (399,)}, "refusals are the route's own client errors (4xx); got 399"),
+        ({"answers": {201: "x"}}, "answers[201] must be a JSON Schema (a dict)"),
+    ],
+)
+def test_a_rows_schemas_of_the_wrong_shape_are_refused_naming_the_route(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(RouteError) as refused:
+        _route(**options)
+    assert str(refused.value).startswith(f"route GET '/x': {message}")
+
+
+def test_path_parameters_describe_exactly_the_paths_variables() -> None:
+    schema = {"type": "object", "properties": {"id": {"type": "string"}}}
+    assert _route("/x/{id}", path_parameters=schema, sample=Sample("/x/1")).path_parameters == schema
+    with pytest.raises(
+        RouteError,
+        match=r"^route GET '/x/\{key\}': path_parameters must describe exactly the path's variables \['key'\]$",
+    ):
+        _route("/x/{key}", path_parameters=schema, sample=Sample("/x/1"))
+
+
+def test_a_route_validates_when_it_has_any_request_schema() -> None:
+    assert not _route().validates
+    assert _route(query={"type": "object"}).validates
+    post = Route("POST", "/x", lambda r: (200, {}), summary="s", public=PUBLIC, healthy=Healthy(200, ()), body={})
+    assert post.validates
+    assert _route(
+        "/x/{id}", path_parameters={"type": "object", "properties": {"id": {}}}, sample=Sample("/x/1")
+    ).validates
+
+
+def test_healthy_keys_come_from_the_answer_schema_or_the_error_shape_and_from_one_source_only() -> None:
+    assert _route(answers={200: OBJECT}, healthy=Healthy(200)).healthy_keys == frozenset({"ok"})
+    assert _route(refusals=(404,), healthy=Healthy(404)).healthy_keys == frozenset({"message", "requestId"})
+    assert _route(answers={201: OBJECT}, healthy=Healthy(200, ("a",))).healthy_keys == frozenset({"a"})
+    with pytest.raises(
+        RouteError, match=r"^route GET '/x': its 200 answer has a schema; Healthy\(200\) takes the keys"
+    ):
+        _route(answers={200: OBJECT}, healthy=Healthy(200, ("ok",)))
+    with pytest.raises(RouteError) as refused:
+        _route(healthy=Healthy(200))
+    assert str(refused.value) == (
+        "route GET '/x': Healthy(200) needs the answer's keys, Healthy(200, (...)), or answers={200: <schema>} "
+        "(or 200 in refusals)"
+    )
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "array", "items": {}},
+        {"properties": {"ok": {}}, "required": ["ok"]},
+        {"type": "object", "properties": {"ok": {}, "maybe": {}}, "required": ["ok"]},
+        {"type": "object", "required": ["ok"]},
+    ],
+)
+def test_a_derived_healthy_answer_needs_an_object_schema_requiring_each_property(schema: dict[str, Any]) -> None:
+    with pytest.raises(RouteError) as refused:
+        _route(answers={200: schema}, healthy=Healthy(200))
+    assert str(refused.value) == (
+        "route GET '/x': the healthy answer is checked by its exact keys, so answers[200] must be an object schema "
+        "that requires each of its properties"
+    )
+
+
+def test_json_is_decoded_once_and_shared() -> None:
+    request = Request(method="POST", path="/", body='{"a": 1}')
+    assert request.json() is request.json()
+
+
+@pytest.mark.parametrize("text", ["1.5", "-0.0", "1e308", "0"])
+def test_finite_numbers_decode_as_sent(text: str) -> None:
+    assert Request(method="POST", path="/", body=text).json() == json.loads(text)
