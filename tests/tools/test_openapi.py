@@ -72,7 +72,7 @@ def test_a_public_route_says_so_and_lists_the_errors_http_api_gives_it() -> None
     (route,) = [r for r in _routes() if r.path == "/files/{key+}"]
     operation = openapi.operation(route)
     assert (operation["security"], operation["description"]) == ([], "Public: p")
-    assert sorted(operation["responses"]) == ["200", "429", "500", "503"]
+    assert sorted(operation["responses"]) == ["200", "429", "500", "503", "504"]
     # A row without an answer schema: its healthy keys, each required, as the release checks hold it.
     assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
         "type": "object",
@@ -91,7 +91,7 @@ def test_a_jwt_route_with_a_body_has_its_scopes_schemas_and_every_refusal() -> N
         {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 8}}
     ]
     assert operation["responses"]["200"]["content"]["application/json"]["schema"] == ITEM
-    assert sorted(operation["responses"]) == ["200", "400", "401", "403", "413", "415", "429", "500", "503"]
+    assert sorted(operation["responses"]) == ["200", "400", "401", "403", "413", "415", "429", "500", "503", "504"]
 
 
 def test_an_iam_route_with_a_query_and_a_refusal() -> None:
@@ -102,7 +102,7 @@ def test_an_iam_route_with_a_query_and_a_refusal() -> None:
         {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
         {"name": "view", "in": "query", "required": True, "schema": {"type": "string"}},
     ]
-    assert sorted(operation["responses"]) == ["200", "400", "403", "404", "429", "500", "503"]
+    assert sorted(operation["responses"]) == ["200", "400", "403", "404", "429", "500", "503", "504"]
     assert operation["responses"]["404"] == {"$ref": "#/components/responses/404"}
 
 
@@ -113,7 +113,7 @@ def test_a_whole_document_of_every_kind_of_route_validates_and_names_its_securit
     assert document["components"]["securitySchemes"]["iam"]["x-amazon-apigateway-authtype"] == "awsSigv4"
     assert sorted(document["paths"]) == ["/files/{key}", "/items/{id}"]
     responses = sorted(document["components"]["responses"], key=int)
-    assert responses == [str(status) for status in (400, 401, 403, 404, 413, 415, 429, 500, 503)]
+    assert responses == [str(status) for status in (400, 401, 403, 404, 413, 415, 429, 500, 503, 504)]
     assert document["info"]["version"] == "1.2.3"
 
 
