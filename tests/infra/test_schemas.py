@@ -4,6 +4,7 @@ generates, and the shipped copy is current."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +120,35 @@ def test_synth_refuses_validators_the_table_no_longer_generates(
     with pytest.raises(RouteError) as refused:
         build_app()
     assert str(refused.value) == f"service/validators/ ({stale}) is stale for the table's schemas: run `make docs`"
+
+
+@pytest.mark.parametrize(
+    ("inner", "pointer"),
+    [
+        ({"items": {"prefixItems": [{}]}}, "/items"),
+        ({"not": {"prefixItems": [{}]}}, "/not"),
+        ({"additionalProperties": {"prefixItems": [{}]}}, "/additionalProperties"),
+        ({"patternProperties": {"^a": {"prefixItems": [{}]}}}, "/patternProperties/^a"),
+        ({"anyOf": [{}, {"prefixItems": [{}]}]}, "/anyOf/1"),
+        ({"allOf": [{"oneOf": [{"prefixItems": [{}]}]}]}, "/allOf/0/oneOf/0"),
+        ({"if": {}, "then": {}, "else": {"prefixItems": [{}]}}, "/else"),
+    ],
+)
+def test_a_keyword_is_found_wherever_it_is_nested(inner: dict[str, Any], pointer: str) -> None:
+    with pytest.raises(
+        RouteError, match=f"^route POST /items/\\{{id\\}}: body uses prefixItems at {re.escape(pointer)}:"
+    ):
+        schemas.check([_route(body=inner)])
+
+
+def test_the_regex_format_is_one_the_function_checks() -> None:
+    assert "regex" in schemas.formats()
+    schemas.check([_route(body={"type": "string", "format": "regex"})])
+
+
+def test_write_restores_a_file_edited_by_hand_after_an_unchanged_one(tmp_path: Path) -> None:
+    table = [_route(body=ITEM)]
+    schemas.write(table, tmp_path)
+    (tmp_path / "__init__.py").write_text("MODULES = {}\n")  # the last file written; the module before it unchanged
+    assert schemas.write(table, tmp_path) == ["__init__.py"]
+    assert schemas.stale(table, tmp_path) == []

@@ -14,7 +14,7 @@ import pytest
 
 from service import handler
 from service.routing import Healthy, Request, Route, Router, Sample
-from service.validation import JsonSchemaValueException, pointer, refusal
+from service.validation import JsonSchemaValueException, pointer, refusal, validate
 from tests.conftest import FakeContext, load_event
 from tests.validators import use_validators
 
@@ -185,3 +185,49 @@ def test_a_validators_path_is_a_json_pointer(name: str, expected: str) -> None:
 def test_an_unknown_rule_still_names_the_location() -> None:
     failure = JsonSchemaValueException("m", value=1, name="data.a", definition={"oneOf": []}, rule="oneOf")
     assert refusal(failure, "body") == "/a: does not match its schema (oneOf)"
+
+
+def test_unknown_query_parameters_are_named_when_the_schema_forbids_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    closed = {"type": "object", "properties": {"limit": {"type": "string"}}, "additionalProperties": False}
+    route = Route(
+        "GET", "/q", _accept, summary="s", public="validation tests only", query=closed, healthy=Healthy(200, ())
+    )
+    use_validators((route,), monkeypatch)
+    request = Request(method="GET", path="/q", query={"zz": "1", "x" * 100: "2", "limit": "1"})
+    assert validate(route, request) == f"query parameter {'x' * 64}, zz: is not allowed"  # each name capped
+
+
+@pytest.mark.parametrize(
+    ("schema", "value", "message"),
+    [
+        ({"enum": [1, 2]}, 3, "/v: must be one of 1, 2"),
+        ({"enum": ["a", "b"]}, "c", "/v: must be one of a, b"),
+        ({"const": "on"}, "off", "/v: must be on"),
+        ({"type": ["string", "null"]}, 1, "/v: must be string or null"),
+        ({"type": "number", "multipleOf": 5}, 7, "/v: must be a multiple of 5"),
+        ({"type": "number", "maximum": 9}, 10, "/v: must be ≤ 9"),
+        ({"type": "number", "exclusiveMaximum": 9}, 9, "/v: must be < 9"),
+        ({"type": "string", "minLength": 2}, "a", "/v: must be at least 2 characters"),
+        ({"type": "string", "format": "email"}, "nobody", "/v: must be a valid email"),
+        ({"type": "array", "maxItems": 1}, [1, 2], "/v: must have at most 1 items"),
+        ({"type": "array", "uniqueItems": True}, [1, 1], "/v: must not repeat an item"),
+        ({"type": "array", "contains": {"const": 1}}, [2], "/v: must contain an item that matches its schema"),
+        ({"type": "object", "minProperties": 1}, {}, "/v: must have at least 1 properties"),
+        ({"type": "object", "maxProperties": 0}, {"a": 1}, "/v: must have at most 0 properties"),
+        (
+            {"type": "object", "propertyNames": {"maxLength": 1}},
+            {"ab": 1},
+            "/v: has a property name its schema does not allow",
+        ),
+        ({"not": {"type": "string"}}, "s", "/v: does not match its schema (not)"),
+    ],
+)
+def test_each_rule_is_said_from_the_schema(
+    schema: dict[str, Any], value: Any, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = {"type": "object", "properties": {"v": schema}}
+    route = Route(
+        "POST", "/v", _accept, summary="s", public="validation tests only", body=body, healthy=Healthy(200, ())
+    )
+    use_validators((route,), monkeypatch)
+    assert validate(route, Request(method="POST", path="/v", body=json.dumps({"v": value}))) == message

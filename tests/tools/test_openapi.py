@@ -163,3 +163,49 @@ def test_a_route_of_the_table_at_that_path_wins_over_the_document() -> None:
     with serving(api), urllib.request.urlopen(api.url + OPENAPI_PATH, timeout=5) as got:
         assert json.loads(got.read()) == {}
     assert seen == ["GET /openapi.json"]
+
+
+def test_the_security_schemes_are_exactly_what_http_api_checks() -> None:
+    import dataclasses
+
+    issuer = dataclasses.replace(SETTINGS, jwt_issuer="https://id.example.com", jwt_audiences=("app", "cli"))
+    schemes = openapi.document(_routes(), issuer, version="1")["components"]["securitySchemes"]
+    assert schemes == {
+        "jwt": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "A token of https://id.example.com for app, cli. HTTP API's JWT authorizer checks iss, aud "
+            "(or client_id), exp, nbf and iat, and that the token holds one of the operation's scopes.",
+        },
+        "iam": {
+            "type": "apiKey",
+            "name": "Authorization",
+            "in": "header",
+            "description": "AWS Signature Version 4 (service execute-api) by a principal allowed execute-api:Invoke on "
+            "the route.",
+            "x-amazon-apigateway-authtype": "awsSigv4",
+        },
+    }
+    unset = dataclasses.replace(SETTINGS, jwt_issuer=None, jwt_audiences=())
+    described = openapi.document(_routes()[:1], unset, version="1")["components"]["securitySchemes"]
+    assert list(described) == ["jwt"]
+    assert described["jwt"]["description"].startswith(
+        "A token of the issuer in the jwtIssuer setting for the jwtAudiences setting. "
+    )
+    assert "securitySchemes" not in openapi.document(_routes()[2:], SETTINGS, version="1")["components"]
+
+
+def test_each_error_answer_is_described_and_refers_to_the_error_schema() -> None:
+    conflict = Route(
+        "POST", "/c", _answer, summary="s", public="p", refusals=(409,), healthy=Healthy(200, ()), sample=Sample("/c")
+    )
+    responses = openapi.document([conflict], SETTINGS, version="1")["components"]["responses"]
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    assert responses["429"] == {"description": openapi.WHY[429], "content": error}
+    assert responses["409"] == {"description": "Conflict", "content": error}  # a status WHY does not know: its phrase
+    assert "200" not in responses
+
+
+def test_the_document_is_rendered_stably_in_utf8_with_a_final_newline() -> None:
+    assert openapi.rendered({"b": "é", "a": [1]}) == '{\n  "b": "é",\n  "a": [\n    1\n  ]\n}\n'

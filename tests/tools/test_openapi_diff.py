@@ -146,3 +146,12 @@ def test_a_document_that_is_not_json_is_one_line_and_exit_2(tmp_path: Path, caps
     (tmp_path / "bad.json").write_text("{")
     assert openapi_diff.main([str(tmp_path / "bad.json"), str(DOCUMENT)]) == 2
     assert capsys.readouterr().err.startswith(f"openapi_diff: {tmp_path / 'bad.json'} is not a readable JSON document")
+
+
+def test_the_commands_help_says_what_it_compares(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        openapi_diff.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "What a change to docs/openapi.json breaks for the API's clients" in text
+    assert "base the document clients were written against (the base branch's)" in text
+    assert "head the document as changed" in text
