@@ -28,6 +28,7 @@ from service import handler
 from service import metrics as service_metrics
 from service.routes import ROUTES
 from service.routing import PUBLIC, Healthy, IamCaller, JwtCaller, Request, Route, Router, Sample
+from tests.changes import changed
 from tests.conftest import TUNED, FakeContext, Synthesized
 from tests.infra.helpers import SETTINGS, statements
 from tests.infra.test_monitoring import _rate
@@ -586,15 +587,6 @@ def test_the_library_recipe_bundles_its_wheel_and_the_route_imports_it(
     assert namespace["new_id"](request) == (200, {"id": "01KBR3W8Z0Q0000000000000000", "requestId": "r"})
 
 
-def _one_changed(body: dict[str, Any], path: tuple[Any, ...], value: Any) -> str:
-    changed = json.loads(json.dumps(body))
-    target = changed
-    for step in path[:-1]:
-        target = target[step]
-    target[path[-1]] = value
-    return json.dumps(changed)
-
-
 @pytest.mark.parametrize(
     ("route_key", "path", "value", "message"),
     [
@@ -612,7 +604,7 @@ def test_a_recipes_body_that_breaks_its_schema_is_refused_locally_and_through_th
     import urllib.request
 
     (route,) = [route for route in EXTENDED if route.key == route_key]
-    body = _one_changed(route.sample.body, path, value)
+    body = json.dumps(changed(route.sample.body, path, value))
     answer = handler.handle(Router(EXTENDED), route_event({**route.check(), "body": body}, 0.0), FakeContext())
     assert (answer["statusCode"], json.loads(answer["body"])["message"]) == (400, message)
     request = urllib.request.Request(

@@ -3,7 +3,6 @@ thing from a valid request; nothing of the request reaches the log; a route with
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import sys
@@ -15,6 +14,7 @@ import pytest
 from service import handler
 from service.routing import Healthy, Request, Route, Router, Sample
 from service.validation import JsonSchemaValueException, pointer, refusal, validate
+from tests.changes import changed
 from tests.conftest import FakeContext, load_event
 from tests.validators import use_validators
 
@@ -82,15 +82,8 @@ def _call(
 
 
 def _changed(path: tuple[Any, ...], value: Any = None, *, delete: bool = False) -> dict[str, Any]:
-    body = copy.deepcopy(VALID)
-    target: Any = body
-    for step in path[:-1]:
-        target = target[step]
-    if delete:
-        del target[path[-1]]
-    else:
-        target[path[-1]] = value
-    return body
+    result: dict[str, Any] = changed(VALID, path, value, delete=delete)
+    return result
 
 
 def test_a_valid_request_reaches_the_route() -> None:

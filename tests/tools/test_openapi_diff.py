@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.changes import changed
 from tools import openapi_diff
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
@@ -65,15 +66,8 @@ ANSWER = (*PUT, "responses", "200", "content", "application/json", "schema")
 
 
 def _changed(path: tuple[Any, ...], value: Any = None, *, delete: bool = False) -> dict[str, Any]:
-    document = copy.deepcopy(BASE)
-    target: Any = document
-    for step in path[:-1]:
-        target = target[step]
-    if delete:
-        del target[path[-1]]
-    else:
-        target[path[-1]] = value
-    return document
+    result: dict[str, Any] = changed(BASE, path, value, delete=delete)
+    return result
 
 
 def test_the_same_document_breaks_nothing() -> None:
