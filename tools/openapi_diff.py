@@ -31,8 +31,14 @@ def _types(schema: dict[str, Any]) -> set[str] | None:
     return types | {"integer"} if "number" in types else types
 
 
+def _schema_of(value: Any) -> Any:
+    """A schema as a dict: `true` (anything) is `{}`; `false` (nothing) stays False."""
+    return {} if value is True else value
+
+
 def request_tightened(old: Any, new: Any, where: str) -> Iterator[str]:
     """Where `new` refuses a value `old` accepted (a request schema, compared keyword by keyword)."""
+    old, new = _schema_of(old), _schema_of(new)
     if not isinstance(old, dict) or not isinstance(new, dict):
         if old is not False and new is False:
             yield f"{where}: now refused"
@@ -48,7 +54,7 @@ def request_tightened(old: Any, new: Any, where: str) -> Iterator[str]:
             yield f"{where}: {key} {old.get(key, 'none')} became {new[key]}"
     for key in ("pattern", "const", "format", "multipleOf"):
         if key in new and new.get(key) != old.get(key):
-            yield f"{where}: {key} {old.get(key, 'none')!r} became {new[key]!r}"
+            yield f"{where}: {key} {repr(old[key]) if key in old else 'none'} became {new[key]!r}"
     if "enum" in new:
         dropped = [value for value in old.get("enum", ()) if value not in new["enum"]]
         if "enum" not in old or dropped:
@@ -71,7 +77,8 @@ def request_tightened(old: Any, new: Any, where: str) -> Iterator[str]:
 
 def answer_loosened(old: Any, new: Any, where: str) -> Iterator[str]:
     """Where a client reading an answer that matched `old` may now find less: a field gone or no longer sure."""
-    if not isinstance(old, dict) or not isinstance(new, dict):
+    old, new = _schema_of(old), _schema_of(new)
+    if not isinstance(old, dict) or not isinstance(new, dict):  # False: nothing was or will be answered
         return
     old_types, new_types = _types(old), _types(new)
     if old_types is not None and (new_types is None or not new_types <= old_types):

@@ -152,3 +152,48 @@ def test_write_restores_a_file_edited_by_hand_after_an_unchanged_one(tmp_path: P
     (tmp_path / "__init__.py").write_text("MODULES = {}\n")  # the last file written; the module before it unchanged
     assert schemas.write(table, tmp_path) == ["__init__.py"]
     assert schemas.stale(table, tmp_path) == []
+
+
+def test_the_refusals_are_exactly_these_lines() -> None:
+    with pytest.raises(RouteError) as refused:
+        schemas.check([_route(body={"$ref": "#/x"})])
+    assert str(refused.value) == (
+        "route POST /items/{id}: body uses $ref at /: the function's validator (draft 7) reads only the keywords "
+        "draft 7 and 2020-12 share; inline a $ref, use those keywords"
+    )
+    with pytest.raises(RouteError) as refused:
+        schemas.check([_route(body={"type": "string", "format": "nope"})])
+    assert str(refused.value) == (
+        f"route POST /items/{{id}}: body: format 'nope' at / is not one the function checks "
+        f"({', '.join(schemas.formats())}); use a pattern"
+    )
+    with pytest.raises(RouteError) as refused:
+        schemas.check([_route(body={"properties": {"a": {"type": "nope"}}})])
+    assert str(refused.value).startswith(
+        "route POST /items/{id}: body is not a valid JSON Schema (2020-12) at /properties/a/type: "
+    )
+
+
+def test_every_answer_schema_is_checked_not_only_the_first() -> None:
+    with pytest.raises(RouteError, match=r"answers\[201\] is not a valid JSON Schema"):
+        schemas.check([_route(answers={200: {"type": "object"}, 201: {"type": 5}}, healthy=Healthy(202, ()))])
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"type": "object"}, {"type": "object", "properties": {"q": {"type": "string", "maxLength": 3}}}],
+)
+def test_a_query_of_strings_or_of_nothing_declared_passes(query: dict[str, Any]) -> None:
+    schemas.check([_route(query=query)])
+
+
+def test_a_query_property_that_is_not_an_object_schema_is_refused() -> None:
+    with pytest.raises(RouteError, match=r'query: q must be \{"type": "string", …\}'):
+        schemas.check([_route(query={"type": "object", "properties": {"q": True}})])
+
+
+def test_the_root_paths_module_and_the_generated_files_end() -> None:
+    root = _route("GET", "/", query={"type": "object"})
+    assert schemas.module_name(root, "query") == "get_root_query"
+    files = schemas.generated([root])
+    assert files["get_root_query.py"].endswith("\n") and not files["get_root_query.py"].endswith("\n\n")

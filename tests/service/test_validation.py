@@ -224,3 +224,53 @@ def test_each_rule_is_said_from_the_schema(
     )
     use_validators((route,), monkeypatch)
     assert validate(route, Request(method="POST", path="/v", body=json.dumps({"v": value}))) == message
+
+
+def test_an_exceptions_defaults_are_the_whole_document_and_no_rule() -> None:
+    failure = JsonSchemaValueException("m", definition=["not", "a", "dict"])
+    assert (str(failure), failure.name, failure.rule, failure.definition, failure.value) == ("m", "data", "", {}, None)
+    assert refusal(failure, "body") == "body: does not match its schema (schema)"
+
+
+def test_a_key_named_like_the_root_is_still_a_step() -> None:
+    assert pointer("data.data") == "/data"
+
+
+@pytest.mark.parametrize(
+    ("schema", "body", "message"),
+    [
+        ({"type": "object", "additionalProperties": False}, {"b": 1, "a": 2}, "/a, /b: is not allowed"),
+        ({"type": "object", "required": ["x", "y"]}, {}, "/x, /y: is required"),
+    ],
+)
+def test_every_missing_or_extra_property_is_named(
+    schema: dict[str, Any], body: Any, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    route = Route(
+        "POST", "/v", _accept, summary="s", public="validation tests only", body=schema, healthy=Healthy(200, ())
+    )
+    use_validators((route,), monkeypatch)
+    assert validate(route, Request(method="POST", path="/v", body=json.dumps(body))) == message
+
+
+def test_a_validator_that_recurses_too_deep_refuses_the_body(monkeypatch: pytest.MonkeyPatch) -> None:
+    def recursing(data: Any) -> None:
+        raise RecursionError
+
+    monkeypatch.setattr("service.validation.validator", lambda route, location: recursing)
+    assert validate(ROUTES[0], Request(method="POST", path="/orders/a1", body="{}")) == "body is nested too deeply"
+
+
+def test_a_validator_missing_from_the_package_names_the_route_and_what_to_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from service.validation import validator
+
+    monkeypatch.setattr("service.validators.MODULES", {})
+    with pytest.raises(LookupError) as missing:
+        validator(ROUTES[0], "body")
+    assert str(missing.value) == "service/validators has no validator for POST /orders/{id} body: run `make docs`"
+
+
+def test_a_parameter_location_without_steps_is_said_in_the_plural() -> None:
+    from service.validation import _where
+
+    assert (_where("query", ""), _where("path_parameters", "id")) == ("query parameters", "path parameter id")

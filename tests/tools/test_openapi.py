@@ -209,3 +209,39 @@ def test_each_error_answer_is_described_and_refers_to_the_error_schema() -> None
 
 def test_the_document_is_rendered_stably_in_utf8_with_a_final_newline() -> None:
     assert openapi.rendered({"b": "é", "a": [1]}) == '{\n  "b": "é",\n  "a": [\n    1\n  ]\n}\n'
+
+
+def test_the_servers_and_info_are_exactly_these() -> None:
+    deployed = openapi.document([], SETTINGS, version="7")
+    assert deployed["servers"] == [
+        {
+            "url": "https://{apiId}.execute-api.{region}.amazonaws.com",
+            "description": "the deployed HTTP API (its URL is the stack's ProdApiUrl output)",
+            "variables": {
+                "apiId": {"default": "example123", "description": "the HTTP API's id"},
+                "region": {"default": SETTINGS.region, "description": "the stack's Region"},
+            },
+        }
+    ]
+    assert deployed["info"] == {
+        "title": "Prod serverless API",
+        "version": "7",
+        "description": "Generated from service/routes.py by `make docs`: do not edit.",
+    }
+    assert (deployed["openapi"], deployed["jsonSchemaDialect"]) == (
+        "3.1.0",
+        "https://json-schema.org/draft/2020-12/schema",
+    )
+    local = openapi.document([], SETTINGS, version="7", server="http://127.0.0.1:3000")
+    assert local["servers"] == [{"url": "http://127.0.0.1:3000", "description": "make serve"}]
+
+
+def test_a_healthy_refusal_without_a_schema_is_not_described_as_a_success() -> None:
+    route = Route("GET", "/gone", _answer, summary="s", public="p", healthy=Healthy(400, ("message",)))
+    assert sorted(openapi.operation(route)["responses"]) == ["429", "500", "503", "504"]
+
+
+def test_upper_case_path_words_and_variables_are_kept() -> None:
+    route = Route("GET", "/Items/{ID}", _answer, summary="s", public="p", healthy=Healthy(200, ()))
+    assert openapi.operation_id(route) == "getItemsID"
+    assert [parameter["name"] for parameter in openapi.parameters(route)] == ["ID"]
