@@ -50,16 +50,33 @@ def background_result(name: str, timeout: float = 300) -> subprocess.CompletedPr
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
+SCRATCH: list[Path] = []  # directories the background processes write to: removed when the session ends
+
+
+def scratch(prefix: str) -> Path:
+    """A scratch directory that outlives the fixtures (a background process writes to it), removed at session end."""
+    SCRATCH.append(Path(tempfile.mkdtemp(prefix=prefix)))
+    return SCRATCH[-1]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    for process in BACKGROUND.values():  # started at collection, never read (a -k selection left their tests out)
+        process.kill()
+        process.communicate()
+    for directory in SCRATCH:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def _bad_context_synth() -> None:
     """`python main.py` as the CLI runs it, with a bad value and a typo in the context."""
-    env = {"PATH": str(BIN), "CDK_OUTDIR": tempfile.mkdtemp(), "CDK_CONTEXT_JSON": BAD_CONTEXT}
+    env = {"PATH": str(BIN), "CDK_OUTDIR": str(scratch("bad-context-")), "CDK_CONTEXT_JSON": BAD_CONTEXT}
     start_background("bad-context-synth", [sys.executable, "main.py"], env)
 
 
 def broken_copy() -> Path:
     """The project's code in a scratch directory with a malformed route row (a path that ends in '/'), as a team
     might write one."""
-    copy = Path(tempfile.mkdtemp(prefix="broken-routes-"))
+    copy = scratch("broken-routes-")
     for name in ("main.py", "cdk.json"):
         (copy / name).write_bytes((ROOT / name).read_bytes())
     for package in ("prod_serverless", "service", "pre_traffic_hook", "tools"):
