@@ -242,6 +242,11 @@ def test_authorization_is_compared_as_each_operation_inherits_it() -> None:
         (True, False, ["w: now refused"]),
         (False, False, []),
         ({}, True, []),
+        ({"type": "string"}, {"type": "string", "minLength": 1}, ["w: minLength none became 1"]),
+        ({"pattern": "^a"}, {"pattern": "^b"}, ["w: pattern '^a' became '^b'"]),
+        ({"pattern": "^a", "format": "date"}, {"pattern": "^a", "format": "date"}, []),
+        ({"uniqueItems": True}, {"uniqueItems": True}, []),
+        ({"properties": {"a": {}, "b": {}}}, {"properties": {"a": {}}}, []),
         ({"type": ["string", "null"]}, {"type": "string"}, ["w: type ['null', 'string'] became ['string']"]),
         ({"type": "integer"}, {"type": "number"}, []),
         (
@@ -274,7 +279,13 @@ def test_a_request_schema_tightened(old: Any, new: Any, expected: list[str]) -> 
         ({"type": "array"}, {"type": "array", "items": {"type": "string"}}, []),
         ({"type": "array", "items": {}}, {"type": "array"}, []),
         (False, {"type": "string"}, []),
+        ({"properties": {"a": {}}}, {"required": ["a"]}, []),
     ],
 )
 def test_an_answer_schema_loosened(old: Any, new: Any, expected: list[str]) -> None:
     assert list(openapi_diff.answer_loosened(old, new, "w")) == expected
+
+
+def test_an_answer_is_removed_whatever_comes_before_it_or_is_missing_after() -> None:
+    old: dict[str, Any] = {"paths": {"/a": {"get": {"responses": {"101": {}, "200": {"description": "OK"}}}}}}
+    assert openapi_diff.breaking(old, {"paths": {"/a": {"get": {}}}}) == ["GET /a: answer 200 removed"]
