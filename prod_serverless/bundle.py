@@ -92,11 +92,12 @@ def _refusal(stderr: str, lock: Path) -> str:
     return f"pip could not install {shown(lock)} for Lambda: {(errors or [stderr.strip() or 'no reason given'])[0]}"
 
 
-def install(lock: Path = LOCK, *, cache: Path = BUILD, find_links: Path | None = None) -> Dependencies | None:
+def install(lock: Path = LOCK, *, cache: Path | None = None, find_links: Path | None = None) -> Dependencies | None:
     """The lock's packages installed for Lambda's platform under `cache`, reused while the lock is unchanged;
     None when it pins nothing. `find_links`: a directory of wheels to install from instead of the index (tests)."""
     if not pins(lock):
         return None
+    cache = cache or BUILD  # read at the call, not bound at import: a test points BUILD elsewhere
     digest = lock_digest(lock)
     directory = cache / f"dependencies-{digest[:16]}"
     manifest = directory.with_suffix(".json")
@@ -174,11 +175,12 @@ def check_size(unzipped_bytes: int, zipped_bytes: int = 0) -> str | None:
     return None
 
 
-def assemble(package: Path, dependencies: Dependencies, *, cache: Path = BUILD) -> Path:
+def assemble(package: Path, dependencies: Dependencies, *, cache: Path | None = None) -> Path:
     """A directory holding `package` (its shipped files) and the installed dependencies beside it, as Lambda's
     /var/task will: reused while neither changes; the assemblies of older inputs are removed."""
     from prod_serverless.lambdas import shipped_files  # here: lambdas imports this module
 
+    cache = cache or BUILD  # read at the call, not bound at import: a test points BUILD elsewhere
     files = shipped_files(package)
     digest = hashlib.sha256(dependencies.lock_digest.encode())
     for path in files:

@@ -61,6 +61,12 @@ def wheels(tmp_path: Path) -> Path:
     return directory
 
 
+@pytest.fixture(autouse=True)
+def _scratch_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Assemblies in the test's own directory: the project's .build is `make synth`'s (and mutmut would copy it)."""
+    monkeypatch.setattr(bundle, "BUILD", tmp_path / "build")
+
+
 def _lock(tmp_path: Path, *wheel_files: Path) -> Path:
     lock = tmp_path / "function-requirements.lock"
     lock.write_text("# pip-compile's header\n" + "".join(lock_line(wheel) for wheel in wheel_files))
