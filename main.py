@@ -26,12 +26,13 @@ from prod_serverless.function import ServiceFunction
 from prod_serverless.log_archive import LogArchive
 from prod_serverless.log_catalog import LogCatalog
 from prod_serverless.monitoring import MonitoredService, Monitoring
+from prod_serverless.names import StageNames
 from prod_serverless.release import SafeRelease
 from prod_serverless.settings import Settings, SettingsError, cdk_json_context, parse_pairs
 from prod_serverless.verifier import VerifierPolicy
 from service.routing import Route, RouteError
 
-STACK_NAME = "ProdServerlessStack"
+STACK_NAME = StageNames().stack  # production's; another stage's stack is named by its stage (settings.names)
 SBOM = "ProdFunction.sbom.cdx.json"  # written beside the template: what the API function's asset holds
 
 
@@ -84,6 +85,7 @@ class ProdServerlessStack(Stack):
             key=archive.key,
             access_logs_bucket=archive.access_logs_bucket,
             results_expiration_days=settings.athena_results_expiration_days,
+            names=settings.names,
         )
         monitoring = Monitoring(
             self,
@@ -107,6 +109,7 @@ class ProdServerlessStack(Stack):
             ),
             alarm_email=settings.alarm_email,
             subscribers_outside_stack=settings.alarm_subscribers_outside_stack,
+            names=settings.names,
         )
         SafeRelease(
             self,
@@ -181,7 +184,7 @@ def build_app(
     dependencies = install(lock)
     stack = ProdServerlessStack(
         app,
-        STACK_NAME,
+        settings.names.stack,
         settings=settings,
         routes=routes,
         dependencies=dependencies,
@@ -198,7 +201,7 @@ def build_app(
         print(stack.service.size_note, file=sys.stderr)
     sbom_file = Path(app.outdir) / SBOM
     sbom_file.parent.mkdir(parents=True, exist_ok=True)
-    sbom_file.write_text(sbom(dependencies, name=STACK_NAME + "/ProdFunction", version=stack.service.fingerprint))
+    sbom_file.write_text(sbom(dependencies, name=stack.stack_name + "/ProdFunction", version=stack.service.fingerprint))
     return app
 
 

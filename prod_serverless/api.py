@@ -84,8 +84,9 @@ def route_source_arn(route: Route) -> str:
     return f"*/{route.method}{route.path}"
 
 
-def access_log_group_name() -> str:
-    """`/aws/vendedlogs/ProdServerlessApiAccess-<stack UUID>`: works near the account's resource-policy limit.
+def access_log_group_name(prefix: str = "ProdServerless") -> str:
+    """`/aws/vendedlogs/<prefix>ApiAccess-<stack UUID>` (the stage's prefix, production's by default): works near
+    the account's resource-policy limit.
 
     API Gateway delivers access logs through CloudWatch Logs' account-wide resource policy, which is limited
     to 5,120 characters; near the limit, creating the stage fails with "Insufficient permissions to enable
@@ -95,7 +96,7 @@ def access_log_group_name() -> str:
     life of a stack, so this group cannot be replaced in place (a new construct id would be needed).
     """
     stack_uuid = Fn.select(2, Fn.split("/", Aws.STACK_ID))
-    return Fn.join("", [f"{VENDED_LOGS_PREFIX}ProdServerlessApiAccess-", stack_uuid])
+    return Fn.join("", [f"{VENDED_LOGS_PREFIX}{prefix}ApiAccess-", stack_uuid])
 
 
 @jsii.implements(apigwv2.IAccessLogSettings)
@@ -161,7 +162,7 @@ class HttpEndpoint(Construct):
             "AccessLogGroup",
             retention_days=settings.log_retention_days,
             key=log_key,
-            name=access_log_group_name(),
+            name=access_log_group_name(settings.names.prefix),
         )
 
         self.protected = any(route.authorization != PUBLIC for route in routes)
@@ -190,7 +191,7 @@ class HttpEndpoint(Construct):
         self.http_api = apigwv2.HttpApi(
             self,
             "HttpApi",
-            api_name="ProdServerlessApi",
+            api_name=settings.names.api,
             description="Prod serverless API",
             create_default_stage=False,
             cors_preflight=cors,

@@ -25,6 +25,7 @@ from constructs import Construct
 
 from prod_serverless.bundle import Dependencies, check_size
 from prod_serverless.lambdas import ARCHITECTURE, RUNTIME, code_digest, owned_function, shipped_files
+from prod_serverless.names import StageNames
 from prod_serverless.settings import Settings, SettingsError
 
 SERVICE_CODE = Path(__file__).resolve().parent.parent / "service"
@@ -153,6 +154,7 @@ class ServiceFunction(Construct):
 
     def version_fingerprint(self, settings: Settings, code: Path) -> str:
         """What a published version captures, hashed: code, runtime, size, environment, logging, role."""
+        in_stack = "/".join([StageNames().stack, *self.node.path.split("/")[1:]])
         captured = {
             "code": code_digest(code),
             "handler": f"{code.name}.{HANDLER}",
@@ -164,9 +166,10 @@ class ServiceFunction(Construct):
             "environment": Stack.of(self).resolve(self.environment),
             "logging": {"format": "JSON", "application": settings.log_level, "system": settings.system_log_level},
             "tracing": settings.tracing,
-            # A replaced role or log group changes the function's configuration too.
-            "role": f"{self.node.path}/Role",
-            "logGroup": f"{self.node.path}/LogGroup",
+            # A replaced role or log group changes the function's configuration too. Their paths in the stack, rooted
+            # at production's stack name: production's fingerprint stays as it was, and a stage's is the same.
+            "role": f"{in_stack}/Role",
+            "logGroup": f"{in_stack}/LogGroup",
         }
         if self.dependencies is not None:  # absent when there are none, so such a function's fingerprint is as before
             captured["dependencies"] = [f"{item['name']}=={item['version']} {item['sha256']}" for item in

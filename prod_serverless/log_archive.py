@@ -50,7 +50,7 @@ class LogArchive(Construct):
             self,
             "Key",
             description="Prod log archive: CloudWatch Logs groups, Firehose streams, S3 objects, Athena results",
-            alias="alias/ProdServerless/log-archive",
+            alias=settings.names.alias("log-archive"),
         )
         # CloudWatch Logs may use the key only for log groups of this account in this region.
         self.key.add_to_resource_policy(

@@ -16,9 +16,10 @@ from constructs import Construct
 
 from prod_serverless.buckets import hardened_bucket
 from prod_serverless.compliance import FRAMEWORK_PACKS, acknowledge, arn_token
-from prod_serverless.log_formats import DATABASE_NAME, LOG_TABLES, LogTable
+from prod_serverless.log_formats import LOG_TABLES, LogTable
+from prod_serverless.names import StageNames
 
-WORKGROUP_NAME = "ProdServerlessLogs"
+WORKGROUP_NAME = StageNames().workgroup  # production's; another stage's comes from its StageNames
 FIRST_YEAR = 2026
 # Largest scan one query may do; a runaway query stops at this instead of at the bill.
 BYTES_SCANNED_CUTOFF = 10 * 1024**3
@@ -36,8 +37,10 @@ class LogCatalog(Construct):
         key: kms.IKey,
         access_logs_bucket: s3.IBucket,
         results_expiration_days: int,
+        names: StageNames | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.names = names or StageNames()  # the stage's database and workgroup names
         account = Stack.of(self).account
         # Query results are scratch data: their own bucket keeps them out of the archive's lock and lifecycle.
         self.results_bucket = hardened_bucket(
@@ -75,7 +78,7 @@ class LogCatalog(Construct):
             "Database",
             catalog_id=account,
             database_input=glue.CfnDatabase.DatabaseInputProperty(
-                name=DATABASE_NAME, description="Prod serverless API logs archived by Firehose"
+                name=self.names.database, description="Prod serverless API logs archived by Firehose"
             ),
         )
         self.tables = {table.source: self._table(table, bucket=bucket, account=account) for table in LOG_TABLES}
@@ -83,7 +86,7 @@ class LogCatalog(Construct):
         self.workgroup = athena.CfnWorkGroup(
             self,
             "WorkGroup",
-            name=WORKGROUP_NAME,
+            name=self.names.workgroup,
             description="Queries over the Prod log archive; results encrypted with the archive key",
             state="ENABLED",
             recursive_delete_option=False,
@@ -129,11 +132,11 @@ class LogCatalog(Construct):
         is the one, deliberate way to give a person or a tool (e.g. `make verify`) read access to the logs.
         """
         stack = Stack.of(self)
-        workgroup = stack.format_arn(service="athena", resource="workgroup", resource_name=WORKGROUP_NAME)
+        workgroup = stack.format_arn(service="athena", resource="workgroup", resource_name=self.names.workgroup)
         catalog = stack.format_arn(service="glue", resource="catalog")
-        database = stack.format_arn(service="glue", resource="database", resource_name=DATABASE_NAME)
+        database = stack.format_arn(service="glue", resource="database", resource_name=self.names.database)
         tables = [
-            stack.format_arn(service="glue", resource="table", resource_name=f"{DATABASE_NAME}/{table.name}")
+            stack.format_arn(service="glue", resource="table", resource_name=f"{self.names.database}/{table.name}")
             for table in LOG_TABLES
         ]
         results = self.results_bucket
@@ -183,7 +186,7 @@ class LogCatalog(Construct):
             self,
             f"{table.source.capitalize()}Table",
             catalog_id=account,
-            database_name=DATABASE_NAME,
+            database_name=self.names.database,
             table_input=glue.CfnTable.TableInputProperty(
                 name=table.name,
                 description=f"{table.source} log lines, one JSON object per line, GZIP objects",

@@ -18,6 +18,7 @@ from prod_serverless.alarms import COMPOSITES, AlarmSpec
 from prod_serverless.compliance import acknowledge
 from prod_serverless.keys import customer_managed_key
 from prod_serverless.log_formats import routes_query
+from prod_serverless.names import StageNames
 
 DASHBOARD_WIDTH = 24
 COMPARISONS = {
@@ -80,8 +81,10 @@ class Monitoring(Construct):
         service: MonitoredService,
         alarm_email: str | None,
         subscribers_outside_stack: bool = False,
+        names: StageNames | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._names = names or StageNames()
         self._service = service
         self.topic, self.events_topic = self._notification_topics(alarm_email, subscribers_outside_stack)
         self._action = cloudwatch_actions.SnsAction(self.topic)
@@ -120,7 +123,7 @@ class Monitoring(Construct):
             self,
             "TopicKey",
             description="Prod alarm notifications (SNS topic encryption)",
-            alias="alias/ProdServerless/alarm-topic",
+            alias=self._names.alias("alarm-topic"),
         )
         # Exactly the statement the SNS "Key management" page gives for AWS services that publish to an
         # encrypted topic ("Enable compatibility between event sources from AWS services and encrypted

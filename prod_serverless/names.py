@@ -59,3 +59,52 @@ def physical_names(template: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
         for dotted in NAME_PROPERTIES.get(resource["Type"], [])
         if (value := lookup(resource.get("Properties", {}), dotted)) is not None
     ]
+
+
+PRODUCTION = "prod"  # the stage whose stack and names are the ones this project has always had
+
+
+class StageNames:
+    """The names a copy of the stack sets, derived from its stage: production keeps its own; another stage (a
+    staging copy, a developer's, a pull request's) gets its own stack and its own names, unique per account and
+    Region, each still starting with Prod. Logical ids never change: they are per stack."""
+
+    __slots__ = ("stage",)
+
+    def __init__(self, stage: str = PRODUCTION) -> None:
+        self.stage = stage
+
+    @property
+    def production(self) -> bool:
+        return self.stage == PRODUCTION
+
+    @property
+    def stack(self) -> str:
+        """CloudFormation's stack name: letters, digits and hyphens (CloudFormation "CreateStack" StackName)."""
+        return "ProdServerlessStack" if self.production else f"ProdServerlessStack-{self.stage}"
+
+    @property
+    def prefix(self) -> str:
+        return "ProdServerless" if self.production else f"ProdServerless{self.stage.capitalize()}"
+
+    @property
+    def database(self) -> str:
+        """The Glue database: lower case, digits and underscores (Athena's naming rules for databases)."""
+        return "prod_serverless_logs" if self.production else f"prod_serverless_{self.stage}_logs"
+
+    @property
+    def workgroup(self) -> str:
+        return f"{self.prefix}Logs"
+
+    @property
+    def api(self) -> str:
+        return f"{self.prefix}Api"
+
+    def alias(self, name: str) -> str:
+        """A KMS alias: `alias/ProdServerless/<name>` in production, `alias/ProdServerless-<stage>/<name>` else."""
+        return f"alias/ProdServerless/{name}" if self.production else f"alias/ProdServerless-{self.stage}/{name}"
+
+    @property
+    def template(self) -> str:
+        """Where `make synth` writes the stack's template."""
+        return f"cdk.out/{self.stack}.template.json"

@@ -33,12 +33,12 @@ class Query:
     title: str
     sql: str
 
-    def render(self, *, year: str, month: str, day: str, request_id: str = "") -> str:
+    def render(self, *, year: str, month: str, day: str, request_id: str = "", db: str = DATABASE_NAME) -> str:
         # Parameters are dates and request ids made by this code or API Gateway; quotes cannot reach here.
         if "'" in request_id:
             raise ValueError("a request id never contains a quote")
         return self.sql.format(
-            db=DATABASE_NAME,
+            db=db,
             api=API_ACCESS_TABLE.name,
             fn=FUNCTION_TABLE.name,
             year=year,

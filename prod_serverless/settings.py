@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from prod_serverless.log_formats import ACCESS_LOG_FORMATS
+from prod_serverless.names import PRODUCTION, StageNames
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (
@@ -124,6 +125,13 @@ class Settings:
     # Authorization of the routes that declare jwt=(…): the issuer HTTP API trusts and the audiences it accepts.
     jwt_issuer: str | None = None
     jwt_audiences: tuple[str, ...] = field(default_factory=tuple)
+    # Which copy: production (its stack and names as always), or another stage beside it in the same account.
+    stage: str = PRODUCTION
+
+    @property
+    def names(self) -> StageNames:
+        """The stack name and the physical names of this stage (prod_serverless/names.py)."""
+        return StageNames(self.stage)
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> Settings:
@@ -328,8 +336,16 @@ SETTINGS: tuple[Setting, ...] = (
         "environmentLabel",
         "environment_label",
         Matching(r"[a-z][a-z0-9-]{0,15}"),
-        "the label the function reports as `environment` (`ENVIRONMENT_NAME`); a label only — the stack is one "
-        "copy per account and region",
+        "the label the function reports as `environment` (`ENVIRONMENT_NAME`); a label only — another copy of the "
+        "stack in the same account and Region is the `stage` setting",
+    ),
+    Setting(
+        "stage",
+        "stage",
+        Matching(r"[a-z][a-z0-9]{0,11}"),
+        f"which copy of the stack: `{PRODUCTION}` (the production stack, `ProdServerlessStack`) or another stage "
+        "(`staging`, `dev`, `pr42`): another stack in the same account and Region, its name and every physical "
+        "name derived from the stage (docs/configuration.md)",
     ),
     Setting("appVersion", "app_version", Matching(r"[0-9A-Za-z.+-]{1,32}"), "`APP_VERSION` of the function"),
     Setting(

@@ -175,13 +175,15 @@ def synthesize(
     outdir: Path, extra_context: Mapping[str, Any] | None = None, *, control_tower: bool = True
 ) -> Synthesized:
     """Build and synthesize the real app (rule packs included) with cdk.json's context plus `extra_context`."""
-    from main import STACK_NAME, build_app
+    from main import build_app
+    from prod_serverless.settings import Settings
 
     app = build_app(extra_context, outdir=str(outdir), control_tower=control_tower)
     assembly = app.synth()
-    template = assembly.get_stack_by_name(STACK_NAME).template
+    name = Settings.from_context(app.node.get_all_context()).names.stack  # the stage's (production's by default)
+    template = assembly.get_stack_by_name(name).template
     report = json.loads((outdir / "validation-report.json").read_text())
-    return Synthesized(template=template, report=report, stack=app.node.find_child(STACK_NAME), outdir=outdir)
+    return Synthesized(template=template, report=report, stack=app.node.find_child(name), outdir=outdir)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-STACK_NAME = "ProdServerlessStack"
 # A tool waits for a person: fail fast when AWS is unreachable instead of retrying for a minute.
 CLIENT_CONFIG = {"connect_timeout": 5, "read_timeout": 30, "retries": {"max_attempts": 2, "mode": "standard"}}
 
@@ -94,10 +93,20 @@ def one_line_errors(action: str) -> Iterator[None]:
         raise AwsUnavailableError(f"{action}: {error}") from error
 
 
+def stack_name() -> str:
+    """The configured stage's stack name (the `stage` setting: production's is ProdServerlessStack)."""
+    from prod_serverless.settings import SettingsError, configured
+
+    try:
+        return configured().names.stack
+    except SettingsError as error:
+        raise AwsUnavailableError(f"configuration error: {error}") from error
+
+
 def describe_stack(cloudformation: Any) -> dict[str, Any] | None:
     """The stack's description, or None when it does not exist (or was deleted)."""
     try:
-        stacks = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"]
+        stacks = cloudformation.describe_stacks(StackName=stack_name())["Stacks"]
     except cloudformation.exceptions.ClientError as error:
         if "does not exist" in str(error):
             return None
@@ -108,10 +117,10 @@ def describe_stack(cloudformation: Any) -> dict[str, Any] | None:
 def stack_outputs(cloudformation: Any) -> dict[str, str]:
     """The stack's outputs, or AwsUnavailableError when the stack is not deployed here."""
     region = cloudformation.meta.region_name
-    with one_line_errors(f"reading stack {STACK_NAME} in {region}"):
+    with one_line_errors(f"reading stack {stack_name()} in {region}"):
         stack = describe_stack(cloudformation)
     if stack is None:
         raise AwsUnavailableError(
-            f"stack {STACK_NAME} is not deployed in this account's {region}: run `make deploy` first"
+            f"stack {stack_name()} is not deployed in this account's {region}: run `make deploy` first"
         )
     return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}

@@ -257,7 +257,7 @@ def server_load(template: Path, clients: int, requests_per_client: int) -> dict[
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--template", type=Path, default=ROOT / "cdk.out/ProdServerlessStack.template.json")
+    parser.add_argument("--template", type=Path, help="default: the configured stage's (the `stage` setting)")
     parser.add_argument("--runs", type=int, default=15, help="fresh interpreters per cold-import measurement")
     parser.add_argument("--lock", type=Path, default=ROOT / "dependencies/requirements.lock")
     parser.add_argument("--calls", type=int, default=20000, help="warm invocations of this stack's handler")
@@ -295,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
 
     for line in validation_lines(ROUTES, args.runs):
         print(line)
+    from tools.local_server import stage_template
+
+    args.template = args.template or ROOT / stage_template()
     if args.template.exists():
         load = server_load(args.template, args.clients, args.requests)
         print(

@@ -14,6 +14,8 @@ from prod_serverless.settings import SETTINGS, SettingsError, configured
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--show", action="store_true", help="print every setting and its value")
+    parser.add_argument("--stack", action="store_true", help="print the stage's stack name (for the CDK CLI)")
+    parser.add_argument("--template", action="store_true", help="print where synth writes the stage's template")
     args = parser.parse_args(argv)
     try:
         settings = configured()
@@ -25,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
         width = max(len(spec.key) for spec in SETTINGS)
         for spec in SETTINGS:
             print(f"{spec.key:<{width}}  {values[spec.field]}")
+    if args.stack:
+        print(settings.names.stack)
+    if args.template:
+        print(settings.names.template)
     return 0
 
 

@@ -39,11 +39,16 @@ from pre_traffic_hook.handler import CHECKS_METADATA
 from prod_serverless.log_formats import access_log_format, render_access_line
 from prod_serverless.queries import QUERIES
 from prod_serverless.settings import SYSTEM_LOG_LEVELS
-from tools.local_server import SERVICE_FUNCTION, assembly_region, function_variables, stage_access_log_format
+from tools.local_server import (
+    SERVICE_FUNCTION,
+    assembly_region,
+    function_variables,
+    stage_access_log_format,
+    stage_template,
+)
 from tools.markdown import markdown_table
 from tools.offline_aws import OfflineError, referenced
 
-DEFAULT_TEMPLATE = Path("cdk.out/ProdServerlessStack.template.json")
 GB = 2**30
 TB = 2**40
 FIREHOSE_RECORD_STEP = 5 * 1024
@@ -811,8 +816,9 @@ def render(deployed: Deployed) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
+    parser.add_argument("--template", type=Path, help="default: the configured stage's (the `stage` setting)")
     args = parser.parse_args(argv)
+    args.template = args.template or stage_template()
     if not args.template.exists():
         print(f"make cost: {args.template} not found: run `make synth` first", file=sys.stderr)
         return 1

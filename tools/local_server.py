@@ -38,7 +38,6 @@ from tools.local_auth import JWT, DevIssuer, RouteAuth, authorize, route_authori
 from tools.offline_aws import OfflineError, offline_aws
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-DEFAULT_TEMPLATE = Path("cdk.out/ProdServerlessStack.template.json")
 SERVICE_FUNCTION = "ProdFunction"  # logical-id prefix of the API's function
 # API Gateway "Quotas for configuring and running an HTTP API": total combined size of request line and header
 # values 10240 bytes; payload size 10 MB. The page gives the limits, not the answer; this server answers
@@ -61,6 +60,16 @@ STATUS_MESSAGES = {
     500: "Internal Server Error",
     502: "Bad Gateway",
 }
+
+
+def stage_template() -> Path:
+    """Where `make synth` wrote the configured stage's template (the `stage` setting); production's by default."""
+    from prod_serverless.settings import SettingsError, configured
+
+    try:
+        return Path(configured().names.template)
+    except SettingsError as error:
+        sys.exit(f"Configuration error: {error}")
 
 
 def load_template(template_path: Path) -> dict[str, Any]:
@@ -447,8 +456,9 @@ def serve(port: int, template_path: Path, handler: Handler | None = None, issuer
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--port", type=int, default=3000)
-    parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
+    parser.add_argument("--template", type=Path, help="default: the configured stage's (the `stage` setting)")
     args = parser.parse_args(argv)
+    args.template = args.template or stage_template()
     if not args.template.exists():
         parser.error(f"{args.template} not found: run `make synth` first")
     if not 0 <= args.port <= 65535:

@@ -18,14 +18,14 @@ import sys
 from typing import Any
 
 from prod_serverless.settings import configured
-from tools.aws import STACK_NAME, AwsUnavailableError, client, describe_stack, one_line_errors, session
+from tools.aws import AwsUnavailableError, client, describe_stack, one_line_errors, session, stack_name
 
 # The CDK CLI deletes and re-creates a stack in these states (toolkit-lib StackStatus.isCreationFailure).
 CREATE_FAILED = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED")
 KEPT_TYPES = ("AWS::KMS::Key", "AWS::S3::Bucket", "AWS::Logs::LogGroup")
 LEFTOVERS = (
     "aws resourcegroupstaggingapi get-resources --region {region} "
-    "--tag-filters Key=aws:cloudformation:stack-name,Values=ProdServerlessStack"
+    "--tag-filters Key=aws:cloudformation:stack-name,Values={stack}"
 )
 
 
@@ -37,24 +37,24 @@ def before_deploy(cloudformation: Any, say: Any) -> None:
     region = cloudformation.meta.region_name
     stack = describe_stack(cloudformation)
     if stack is None:
-        say(f"preflight: {STACK_NAME} does not exist yet in {region}: this deploy creates it")
+        say(f"preflight: {stack_name()} does not exist yet in {region}: this deploy creates it")
         return
     status = stack["StackStatus"]
     if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
-        raise PreflightError(f"{STACK_NAME} is {status}: wait until it finishes, then run `make deploy` again")
+        raise PreflightError(f"{stack_name()} is {status}: wait until it finishes, then run `make deploy` again")
     if status == "UPDATE_ROLLBACK_FAILED":
         raise PreflightError(
-            f"{STACK_NAME} is UPDATE_ROLLBACK_FAILED: fix the cause shown in its events, then run "
-            f"`aws cloudformation continue-update-rollback --stack-name {STACK_NAME} --region {region}`"
+            f"{stack_name()} is UPDATE_ROLLBACK_FAILED: fix the cause shown in its events, then run "
+            f"`aws cloudformation continue-update-rollback --stack-name {stack_name()} --region {region}`"
         )
     if status in CREATE_FAILED:
         left = [
             f"{r['LogicalResourceId']} ({r['ResourceType']})"
-            for r in cloudformation.describe_stack_resources(StackName=STACK_NAME)["StackResources"]
+            for r in cloudformation.describe_stack_resources(StackName=stack_name())["StackResources"]
             if r.get("ResourceStatus") == "DELETE_FAILED"
         ]
         say(
-            f"preflight: the first create of {STACK_NAME} failed ({status}: {stack.get('StackStatusReason', '')}); "
+            f"preflight: the first create of {stack_name()} failed ({status}: {stack.get('StackStatusReason', '')}); "
             "the CDK CLI will delete it and create it again, so termination protection is turned off for that"
         )
         if left:
@@ -63,7 +63,7 @@ def before_deploy(cloudformation: Any, say: Any) -> None:
                 "see docs/releases.md, 'When a deploy fails'"
             )
         if stack.get("EnableTerminationProtection"):
-            cloudformation.update_termination_protection(StackName=STACK_NAME, EnableTerminationProtection=False)
+            cloudformation.update_termination_protection(StackName=stack_name(), EnableTerminationProtection=False)
 
 
 # Lambda "Configuring reserved concurrency": Lambda keeps at least 100 of the account's concurrency unreserved.
@@ -90,9 +90,9 @@ def check_concurrency(lambda_client: Any, reserved: int, say: Any) -> None:
 
 def check_confirmation(confirm: str) -> None:
     """Before anything else (credentials, network): say what CONFIRM wants."""
-    if confirm != STACK_NAME:
+    if confirm != stack_name():
         raise PreflightError(
-            f"make destroy deletes the production stack: run `make destroy CONFIRM={STACK_NAME}` to confirm"
+            f"make destroy deletes the stack {stack_name()}: run `make destroy CONFIRM={stack_name()}` to confirm"
         )
 
 
@@ -101,21 +101,20 @@ def before_destroy(cloudformation: Any, confirm: str, say: Any) -> None:
     region = cloudformation.meta.region_name
     stack = describe_stack(cloudformation)
     if stack is None:
-        raise PreflightError(f"{STACK_NAME} does not exist in {region}: nothing to destroy")
+        raise PreflightError(f"{stack_name()} does not exist in {region}: nothing to destroy")
     kept = [
         f"{r['LogicalResourceId']} {r.get('PhysicalResourceId', '')}"
-        for r in cloudformation.describe_stack_resources(StackName=STACK_NAME)["StackResources"]
+        for r in cloudformation.describe_stack_resources(StackName=stack_name())["StackResources"]
         if r["ResourceType"] in KEPT_TYPES
     ]
     if stack.get("EnableTerminationProtection"):
-        cloudformation.update_termination_protection(StackName=STACK_NAME, EnableTerminationProtection=False)
+        cloudformation.update_termination_protection(StackName=stack_name(), EnableTerminationProtection=False)
         say("preflight: termination protection turned off for this destroy")
     say(f"preflight: these stay after the stack is gone (logs are evidence): {'; '.join(kept)}")
-    say(f"preflight: list them later with: {LEFTOVERS.format(region=region)}")
+    say(f"preflight: list them later with: {LEFTOVERS.format(region=region, stack=stack_name())}")
     # Athena DeleteWorkGroup refuses a workgroup that holds named queries unless asked to delete them too.
-    say(
-        "preflight: saved (named) queries in the ProdServerlessLogs workgroup make its deletion fail: delete them first"
-    )
+    workgroup = configured().names.workgroup
+    say(f"preflight: saved (named) queries in the {workgroup} workgroup make its deletion fail: delete them first")
 
 
 def main(argv: list[str] | None = None) -> int:

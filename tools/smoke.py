@@ -18,7 +18,7 @@ from pre_traffic_hook.handler import verdict
 from prod_serverless.settings import SettingsError
 from service.routes import ROUTES
 from service.routing import JWT
-from tools.aws import STACK_NAME, AwsUnavailableError, client, session, stack_outputs
+from tools.aws import AwsUnavailableError, client, session, stack_name, stack_outputs
 from tools.callers import NO_SUCH_SCOPE, CallerError, Callers, callers_for
 
 OUTPUT_KEY = "ProdApiUrl"
@@ -44,7 +44,7 @@ def url_from_stack() -> str:
             f"no URL given, and the stack's URL cannot be read: {error}; or pass URL=https://..."
         ) from error
     if OUTPUT_KEY not in outputs:
-        raise SmokeError(f"stack {STACK_NAME} has no {OUTPUT_KEY} output")
+        raise SmokeError(f"stack {stack_name()} has no {OUTPUT_KEY} output")
     return outputs[OUTPUT_KEY]
 
 

@@ -44,13 +44,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pre_traffic_hook.handler import verdict
-from prod_serverless.log_catalog import WORKGROUP_NAME
-from prod_serverless.log_formats import API_ACCESS_TABLE, DATABASE_NAME, FUNCTION_TABLE, routes_query
+from prod_serverless.log_formats import API_ACCESS_TABLE, FUNCTION_TABLE, routes_query
 from prod_serverless.queries import QUERIES, partitions
 from prod_serverless.settings import configured
 from service.routes import ROUTES
 from service.routing import METHODS
-from tools.aws import STACK_NAME, AwsUnavailableError, client, one_line_errors, session, stack_outputs
+from tools.aws import AwsUnavailableError, client, one_line_errors, session, stack_name, stack_outputs
 from tools.callers import CallerError, Callers, callers_for
 from tools.smoke import refusal, request_for, send
 
@@ -105,7 +104,8 @@ class Stack:
         outputs = stack_outputs(cloudformation)
         alarms, token, access_log_group = {}, None, ""
         while True:
-            page = cloudformation.list_stack_resources(StackName=STACK_NAME, **({"NextToken": token} if token else {}))
+            more: dict[str, str] = {"NextToken": token} if token else {}
+            page = cloudformation.list_stack_resources(StackName=stack_name(), **more)
             for resource in page["StackResourceSummaries"]:
                 if resource["ResourceType"] in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"):
                     alarms[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
@@ -354,12 +354,13 @@ class Verifier:
         day = started
         partition = {"year": f"{day:%Y}", "month": f"{day:%m}", "day": f"{day:%d}"}
         where = partitions(**partition)  # the day and the next: the partitions are delivery time
+        database = configured().names.database  # the stage's
         for table, column, ids in (
             (API_ACCESS_TABLE.name, "requestid", set(self.request_ids.values())),
             (FUNCTION_TABLE.name, "requestid", {self.lambda_ids["direct"]}),
         ):
             listed = ", ".join(f"'{request_id}'" for request_id in sorted(ids))
-            sql = f"SELECT DISTINCT {column} FROM {DATABASE_NAME}.{table} WHERE {where} AND {column} IN ({listed})"  # noqa: S608
+            sql = f"SELECT DISTINCT {column} FROM {database}.{table} WHERE {where} AND {column} IN ({listed})"  # noqa: S608
             state, rows, reason = self._athena(sql)
             got = {row[0] for row in rows}
             self.record(
@@ -369,13 +370,15 @@ class Verifier:
             )
         for query in QUERIES:
             state, _, reason = self._athena(
-                query.render(**partition, request_id=self.request_ids.get(self.served_route(), ""))
+                query.render(**partition, request_id=self.request_ids.get(self.served_route(), ""), db=database)
             )
             self.record(f"README query {query.name} runs", state == "SUCCEEDED", reason or "SUCCEEDED")
 
     def _athena(self, sql: str) -> tuple[str, list[list[str]], str]:
         athena = self.clients["athena"]
-        execution = athena.start_query_execution(QueryString=sql, WorkGroup=WORKGROUP_NAME)["QueryExecutionId"]
+        execution = athena.start_query_execution(QueryString=sql, WorkGroup=configured().names.workgroup)[
+            "QueryExecutionId"
+        ]
         deadline = self.clock() + min(self.timeout, 300)
         while True:
             status = athena.get_query_execution(QueryExecutionId=execution)["QueryExecution"]["Status"]

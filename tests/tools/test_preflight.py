@@ -162,8 +162,8 @@ def test_destroy_asks_for_its_confirmation_before_anything_else(
     """Offline and without credentials, a wrong CONFIRM is still what the user hears about: it comes first."""
     assert preflight.main(["destroy", "--confirm", confirm]) == 1
     assert capsys.readouterr().err == (
-        "make destroy: make destroy deletes the production stack: run `make destroy CONFIRM=ProdServerlessStack` "
-        "to confirm\n"
+        "make destroy: make destroy deletes the stack ProdServerlessStack: run "
+        "`make destroy CONFIRM=ProdServerlessStack` to confirm\n"
     )
 
 
