@@ -13,7 +13,7 @@ if __name__ == "__main__" and "CDK_OUTDIR" not in os.environ:
     # Run by hand (often with a Python that lacks the CDK): say what to run instead of a traceback.
     sys.exit("main.py is run by the CDK CLI: use `make synth` (or `make deploy`), which installs and sets up all")
 
-from aws_cdk import App, CfnOutput, DefaultStackSynthesizer, Environment, Stack
+from aws_cdk import App, Aspects, CfnOutput, DefaultStackSynthesizer, Environment, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -22,6 +22,7 @@ from prod_serverless.alarms import alarm_specs
 from prod_serverless.api import HttpEndpoint
 from prod_serverless.bundle import LOCK, BundleError, Dependencies, install, sbom, shown
 from prod_serverless.compliance import acknowledgment_hints, add_compliance_checks
+from prod_serverless.disposable import Disposable
 from prod_serverless.function import ServiceFunction
 from prod_serverless.log_archive import LogArchive
 from prod_serverless.log_catalog import LogCatalog
@@ -196,6 +197,8 @@ def build_app(
         synthesizer=DefaultStackSynthesizer(generate_bootstrap_version_rule=False),
         termination_protection=True,
     )
+    if not settings.names.production:  # another stage deletes with its stack what production keeps
+        Aspects.of(stack).add(Disposable())
     add_compliance_checks(app, control_tower=control_tower)
     if stack.service.size_note:
         print(stack.service.size_note, file=sys.stderr)

@@ -62,6 +62,9 @@ def physical_names(template: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
 
 
 PRODUCTION = "prod"  # the stage whose stack and names are the ones this project has always had
+# AWS KMS "ScheduleKeyDeletion": PendingWindowInDays is 7 to 30 (30 when unset); another stage's keys take the
+# shortest, so whatever a key pending deletion costs, a destroyed stage's last a week.
+KEY_PENDING_DAYS = 7
 
 
 class StageNames:

@@ -17,6 +17,7 @@ import argparse
 import sys
 from typing import Any
 
+from prod_serverless.names import KEY_PENDING_DAYS
 from prod_serverless.settings import configured
 from tools.aws import AwsUnavailableError, client, describe_stack, one_line_errors, session, stack_name
 
@@ -96,20 +97,52 @@ def check_confirmation(confirm: str) -> None:
         )
 
 
-def before_destroy(cloudformation: Any, confirm: str, say: Any) -> None:
+def empty_bucket(s3: Any, bucket: str, say: Any) -> int:
+    """Delete every object version and delete marker of `bucket` (CloudFormation deletes only an empty bucket);
+    the number deleted. A disposable stage's objects are bypassed past any GOVERNANCE lock (S3 DeleteObjects
+    BypassGovernanceRetention, which needs s3:BypassGovernanceRetention)."""
+    deleted = 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        found = [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+        objects = [{"Key": item["Key"], "VersionId": item["VersionId"]} for item in found]
+        for start in range(0, len(objects), 1000):  # DeleteObjects takes at most 1,000 keys a request
+            batch = objects[start : start + 1000]
+            answer = s3.delete_objects(
+                Bucket=bucket, Delete={"Objects": batch, "Quiet": True}, BypassGovernanceRetention=True
+            )
+            if answer.get("Errors"):
+                error = answer["Errors"][0]
+                raise PreflightError(f"could not empty {bucket}: {error['Code']} on {error['Key']}: {error['Message']}")
+            deleted += len(batch)
+    say(f"preflight: emptied {bucket} ({deleted} object versions) so the stack can delete it")
+    return deleted
+
+
+def before_destroy(cloudformation: Any, confirm: str, say: Any, s3: Any = None) -> None:
     check_confirmation(confirm)
     region = cloudformation.meta.region_name
     stack = describe_stack(cloudformation)
     if stack is None:
         raise PreflightError(f"{stack_name()} does not exist in {region}: nothing to destroy")
+    resources = cloudformation.describe_stack_resources(StackName=stack_name())["StackResources"]
     kept = [
         f"{r['LogicalResourceId']} {r.get('PhysicalResourceId', '')}"
-        for r in cloudformation.describe_stack_resources(StackName=stack_name())["StackResources"]
+        for r in resources
         if r["ResourceType"] in KEPT_TYPES
     ]
     if stack.get("EnableTerminationProtection"):
         cloudformation.update_termination_protection(StackName=stack_name(), EnableTerminationProtection=False)
         say("preflight: termination protection turned off for this destroy")
+    names = configured().names
+    if not names.production:  # a disposable stage (prod_serverless/disposable.py): all of it goes
+        for resource in resources:
+            if resource["ResourceType"] == "AWS::S3::Bucket" and resource.get("PhysicalResourceId"):
+                empty_bucket(s3, resource["PhysicalResourceId"], say)
+        say(
+            f"preflight: stage {names.stage} is disposable: its buckets, log groups and tables go with the stack; its "
+            f"keys are scheduled for deletion after {KEY_PENDING_DAYS} days (cancel with kms cancel-key-deletion)"
+        )
+        return
     say(f"preflight: these stay after the stack is gone (logs are evidence): {'; '.join(kept)}")
     say(f"preflight: list them later with: {LEFTOVERS.format(region=region, stack=stack_name())}")
     # Athena DeleteWorkGroup refuses a workgroup that holds named queries unless asked to delete them too.
@@ -140,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
                 if reserved is not None:
                     check_concurrency(client(aws, "lambda"), reserved, say)
             elif args.action == "destroy":
-                before_destroy(cloudformation, args.confirm, say)
+                disposable = not configured().names.production  # only a disposable stage's buckets are emptied
+                before_destroy(cloudformation, args.confirm, say, client(aws, "s3") if disposable else None)
     except (AwsUnavailableError, PreflightError) as error:
         say(f"make {args.action}: {error}")
         return 1

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from prod_serverless.names import PRODUCTION, StageNames, physical_names, shown
+from prod_serverless.names import KEY_PENDING_DAYS, PRODUCTION, StageNames, physical_names, shown
 from prod_serverless.settings import Settings, SettingsError, cdk_json_context
 from tests.conftest import Synthesized, synthesize
 
@@ -89,3 +89,54 @@ def test_the_tools_follow_the_stage(monkeypatch: pytest.MonkeyPatch, capsys: pyt
     with pytest.raises(preflight.PreflightError, match=r"CONFIRM=ProdServerlessStack-dev` to confirm$"):
         preflight.check_confirmation("ProdServerlessStack")
     preflight.check_confirmation("ProdServerlessStack-dev")
+
+
+RETAINED = ("Retain", "RetainExceptOnCreate")
+
+
+def _retained(template: dict[str, Any]) -> set[str]:
+    return {
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource.get("DeletionPolicy") in RETAINED or resource.get("UpdateReplacePolicy") in RETAINED
+    }
+
+
+def test_what_production_retains_a_stage_deletes_with_its_stack(synthesized: Synthesized, staging: Synthesized) -> None:
+    kept = _retained(synthesized.template)
+    kinds = {synthesized.template["Resources"][logical_id]["Type"] for logical_id in kept}
+    assert {"AWS::KMS::Key", "AWS::S3::Bucket", "AWS::Logs::LogGroup"} <= kinds  # logs are evidence, in production
+    assert _retained(staging.template) == set()
+    for logical_id in kept:
+        assert staging.template["Resources"][logical_id].get("DeletionPolicy") == "Delete", logical_id
+
+
+def test_a_stages_keys_wait_the_shortest_period_and_productions_the_default(
+    synthesized: Synthesized, staging: Synthesized
+) -> None:
+    def windows(template: dict[str, Any]) -> set[object]:
+        keys = [r for r in template["Resources"].values() if r["Type"] == "AWS::KMS::Key"]
+        return {key["Properties"].get("PendingWindowInDays") for key in keys}
+
+    assert (windows(synthesized.template), windows(staging.template)) == ({None}, {KEY_PENDING_DAYS})
+
+
+def test_a_teams_protected_table_is_deletable_in_a_stage() -> None:
+    from aws_cdk import App, Aspects, RemovalPolicy, Stack
+    from aws_cdk import aws_dynamodb as dynamodb
+    from aws_cdk.assertions import Template
+
+    from prod_serverless.disposable import Disposable
+
+    stack = Stack(App(), "ProdTestStack")
+    key = dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING)
+    dynamodb.TableV2(
+        stack, "ProdItems", partition_key=key, deletion_protection=True, removal_policy=RemovalPolicy.RETAIN
+    )
+    dynamodb.Table(stack, "ProdOld", partition_key=key, deletion_protection=True, removal_policy=RemovalPolicy.RETAIN)
+    Aspects.of(stack).add(Disposable())
+    template = Template.from_stack(stack).to_json()
+    (v2,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::GlobalTable"]
+    (v1,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
+    assert (v2["DeletionPolicy"], v2["Properties"]["Replicas"][0]["DeletionProtectionEnabled"]) == ("Delete", False)
+    assert (v1["DeletionPolicy"], v1["Properties"]["DeletionProtectionEnabled"]) == ("Delete", False)

@@ -8,6 +8,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from prod_serverless.names import KEY_PENDING_DAYS
 from tools import preflight
 
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/ProdServerlessStack/1b2c3d4e"
@@ -377,3 +378,56 @@ def test_main_refuses_an_unknown_action(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):
         preflight.main(["launch"])
     assert "invalid choice: 'launch'" in capsys.readouterr().err
+
+
+def _versioned_bucket(s3: Any, name: str) -> None:
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    for body in (b"1", b"2"):
+        s3.put_object(Bucket=name, Key="a/log.gz", Body=body)
+    s3.put_object(Bucket=name, Key="b", Body=b"x")
+    s3.delete_object(Bucket=name, Key="b")  # a delete marker over one more version
+
+
+def test_a_disposable_stages_destroy_empties_its_buckets_and_says_what_goes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import mock_aws
+
+    monkeypatch.setenv("CONTEXT", "stage=dev")
+    cloudformation, stub = _cloudformation()
+    stub.add_response("describe_stacks", _stack("UPDATE_COMPLETE", protected=False))
+    buckets = [_resource("ProdLogArchiveBucket", "AWS::S3::Bucket", "CREATE_COMPLETE")]
+    key = _resource("ProdLogArchiveKey38D0B7C1", "AWS::KMS::Key", "CREATE_COMPLETE")
+    stub.add_response("describe_stack_resources", {"StackResources": [*buckets, key]})
+    said: list[str] = []
+    with mock_aws(), stub:
+        s3 = boto3.client("s3", region_name="us-east-1")
+        _versioned_bucket(s3, "ProdLogArchiveBucket-physical".lower())
+        monkeypatch.setitem(buckets[0], "PhysicalResourceId", "prodlogarchivebucket-physical")
+        preflight.before_destroy(cloudformation, "ProdServerlessStack-dev", said.append, s3)
+        assert s3.list_object_versions(Bucket="prodlogarchivebucket-physical").get("Versions", []) == []
+    assert said == [
+        "preflight: emptied prodlogarchivebucket-physical (4 object versions) so the stack can delete it",
+        "preflight: stage dev is disposable: its buckets, log groups and tables go with the stack; its keys are "
+        f"scheduled for deletion after {KEY_PENDING_DAYS} days (cancel with kms cancel-key-deletion)",
+    ]
+
+
+def test_an_object_the_bucket_refuses_to_delete_is_one_line() -> None:
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(s3)
+    stub.add_response(
+        "list_object_versions", {"Versions": [{"Key": "k", "VersionId": "v1"}], "IsTruncated": False}, {"Bucket": "b"}
+    )
+    refused = {"Errors": [{"Key": "k", "VersionId": "v1", "Code": "AccessDenied", "Message": "Access Denied"}]}
+    stub.add_response(
+        "delete_objects",
+        refused,
+        {
+            "Bucket": "b",
+            "Delete": {"Objects": [{"Key": "k", "VersionId": "v1"}], "Quiet": True},
+            "BypassGovernanceRetention": True,
+        },
+    )
+    with stub, pytest.raises(preflight.PreflightError) as error:
+        preflight.empty_bucket(s3, "b", print)
+    assert str(error.value) == "could not empty b: AccessDenied on k: Access Denied"
