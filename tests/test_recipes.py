@@ -56,7 +56,7 @@ def recipes() -> dict[str, str]:
 def test_every_recipe_in_the_readme_and_docs_is_run_here() -> None:
     assert set(recipes()) == {
         "endpoints", "routes", "signedin", "signedinroutes", "issuer", "variable", "reads", "context", "quote",
-        "quoteroute",
+        "quoteroute", "staging",
         "items", "itemroutes", "itemimports", "itemtable", "library", "libraryuse",
         "secret", "secretroute", "secretimports", "secretstack",
     }  # fmt: skip
@@ -655,3 +655,13 @@ def test_the_fuzzer_finds_nothing_in_the_recipes_routes(local_api: Any, issuer: 
 
     contract = schemathesis.openapi.from_dict(document(EXTENDED, TEAM_SETTINGS, version="1", server=local_api.url))
     fuzz(contract, local_api.url, _callers(issuer), examples=GIVEN or 4)
+
+
+def test_the_staging_recipe_confirms_the_stack_its_stage_names() -> None:
+    from prod_serverless.names import StageNames
+
+    lines = recipes()["staging"].splitlines()[1:]
+    stages = {re.search(r'CONTEXT="stage=([a-z0-9]+)"', line)[1] for line in lines}  # type: ignore[index]
+    (stage,) = stages
+    assert [line.split()[1] for line in lines] == ["deploy", "verify", "destroy"]
+    assert lines[-1].endswith(f"CONFIRM={StageNames(stage).stack}")

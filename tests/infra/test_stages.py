@@ -3,6 +3,7 @@ account and Region, its stack name and every physical name derived from the stag
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,11 @@ SCOPED = {("AWS::Lambda::Alias", "Name"), ("AWS::Glue::Table", "TableInput.Name"
 
 @pytest.fixture(scope="module")
 def staging(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    return synthesize(tmp_path_factory.mktemp("cdk.out.staging"), {"stage": "staging"}, control_tower=False)
+    """docs/recipes.md's staging copy, with every rule pack and Control Tower control on (synth fails on a finding)."""
+    from tests.test_recipes import recipes
+
+    (stage,) = set(re.findall(r'CONTEXT="stage=([a-z0-9]+)"', recipes()["staging"]))
+    return synthesize(tmp_path_factory.mktemp("cdk.out.staging"), {"stage": stage})
 
 
 def _names(template: dict[str, Any]) -> dict[tuple[str, str], str]:
@@ -66,7 +71,7 @@ def test_a_stage_outside_the_naming_rules_is_one_line(stage: str) -> None:
 def test_a_stage_is_another_stack_sharing_no_name_that_must_be_unique(
     synthesized: Synthesized, staging: Synthesized
 ) -> None:
-    assert staging.stack.stack_name == "ProdServerlessStack-staging"
+    assert staging.stack.stack_name == StageNames("staging").stack
     production, other = _names(synthesized.template), _names(staging.template)
     assert set(production) == set(other)  # the same resources name themselves, by the same properties
     shared = {key: name for key, name in other.items() if production[key] == name and key not in SCOPED}
