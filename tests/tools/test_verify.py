@@ -23,6 +23,7 @@ from botocore.stub import ANY, Stubber
 
 from prod_serverless.log_formats import routes_query
 from prod_serverless.queries import QUERIES
+from prod_serverless.settings import configured
 from service.routes import ROUTES
 from tools import verify
 from tools.callers import Callers
@@ -166,7 +167,7 @@ class Account:
             athena.add_response(
                 "start_query_execution",
                 {"QueryExecutionId": execution},
-                {"QueryString": ANY, "WorkGroup": "ProdServerlessLogs"},
+                {"QueryString": ANY, "WorkGroup": configured().names.workgroup},
             )
             failed = name == self.failing_query
             status = (
@@ -1071,3 +1072,16 @@ def test_the_archive_is_read_across_a_utc_midnight(started: datetime, now: datet
     with stub:
         assert list(verifier._new_objects("api", started, set())) == expected
         stub.assert_no_pending_responses()
+
+
+def test_a_stage_is_verified_in_its_own_workgroup_and_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONTEXT", "stage=dev")
+    account = Account()
+    sent: list[tuple[str, str]] = []
+    account.clients["athena"].meta.events.register(
+        "provide-client-params.athena.StartQueryExecution",
+        lambda params, **_: sent.append((params["WorkGroup"], params["QueryString"])),
+    )
+    account.run()
+    assert {workgroup for workgroup, _ in sent} == {"ProdServerlessDevLogs"}
+    assert all(" prod_serverless_dev_logs." in sql for _, sql in sent), [sql for _, sql in sent]
