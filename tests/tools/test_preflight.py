@@ -431,3 +431,38 @@ def test_an_object_the_bucket_refuses_to_delete_is_one_line() -> None:
     with stub, pytest.raises(preflight.PreflightError) as error:
         preflight.empty_bucket(s3, "b", print)
     assert str(error.value) == "could not empty b: AccessDenied on k: Access Denied"
+
+
+def test_a_bucket_is_emptied_a_thousand_keys_a_request_and_an_empty_one_takes_none() -> None:
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(s3)
+    versions = [{"Key": f"k{n}", "VersionId": "v"} for n in range(1001)]
+    stub.add_response("list_object_versions", {"Versions": versions, "IsTruncated": False}, {"Bucket": "b"})
+    for batch in (versions[:1000], versions[1000:]):
+        expected = {"Bucket": "b", "Delete": {"Objects": batch, "Quiet": True}, "BypassGovernanceRetention": True}
+        stub.add_response("delete_objects", {}, expected)
+    stub.add_response("list_object_versions", {"IsTruncated": False}, {"Bucket": "empty"})
+    said: list[str] = []
+    with stub:
+        assert preflight.empty_bucket(s3, "b", said.append) == 1001
+        assert preflight.empty_bucket(s3, "empty", said.append) == 0
+        stub.assert_no_pending_responses()
+    assert said[1] == "preflight: emptied empty (0 object versions) so the stack can delete it"
+
+
+def test_main_destroy_of_a_stage_empties_its_buckets_with_the_accounts_s3(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CONTEXT", "stage=dev")
+    aws = _Aws(_stack("UPDATE_COMPLETE", protected=False))
+    bucket = _resource("ProdLogArchiveBucket", "AWS::S3::Bucket", "CREATE_COMPLETE")
+    aws.stubs[1].add_response("describe_stack_resources", {"StackResources": [bucket]})
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(s3)
+    stub.add_response("list_object_versions", {"IsTruncated": False}, {"Bucket": "ProdLogArchiveBucket-physical"})
+    aws._add("s3", s3, stub)
+    monkeypatch.setattr(preflight, "session", lambda: aws)
+    monkeypatch.setattr(preflight, "client", lambda session, name: session.clients[name])
+    assert preflight.main(["destroy", "--confirm", "ProdServerlessStack-dev"]) == 0
+    stub.assert_no_pending_responses()
+    assert "preflight: emptied ProdLogArchiveBucket-physical (0 object versions)" in capsys.readouterr().err
