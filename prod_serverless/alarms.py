@@ -103,26 +103,21 @@ def route_name(route: Route) -> str:
 def alarm_specs(
     settings: Settings, sources: Sequence[str], timeout_ms: int, routes: Sequence[Route] = ()
 ) -> tuple[AlarmSpec, ...]:
-    """Every alarm of the stack: the function, the API, the routes that declare one, each archived source."""
+    """Every alarm of the stack, each from what it watches: the function, the API, each route that declares one,
+    the releases, each archived source."""
+    return (
+        *function_alarms(settings, timeout_ms),
+        *api_alarms(settings, routes),
+        *(spec for route in routes for spec in route_alarms(route)),
+        *release_alarms(settings),
+        *(spec for source in sources for spec in delivery_alarms(settings, source)),
+    )
+
+
+def function_alarms(settings: Settings, timeout_ms: int) -> list[AlarmSpec]:
+    """The API function's: errors, throttles, duration near its timeout."""
     duration_threshold = round(timeout_ms * DURATION_ALARM_FRACTION)
-    quiet = sorted(route.key for route in routes if not route.client_errors_page)
-    client_errors: tuple[tuple[str, Watch], ...] = (("clientErrors", metrics.API_4XX), ("requests", metrics.API_COUNT))
-    # A volume floor: below it the rate is 0, so a handful of requests (make verify's 404 probes) cannot page.
-    floor = settings.api_4xx_min_requests
-    rate = f"IF(requests >= {floor}, 100 * clientErrors / requests, 0)"
-    paged = "clientErrors"
-    if quiet:
-        # The function counts the 4xx answers of these routes (ExpectedClientErrors); they are not paged on.
-        client_errors += (("expected", metrics.EXPECTED_CLIENT_ERRORS),)
-        paged += " - FILL(expected, 0)"
-    protected = any(route.authorization != PUBLIC for route in routes)
-    if protected:
-        # A flood of missing or bad credentials is refused by the authorizer: seen on the dashboard, never paged.
-        client_errors += (("refused", metrics.AUTH_REFUSALS),)
-        paged += " - FILL(refused, 0)"
-    if paged != "clientErrors":
-        rate = f"IF(requests >= {floor}, 100 * ({paged}) / requests, 0)"
-    specs = [
+    return [
         AlarmSpec(
             "FunctionErrors",
             (("m", metrics.LAMBDA_ERRORS),),
@@ -159,6 +154,29 @@ def alarm_specs(
             composite=DEGRADED,
             note=f"{DURATION_ALARM_FRACTION:.0%} of the timeout",
         ),
+    ]
+
+
+def api_alarms(settings: Settings, routes: Sequence[Route]) -> list[AlarmSpec]:
+    """The API's: 5xx answers, the 4xx rate (without the routes' expected refusals), p99 latency."""
+    quiet = sorted(route.key for route in routes if not route.client_errors_page)
+    client_errors: tuple[tuple[str, Watch], ...] = (("clientErrors", metrics.API_4XX), ("requests", metrics.API_COUNT))
+    # A volume floor: below it the rate is 0, so a handful of requests (make verify's 404 probes) cannot page.
+    floor = settings.api_4xx_min_requests
+    rate = f"IF(requests >= {floor}, 100 * clientErrors / requests, 0)"
+    paged = "clientErrors"
+    if quiet:
+        # The function counts the 4xx answers of these routes (ExpectedClientErrors); they are not paged on.
+        client_errors += (("expected", metrics.EXPECTED_CLIENT_ERRORS),)
+        paged += " - FILL(expected, 0)"
+    protected = any(route.authorization != PUBLIC for route in routes)
+    if protected:
+        # A flood of missing or bad credentials is refused by the authorizer: seen on the dashboard, never paged.
+        client_errors += (("refused", metrics.AUTH_REFUSALS),)
+        paged += " - FILL(refused, 0)"
+    if paged != "clientErrors":
+        rate = f"IF(requests >= {floor}, 100 * ({paged}) / requests, 0)"
+    return [
         AlarmSpec(
             "Api5xx",
             (("m", metrics.API_5XX),),
@@ -200,7 +218,13 @@ def alarm_specs(
             composite=DEGRADED,
         ),
     ]
-    specs += [
+
+
+def route_alarms(route: Route) -> list[AlarmSpec]:
+    """A route's own, when its row declares one (alarm_5xx)."""
+    if route.alarm_5xx is None:
+        return []
+    return [
         AlarmSpec(
             f"Route{route_name(route)}5xx",
             (("m", metrics.ROUTE_SERVER_ERRORS),),
@@ -213,17 +237,19 @@ def alarm_specs(
             route=route.key,
             composite=UNHEALTHY,
             note="declared by the route (alarm_5xx); counts the function's own 5xx answers",
-        )
-        for route in routes
-        if route.alarm_5xx is not None
+        ),
     ]
+
+
+def release_alarms(settings: Settings) -> list[AlarmSpec]:
+    """The new version's own, for CodeDeploy to roll back on."""
     # Release alarms: CodeDeploy watches them while it shifts traffic, and each sees the new version alone, so
     # the old version's failures (the reason for a hotfix) can never stop the fix (CodeDeploy "Monitoring
     # deployments with CloudWatch alarms": any alarm in ALARM stops the deployment). One bad minute is enough
     # (2 of 2 for duration, which one cold start must not fail); missing data is not breaching, because a
     # canary at low traffic may get no request at all: the pre-traffic hook has already proven the version
     # answers. Their action is the rollback; they notify no one.
-    specs += [
+    return [
         AlarmSpec(
             "ReleaseVersionErrors",
             (("m", metrics.VERSION_ERRORS),),
@@ -266,61 +292,63 @@ def alarm_specs(
             note="by FunctionName and ExecutedVersion; an average, as Metrics Insights has no percentiles",
         ),
     ]
-    for source in sources:
-        name = source.capitalize()
-        specs += [
-            AlarmSpec(
-                f"{name}DeliveryFreshness",
-                (("m", metrics.DELIVERY_FRESHNESS),),
-                "Maximum",
-                5,
-                GT,
-                settings.firehose_freshness_seconds,
-                f"{source} logs wait too long to reach S3: this is the log-loss signal. First: the Firehose "
-                "error log group (ProdLogArchive/DeliveryLogGroup) and the errors/ prefix of the archive.",
-                threshold_key="firehoseFreshnessSeconds",
-                source=source,
-                note="the oldest record inside Firehose: logs that never reach Firehose are not seen",
-            ),
-            AlarmSpec(
-                f"{name}DeliverySuccess",
-                (("m", metrics.DELIVERY_SUCCESS),),
-                "Average",
-                5,
-                LT,
-                1,
-                f"Firehose has failed to put {source} logs into S3 for 15 minutes. First: the Firehose error "
-                "log group; a KMS or S3 access denial there means a changed key or bucket policy.",
-                evaluation_periods=3,
-                datapoints_to_alarm=3,
-                source=source,
-                note="sustained failure only: Firehose retries a failed put; freshness is the loss signal",
-            ),
-            AlarmSpec(
-                f"{name}SubscriptionErrors",
-                (("m", metrics.SUBSCRIPTION_ERRORS),),
-                "Sum",
-                5,
-                GTE,
-                1,
-                f"CloudWatch Logs could not forward {source} logs to Firehose. First: the subscription role's "
-                "policy and the stream's state (DescribeDeliveryStream).",
-                insights=True,
-                source=source,
-                note="by LogGroupName alone: right whichever documented dimension set is published",
-            ),
-            AlarmSpec(
-                f"{name}SubscriptionThrottling",
-                (("m", metrics.SUBSCRIPTION_THROTTLING),),
-                "Sum",
-                5,
-                GTE,
-                1,
-                f"forwarding of {source} logs to Firehose is throttled; throttled deliveries are dropped after "
-                "24 hours. First: the stream's throughput quota (Firehose Service Quotas).",
-                insights=True,
-                source=source,
-                note="by LogGroupName alone: right whichever documented dimension set is published",
-            ),
-        ]
-    return tuple(specs)
+
+
+def delivery_alarms(settings: Settings, source: str) -> list[AlarmSpec]:
+    """An archived log source's: Firehose's freshness and success, the subscription's errors and throttling."""
+    name = source.capitalize()
+    return [
+        AlarmSpec(
+            f"{name}DeliveryFreshness",
+            (("m", metrics.DELIVERY_FRESHNESS),),
+            "Maximum",
+            5,
+            GT,
+            settings.firehose_freshness_seconds,
+            f"{source} logs wait too long to reach S3: this is the log-loss signal. First: the Firehose "
+            "error log group (ProdLogArchive/DeliveryLogGroup) and the errors/ prefix of the archive.",
+            threshold_key="firehoseFreshnessSeconds",
+            source=source,
+            note="the oldest record inside Firehose: logs that never reach Firehose are not seen",
+        ),
+        AlarmSpec(
+            f"{name}DeliverySuccess",
+            (("m", metrics.DELIVERY_SUCCESS),),
+            "Average",
+            5,
+            LT,
+            1,
+            f"Firehose has failed to put {source} logs into S3 for 15 minutes. First: the Firehose error "
+            "log group; a KMS or S3 access denial there means a changed key or bucket policy.",
+            evaluation_periods=3,
+            datapoints_to_alarm=3,
+            source=source,
+            note="sustained failure only: Firehose retries a failed put; freshness is the loss signal",
+        ),
+        AlarmSpec(
+            f"{name}SubscriptionErrors",
+            (("m", metrics.SUBSCRIPTION_ERRORS),),
+            "Sum",
+            5,
+            GTE,
+            1,
+            f"CloudWatch Logs could not forward {source} logs to Firehose. First: the subscription role's "
+            "policy and the stream's state (DescribeDeliveryStream).",
+            insights=True,
+            source=source,
+            note="by LogGroupName alone: right whichever documented dimension set is published",
+        ),
+        AlarmSpec(
+            f"{name}SubscriptionThrottling",
+            (("m", metrics.SUBSCRIPTION_THROTTLING),),
+            "Sum",
+            5,
+            GTE,
+            1,
+            f"forwarding of {source} logs to Firehose is throttled; throttled deliveries are dropped after "
+            "24 hours. First: the stream's throughput quota (Firehose Service Quotas).",
+            insights=True,
+            source=source,
+            note="by LogGroupName alone: right whichever documented dimension set is published",
+        ),
+    ]
