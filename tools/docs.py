@@ -288,15 +288,17 @@ def build() -> dict[str, str]:
     """Synthesize the app as `make synth` does (in a scratch directory) and render every section."""
     import json
 
-    from main import STACK_NAME, build_app
+    from main import build_app
+    from prod_serverless.settings import Settings
 
     # Into cdk.out, as `make synth` writes it: the report path synth prints is one that exists afterwards.
     outdir = ROOT / "cdk.out"
     app = build_app(outdir=str(outdir))
     app.synth()
+    name = Settings.from_context(app.node.get_all_context()).names.stack  # cdk.json's stage: production's by default
     report = json.loads((outdir / "validation-report.json").read_text())
-    template = json.loads((outdir / f"{STACK_NAME}.template.json").read_text())
-    stack = app.node.find_child(STACK_NAME)
+    template = json.loads((outdir / f"{name}.template.json").read_text())
+    stack = app.node.find_child(name)
     specs = stack.node.find_child("ProdMonitoring").specs  # type: ignore[attr-defined]
     return render(stack, report, specs, template)
 
