@@ -29,6 +29,7 @@ from prod_serverless.compliance import REASON_RULE, acknowledge, is_specific
 from prod_serverless.function import ALIAS
 from prod_serverless.log_formats import AUTH_REFUSAL_PATTERN, access_log_format
 from prod_serverless.log_groups import encrypted_log_group
+from prod_serverless.names import StageNames
 from prod_serverless.settings import Settings
 from service.routing import IAM, JWT, PUBLIC, Route, RouteError
 
@@ -84,7 +85,7 @@ def route_source_arn(route: Route) -> str:
     return f"*/{route.method}{route.path}"
 
 
-def access_log_group_name(prefix: str = "ProdServerless") -> str:
+def access_log_group_name(prefix: str = StageNames().prefix) -> str:
     """`/aws/vendedlogs/<prefix>ApiAccess-<stack UUID>` (the stage's prefix, production's by default): works near
     the account's resource-policy limit.
 

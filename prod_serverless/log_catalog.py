@@ -19,7 +19,6 @@ from prod_serverless.compliance import FRAMEWORK_PACKS, acknowledge, arn_token
 from prod_serverless.log_formats import LOG_TABLES, LogTable
 from prod_serverless.names import StageNames
 
-WORKGROUP_NAME = StageNames().workgroup  # production's; another stage's comes from its StageNames
 FIRST_YEAR = 2026
 # Largest scan one query may do; a runaway query stops at this instead of at the bill.
 BYTES_SCANNED_CUTOFF = 10 * 1024**3

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from prod_serverless.names import StageNames
+
 ACCESS_LOG_FORMATS = ("compact", "full")
 
 
@@ -116,7 +118,7 @@ FUNCTION_LOG_COLUMNS = (
 )
 
 
-DATABASE_NAME = "prod_serverless_logs"
+DATABASE_NAME = StageNames().database  # production's (prod_serverless/names.py); a stage's is its own
 
 
 @dataclass(frozen=True)

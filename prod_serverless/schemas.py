@@ -163,11 +163,8 @@ def _standalone(code: str) -> str:
     return "\n".join(replaced.get(line, line) for line in lines).rstrip() + "\n"
 
 
-def stale(routes: Sequence[Route], directory: Path | None = None) -> list[str]:
-    """The files of `directory` (service/validators/) that differ from what `routes` generate: missing, changed,
-    or left over."""
-    directory = directory or VALIDATORS
-    fresh = generated(routes)
+def _differing(fresh: dict[str, str], directory: Path) -> list[str]:
+    """The names of `directory`'s files that differ from `fresh`: missing, changed, or left over."""
     present = {path.name for path in directory.glob("*.py")}
     return sorted(
         name
@@ -176,17 +173,21 @@ def stale(routes: Sequence[Route], directory: Path | None = None) -> list[str]:
     )
 
 
+def stale(routes: Sequence[Route], directory: Path | None = None) -> list[str]:
+    """The files of `directory` (service/validators/) that differ from what `routes` generate: missing, changed,
+    or left over."""
+    return _differing(generated(routes), directory or VALIDATORS)
+
+
 def write(routes: Sequence[Route], directory: Path | None = None) -> list[str]:
     """Write service/validators/ for `routes`, removing modules no route has any more; the names written."""
     directory = directory or VALIDATORS
-    changed = stale(routes, directory)
-    fresh = generated(routes)
+    fresh = generated(routes)  # compiled once: what differs is written, what no route has is removed
+    changed = _differing(fresh, directory)
     directory.mkdir(exist_ok=True)
-    for path in directory.glob("*.py"):
-        if path.name not in fresh:
-            path.unlink()
-    for name, text in fresh.items():
-        if (directory / name).exists() and (directory / name).read_text() == text:
-            continue
-        (directory / name).write_text(text)
+    for name in changed:
+        if name in fresh:
+            (directory / name).write_text(fresh[name])
+        else:
+            (directory / name).unlink()
     return changed

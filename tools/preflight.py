@@ -36,26 +36,27 @@ class PreflightError(Exception):
 
 def before_deploy(cloudformation: Any, say: Any) -> None:
     region = cloudformation.meta.region_name
+    name = stack_name()  # the stage's
     stack = describe_stack(cloudformation)
     if stack is None:
-        say(f"preflight: {stack_name()} does not exist yet in {region}: this deploy creates it")
+        say(f"preflight: {name} does not exist yet in {region}: this deploy creates it")
         return
     status = stack["StackStatus"]
     if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
-        raise PreflightError(f"{stack_name()} is {status}: wait until it finishes, then run `make deploy` again")
+        raise PreflightError(f"{name} is {status}: wait until it finishes, then run `make deploy` again")
     if status == "UPDATE_ROLLBACK_FAILED":
         raise PreflightError(
-            f"{stack_name()} is UPDATE_ROLLBACK_FAILED: fix the cause shown in its events, then run "
-            f"`aws cloudformation continue-update-rollback --stack-name {stack_name()} --region {region}`"
+            f"{name} is UPDATE_ROLLBACK_FAILED: fix the cause shown in its events, then run "
+            f"`aws cloudformation continue-update-rollback --stack-name {name} --region {region}`"
         )
     if status in CREATE_FAILED:
         left = [
             f"{r['LogicalResourceId']} ({r['ResourceType']})"
-            for r in cloudformation.describe_stack_resources(StackName=stack_name())["StackResources"]
+            for r in cloudformation.describe_stack_resources(StackName=name)["StackResources"]
             if r.get("ResourceStatus") == "DELETE_FAILED"
         ]
         say(
-            f"preflight: the first create of {stack_name()} failed ({status}: {stack.get('StackStatusReason', '')}); "
+            f"preflight: the first create of {name} failed ({status}: {stack.get('StackStatusReason', '')}); "
             "the CDK CLI will delete it and create it again, so termination protection is turned off for that"
         )
         if left:
@@ -64,7 +65,7 @@ def before_deploy(cloudformation: Any, say: Any) -> None:
                 "see docs/releases.md, 'When a deploy fails'"
             )
         if stack.get("EnableTerminationProtection"):
-            cloudformation.update_termination_protection(StackName=stack_name(), EnableTerminationProtection=False)
+            cloudformation.update_termination_protection(StackName=name, EnableTerminationProtection=False)
 
 
 # Lambda "Configuring reserved concurrency": Lambda keeps at least 100 of the account's concurrency unreserved.
@@ -91,10 +92,9 @@ def check_concurrency(lambda_client: Any, reserved: int, say: Any) -> None:
 
 def check_confirmation(confirm: str) -> None:
     """Before anything else (credentials, network): say what CONFIRM wants."""
-    if confirm != stack_name():
-        raise PreflightError(
-            f"make destroy deletes the stack {stack_name()}: run `make destroy CONFIRM={stack_name()}` to confirm"
-        )
+    name = stack_name()
+    if confirm != name:
+        raise PreflightError(f"make destroy deletes the stack {name}: run `make destroy CONFIRM={name}` to confirm")
 
 
 def empty_bucket(s3: Any, bucket: str, say: Any) -> int:
@@ -120,18 +120,19 @@ def empty_bucket(s3: Any, bucket: str, say: Any) -> int:
 
 def before_destroy(cloudformation: Any, confirm: str, say: Any, s3: Any = None) -> None:
     check_confirmation(confirm)
+    name = stack_name()
     region = cloudformation.meta.region_name
     stack = describe_stack(cloudformation)
     if stack is None:
-        raise PreflightError(f"{stack_name()} does not exist in {region}: nothing to destroy")
-    resources = cloudformation.describe_stack_resources(StackName=stack_name())["StackResources"]
+        raise PreflightError(f"{name} does not exist in {region}: nothing to destroy")
+    resources = cloudformation.describe_stack_resources(StackName=name)["StackResources"]
     kept = [
         f"{r['LogicalResourceId']} {r.get('PhysicalResourceId', '')}"
         for r in resources
         if r["ResourceType"] in KEPT_TYPES
     ]
     if stack.get("EnableTerminationProtection"):
-        cloudformation.update_termination_protection(StackName=stack_name(), EnableTerminationProtection=False)
+        cloudformation.update_termination_protection(StackName=name, EnableTerminationProtection=False)
         say("preflight: termination protection turned off for this destroy")
     names = configured().names
     if not names.production:  # a disposable stage (prod_serverless/disposable.py): all of it goes
@@ -144,10 +145,11 @@ def before_destroy(cloudformation: Any, confirm: str, say: Any, s3: Any = None) 
         )
         return
     say(f"preflight: these stay after the stack is gone (logs are evidence): {'; '.join(kept)}")
-    say(f"preflight: list them later with: {LEFTOVERS.format(region=region, stack=stack_name())}")
+    say(f"preflight: list them later with: {LEFTOVERS.format(region=region, stack=name)}")
     # Athena DeleteWorkGroup refuses a workgroup that holds named queries unless asked to delete them too.
-    workgroup = configured().names.workgroup
-    say(f"preflight: saved (named) queries in the {workgroup} workgroup make its deletion fail: delete them first")
+    say(
+        f"preflight: saved (named) queries in the {names.workgroup} workgroup make its deletion fail: delete them first"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,6 +45,7 @@ from typing import Any
 
 from pre_traffic_hook.handler import verdict
 from prod_serverless.log_formats import API_ACCESS_TABLE, FUNCTION_TABLE, routes_query
+from prod_serverless.names import StageNames
 from prod_serverless.queries import QUERIES, partitions
 from prod_serverless.settings import configured
 from service.routes import ROUTES
@@ -164,6 +165,7 @@ class Verifier:
     rows: list[Row] = field(default_factory=list)
     request_ids: dict[str, str] = field(default_factory=dict)  # route key … -> API request id
     lambda_ids: dict[str, str] = field(default_factory=dict)  # route key, "direct" -> Lambda request id
+    names: StageNames = field(default_factory=lambda: configured().names)  # the stage's database and workgroup
 
     def record(self, check: str, ok: bool, detail: str) -> bool:
         self.rows.append(Row(check, ok, detail))
@@ -354,7 +356,7 @@ class Verifier:
         day = started
         partition = {"year": f"{day:%Y}", "month": f"{day:%m}", "day": f"{day:%d}"}
         where = partitions(**partition)  # the day and the next: the partitions are delivery time
-        database = configured().names.database  # the stage's
+        database = self.names.database
         for table, column, ids in (
             (API_ACCESS_TABLE.name, "requestid", set(self.request_ids.values())),
             (FUNCTION_TABLE.name, "requestid", {self.lambda_ids["direct"]}),
@@ -376,9 +378,7 @@ class Verifier:
 
     def _athena(self, sql: str) -> tuple[str, list[list[str]], str]:
         athena = self.clients["athena"]
-        execution = athena.start_query_execution(QueryString=sql, WorkGroup=configured().names.workgroup)[
-            "QueryExecutionId"
-        ]
+        execution = athena.start_query_execution(QueryString=sql, WorkGroup=self.names.workgroup)["QueryExecutionId"]
         deadline = self.clock() + min(self.timeout, 300)
         while True:
             status = athena.get_query_execution(QueryExecutionId=execution)["QueryExecution"]["Status"]
@@ -584,12 +584,14 @@ def main(argv: list[str] | None = None) -> int:
                 name: client(aws, name) for name in ("cloudformation", "lambda", "s3", "athena", "cloudwatch", "logs")
             }
             stack = Stack.read(clients["cloudformation"])
+            settings = configured()
             verifier = Verifier(
                 clients=clients,
                 stack=stack,
                 timeout=args.timeout,
-                log_level=configured().log_level,
+                log_level=settings.log_level,
                 callers=callers_for(stack.url),
+                names=settings.names,
             )
             rows = verifier.run()
     except AwsUnavailableError as error:
