@@ -71,6 +71,31 @@ def test_every_recipe_line_fits_the_projects_line_length() -> None:
     assert long == []
 
 
+def _definitions(source: str) -> list[str]:
+    """The name of each function and assignment at a module's top level."""
+    import ast
+
+    names: list[str] = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [target.id for target in targets if isinstance(target, ast.Name)]
+    return names
+
+
+def test_the_recipes_pasted_into_one_module_define_each_name_once() -> None:
+    """endpoints, signedin, quote and reads all go into service/endpoints.py: a name defined twice would be silently
+    rebound (a schema would replace the variable the service reads). A team's module, recipes applied and edited
+    as it likes, is held to the same."""
+    for module in (
+        [name for recipe in ("endpoints", "signedin", "quote", "reads") for name in _definitions(recipes()[recipe])],
+        _definitions((ROOT / "service" / "endpoints.py").read_text()),
+    ):
+        assert sorted({name for name in module if module.count(name) > 1}) == []
+
+
 def _body(name: str) -> str:
     """A recipe's code without its first line (the comment saying where it goes)."""
     return recipes()[name].split("\n", 1)[1]
