@@ -14,6 +14,8 @@ PORT ?= 3000
 URL ?=
 CONFIRM ?=
 SCOPES ?=
+WORKER ?=
+EVENT ?=
 # make deploy asks before widening IAM; the pipeline passes APPROVAL=never after its environment's approval.
 APPROVAL ?= broadening
 # Configuration for every target: CONTEXT="alarmEmail=ops@example.com logLevel=DEBUG". Exported, not split by
@@ -22,13 +24,13 @@ CONTEXT ?=
 export CONTEXT
 # The variables a target reads. Any other on the command line (`make synth functionMemoryMb=512`) would be ignored
 # without a word: refuse it in one line, and say where a setting goes.
-MAKE_VARIABLES := CONTEXT PORT URL CONFIRM APPROVAL SCOPES
+MAKE_VARIABLES := CONTEXT PORT URL CONFIRM APPROVAL SCOPES WORKER EVENT
 UNKNOWN_VARIABLES := $(strip $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(filter-out $(MAKE_VARIABLES),$(v)))))
 ifneq ($(UNKNOWN_VARIABLES),)
 $(error $(firstword $(UNKNOWN_VARIABLES)) is not a variable of this Makefile ($(MAKE_VARIABLES)); a setting goes in CONTEXT: make $(or $(firstword $(MAKECMDGOALS)),synth) CONTEXT="$(firstword $(UNKNOWN_VARIABLES))=$($(firstword $(UNKNOWN_VARIABLES)))")
 endif
 
-.PHONY: help deps config synth test lint format typecheck workflows unit docs mutate upgrade audit bootstrap diff deploy verify destroy serve token cost bench smoke lock clean
+.PHONY: help deps config synth test lint format typecheck workflows unit docs mutate upgrade audit bootstrap diff deploy verify destroy serve token invoke cost bench smoke lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -109,6 +111,9 @@ serve: synth ## Local HTTP API on 127.0.0.1:3000 (PORT=8080 to change); no Docke
 
 token: deps ## A token of the local issuer for make serve's JWT routes: make token SCOPES="items:read"
 	@$(BIN)/python -m tools.dev_token --scopes "$(SCOPES)"
+
+invoke: synth ## Run a worker once, offline, with its row's sample: make invoke WORKER=nightly (EVENT=file.json to send another)
+	@$(BIN)/python -m tools.invoke --worker "$(WORKER)" $(if $(EVENT),--event "$(EVENT)",)
 
 cost: synth ## Cost per million requests of the stack as configured, all-in, and its fixed monthly cost
 	$(BIN)/python -m tools.cost

@@ -18,7 +18,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from prod_serverless import schemas
-from prod_serverless.alarms import alarm_specs
+from prod_serverless.alarms import alarm_specs, dead_letters
 from prod_serverless.api import HttpEndpoint
 from prod_serverless.bundle import LOCK, BundleError, Dependencies, install, sbom, shown
 from prod_serverless.compliance import acknowledgment_hints, add_compliance_checks
@@ -26,11 +26,13 @@ from prod_serverless.disposable import Disposable
 from prod_serverless.function import ServiceFunction
 from prod_serverless.log_archive import LogArchive
 from prod_serverless.log_catalog import LogCatalog
+from prod_serverless.log_formats import LOG_TABLES, worker_log_table
 from prod_serverless.monitoring import MonitoredService, Monitoring
 from prod_serverless.names import StageNames
 from prod_serverless.release import SafeRelease
 from prod_serverless.settings import Settings, SettingsError, cdk_json_context, parse_pairs
 from prod_serverless.verifier import VerifierPolicy
+from prod_serverless.workers import Worker, WorkerError, WorkerFunction, check_workers
 from service.routing import Route, RouteError
 
 STACK_NAME = StageNames().stack  # production's; another stage's stack is named by its stage (settings.names)
@@ -44,6 +46,13 @@ def route_table() -> tuple[Route, ...]:
     return ROUTES
 
 
+def worker_table() -> tuple[Worker, ...]:
+    """workers/table.py's rows; imported here, so a malformed row is main()'s one line."""
+    from workers.table import WORKERS
+
+    return WORKERS
+
+
 class ProdServerlessStack(Stack):
     """HTTP API → Lambda, with its logs archived to an encrypted, queryable S3 bucket and alarms on both."""
 
@@ -54,11 +63,14 @@ class ProdServerlessStack(Stack):
         *,
         settings: Settings,
         routes: tuple[Route, ...] | None = None,
+        workers: tuple[Worker, ...] | None = None,
         dependencies: Dependencies | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         routes = route_table() if routes is None else routes
+        workers = worker_table() if workers is None else workers
+        check_workers(workers)
 
         archive = LogArchive(self, "ProdLogArchive", settings=settings)
         # The resources the function uses (docs/recipes.md): declare each here, name it in `resources` (an
@@ -79,6 +91,13 @@ class ProdServerlessStack(Stack):
         )
         archive.add_source("api", api.access_log_group)
         archive.add_source("function", service.log_group)
+        # The functions no route calls (workers/table.py): each with its trigger, its archived logs and its alarms.
+        self.workers = [
+            WorkerFunction(self, worker.construct_id, worker=worker, settings=settings, log_key=archive.key)
+            for worker in workers
+        ]
+        for each in self.workers:
+            archive.add_source(each.worker.name, each.log_group)
         catalog = LogCatalog(
             self,
             "ProdLogCatalog",
@@ -87,6 +106,7 @@ class ProdServerlessStack(Stack):
             access_logs_bucket=archive.access_logs_bucket,
             results_expiration_days=settings.athena_results_expiration_days,
             names=settings.names,
+            tables=(*LOG_TABLES, *(worker_log_table(worker.name) for worker in workers)),
         )
         monitoring = Monitoring(
             self,
@@ -96,6 +116,7 @@ class ProdServerlessStack(Stack):
                 sources=tuple(archive.sources),
                 timeout_ms=int(service.timeout.to_milliseconds()),
                 routes=routes,
+                workers=workers,
             ),
             service=MonitoredService(
                 function_name=service.function.function_name,
@@ -107,6 +128,7 @@ class ProdServerlessStack(Stack):
                 access_log_group=api.access_log_group.log_group_name,
                 release=service.fingerprint,
                 refusals=api.protected,
+                subjects=worker_dimensions(self.workers),
             ),
             alarm_email=settings.alarm_email,
             subscribers_outside_stack=settings.alarm_subscribers_outside_stack,
@@ -159,6 +181,22 @@ class ProdServerlessStack(Stack):
             value=verifier.policy.managed_policy_arn,
             description="Attach to the role that runs make verify (a person, the pipeline): all it needs",
         )
+        for each in self.workers:
+            title = each.worker.title
+            CfnOutput(self, f"Prod{title}FunctionName", value=each.function.function_name, description="Worker")
+            if each.queue is not None:
+                CfnOutput(self, f"Prod{title}QueueUrl", value=each.queue.queue_url, description="What it consumes")
+
+
+def worker_dimensions(workers: list[WorkerFunction]) -> dict[str, dict[str, str]]:
+    """What each worker's alarms read: its function and queue, and its dead-letter queue (alarms.dead_letters)."""
+    subjects: dict[str, dict[str, str]] = {}
+    for each in workers:
+        subjects[each.worker.name] = {"FunctionName": each.function.function_name}
+        if each.queue is not None:
+            subjects[each.worker.name]["QueueName"] = each.queue.queue_name
+        subjects[dead_letters(each.worker.name)] = {"QueueName": each.dead_letters.queue_name}
+    return subjects
 
 
 def build_app(
@@ -167,6 +205,7 @@ def build_app(
     *,
     control_tower: bool = True,
     routes: tuple[Route, ...] | None = None,
+    workers: tuple[Worker, ...] | None = None,
     lock: Path = LOCK,
 ) -> App:
     """The whole app: settings from context, the stack, the compliance checks.
@@ -188,6 +227,7 @@ def build_app(
         settings.names.stack,
         settings=settings,
         routes=routes,
+        workers=workers,
         dependencies=dependencies,
         env=Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=settings.region),
         description="Prod serverless API: HTTP API + Lambda, encrypted log archive, alarms",
@@ -216,6 +256,8 @@ def main() -> None:
         sys.exit(f"Configuration error: {error}")
     except RouteError as error:
         sys.exit(f"Route table error (service/routes.py): {error}")
+    except WorkerError as error:
+        sys.exit(f"Workers table error (workers/table.py): {error}")
     except BundleError as error:
         sys.exit(f"Function dependencies ({shown(LOCK)}): {error}")
     try:

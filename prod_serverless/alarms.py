@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from prod_serverless import metrics
 from prod_serverless.metrics import Watch
 from prod_serverless.settings import Settings
+from prod_serverless.workers import Queue, Worker
 from service.routing import PUBLIC, Route
 
 GTE = "GreaterThanOrEqualToThreshold"
@@ -31,6 +32,16 @@ COMPOSITES = {
     UNHEALTHY: "requests are failing (errors, throttles, 5xx). First: the member alarm's own description.",
     DEGRADED: "requests are slow or refused (latency, duration, 4xx rate). First: the member alarm's own description.",
 }
+# Each worker has its own composite: a failing nightly job must not be hidden behind a queue consumer already in ALARM.
+WORKER_COMPOSITE_RUNBOOK = (
+    "a worker is failing (errors, throttles, dead letters, backlog, duration). "
+    "First: the member alarm's own description."
+)
+
+
+def composite_runbook(name: str) -> str:
+    """What a composite's description says: the service's two, or a worker's."""
+    return COMPOSITES.get(name, WORKER_COMPOSITE_RUNBOOK)
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,7 @@ class AlarmSpec:
     treat_missing_data: str = "notBreaching"
     source: str | None = None  # the archived log source this alarm is about, if any
     route: str | None = None  # the route key this alarm is about, if any
+    subject: str | None = None  # the worker (or `<worker>/dead-letters`) whose dimensions it reads, if any
     # The composite (COMPOSITES) this alarm is a member of, which alone notifies for it: one failure pages once.
     composite: str | None = None
     # Watched by CodeDeploy during a release, scoped to the new version; ALARM rolls the release back, and that
@@ -101,17 +113,104 @@ def route_name(route: Route) -> str:
 
 
 def alarm_specs(
-    settings: Settings, sources: Sequence[str], timeout_ms: int, routes: Sequence[Route] = ()
+    settings: Settings,
+    sources: Sequence[str],
+    timeout_ms: int,
+    routes: Sequence[Route] = (),
+    workers: Sequence[Worker] = (),
 ) -> tuple[AlarmSpec, ...]:
     """Every alarm of the stack, each from what it watches: the function, the API, each route that declares one,
-    the releases, each archived source."""
+    the releases, each archived source, each worker."""
     return (
         *function_alarms(settings, timeout_ms),
         *api_alarms(settings, routes),
         *(spec for route in routes for spec in route_alarms(route)),
         *release_alarms(settings),
         *(spec for source in sources for spec in delivery_alarms(settings, source)),
+        *(spec for worker in workers for spec in worker_alarms(worker)),
     )
+
+
+def dead_letters(worker: str) -> str:
+    """The subject of a worker's dead-letter queue alarm (MonitoredService.subjects), by the worker's name."""
+    return f"{worker}/dead-letters"
+
+
+def worker_alarms(worker: Worker) -> list[AlarmSpec]:
+    """A worker's: errors, throttles, duration near its timeout, its dead letters; a queue's backlog too. Each is a
+    member of the worker's own composite, which pages."""
+    name, composite = worker.title, f"{worker.title}Failing"
+    timeout_ms = worker.timeout_seconds * 1000
+    specs = [
+        AlarmSpec(
+            f"{name}Errors",
+            (("m", metrics.LAMBDA_ERRORS),),
+            "Sum",
+            5,
+            GTE,
+            1,
+            f"the {worker.name} worker raised or timed out. First: Logs Insights on its log group, level = 'ERROR' "
+            "in the alarm window; then its dead-letter queue.",
+            subject=worker.name,
+            composite=composite,
+        ),
+        AlarmSpec(
+            f"{name}Throttles",
+            (("m", metrics.LAMBDA_THROTTLES),),
+            "Sum",
+            5,
+            GTE,
+            1,
+            f"runs of the {worker.name} worker were refused for lack of concurrency. First: the account's "
+            "ConcurrentExecutions against its quota; the API function shares it.",
+            subject=worker.name,
+            composite=composite,
+        ),
+        AlarmSpec(
+            f"{name}Duration",
+            (("m", metrics.LAMBDA_DURATION),),
+            "Maximum",
+            5,
+            GT,
+            round(timeout_ms * DURATION_ALARM_FRACTION),
+            f"a run of the {worker.name} worker took more than {DURATION_ALARM_FRACTION:.0%} of its {timeout_ms} ms "
+            "timeout. First: its REPORT lines; raise timeout_seconds in its row or split the work.",
+            subject=worker.name,
+            composite=composite,
+            note=f"the longest run, {DURATION_ALARM_FRACTION:.0%} of the row's timeout",
+        ),
+        AlarmSpec(
+            f"{name}DeadLetters",
+            (("m", metrics.QUEUE_VISIBLE),),
+            "Maximum",
+            5,
+            GTE,
+            1,
+            f"the {worker.name} worker's dead-letter queue holds work that failed every retry. First: read a "
+            "message (its attributes carry the error); fix, then redrive it (SQS StartMessageMoveTask).",
+            subject=dead_letters(worker.name),
+            composite=composite,
+            note="kept 14 days; stays in ALARM until the queue is emptied or redriven",
+        ),
+    ]
+    if isinstance(worker.trigger, Queue):
+        threshold = worker.trigger.oldest_message_minutes * 60
+        specs.append(
+            AlarmSpec(
+                f"{name}QueueAge",
+                (("m", metrics.QUEUE_OLDEST_AGE),),
+                "Maximum",
+                5,
+                GT,
+                threshold,
+                f"a message has waited more than {threshold} s in the {worker.name} queue: the worker falls behind "
+                "or keeps failing it. First: its Errors and Throttles, then max_concurrency in its row.",
+                subject=worker.name,
+                composite=composite,
+                note="oldest_message_minutes in the worker's row",
+            )
+        )
+    return specs
 
 
 def function_alarms(settings: Settings, timeout_ms: int) -> list[AlarmSpec]:

@@ -12,11 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import AssetHashType, Duration, IgnoreMode
+from aws_cdk import AssetHashType, Duration, IgnoreMode, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from prod_serverless.bundle import Dependencies, assemble
@@ -101,13 +102,16 @@ def owned_function(
     tracing: str,
     memory_mb: int,
     timeout: Duration,
-    dlq_reason: str,
+    dlq_reason: str | None,
     reserved_concurrency: int | None = None,
     retry_attempts: int | None = None,
     dependencies: Dependencies | None = None,
+    dead_letter_queue: sqs.IQueue | None = None,
 ) -> OwnedFunction:
     """Build the function into `scope` from the package `code` (`handler` is relative to it: "handler.handler");
-    `purpose` completes "Runtime role of …" and the policy description."""
+    `purpose` completes "Runtime role of …" and the policy description. `dead_letter_queue`: where Lambda puts an
+    asynchronous run that failed its retries (`statements` must allow sqs:SendMessage on it: the role takes no
+    grants); without one, `dlq_reason` says why none is needed."""
     log_group = encrypted_log_group(scope, "LogGroup", retention_days=log_retention_days, key=log_key)
     # Our own role: the default one would attach the AWS managed AWSLambdaBasicExecutionRole.
     role = iam.Role(
@@ -162,6 +166,9 @@ def owned_function(
         system_log_level_v2=lambda_.SystemLogLevel(system_log_level),
         reserved_concurrent_executions=reserved_concurrency,
         retry_attempts=retry_attempts,
+        dead_letter_queue=dead_letter_queue,
+        # Only the version in service is kept (function.py says why), for a caller that publishes current_version.
+        current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.DESTROY),
     )
     resource = function.node.default_child
     if not isinstance(resource, lambda_.CfnFunction):
@@ -180,8 +187,11 @@ def owned_function(
     if not isinstance(policy_resource, iam.CfnManagedPolicy):
         raise TypeError("iam.ManagedPolicy without a CfnManagedPolicy")
     resource.add_override("DependsOn", [policy_resource.logical_id])
-    for pack in ("Serverless", *FRAMEWORK_PACKS):
-        acknowledge(function, f"{pack}-LambdaDLQ", dlq_reason)
+    if dead_letter_queue is None:
+        if dlq_reason is None:
+            raise ValueError(f"{scope.node.path}: a function without a dead-letter queue needs a dlq_reason")
+        for pack in ("Serverless", *FRAMEWORK_PACKS):
+            acknowledge(function, f"{pack}-LambdaDLQ", dlq_reason)
     for rule in (*(f"{pack}-LambdaInsideVPC" for pack in FRAMEWORK_PACKS), "CT.LAMBDA.PR.3"):
         acknowledge(
             function,

@@ -6,6 +6,8 @@ Partition projection computes partitions from the S3 layout, so there is no craw
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_glue as glue
@@ -37,9 +39,12 @@ class LogCatalog(Construct):
         access_logs_bucket: s3.IBucket,
         results_expiration_days: int,
         names: StageNames | None = None,
+        tables: Sequence[LogTable] = LOG_TABLES,
     ) -> None:
+        """`tables`: one per archived source (the API's, the function's, each worker's)."""
         super().__init__(scope, construct_id)
         self.names = names or StageNames()  # the stage's database and workgroup names
+        self.log_tables = tuple(tables)
         account = Stack.of(self).account
         # Query results are scratch data: their own bucket keeps them out of the archive's lock and lifecycle.
         self.results_bucket = hardened_bucket(
@@ -80,7 +85,7 @@ class LogCatalog(Construct):
                 name=self.names.database, description="Prod serverless API logs archived by Firehose"
             ),
         )
-        self.tables = {table.source: self._table(table, bucket=bucket, account=account) for table in LOG_TABLES}
+        self.tables = {table.source: self._table(table, bucket=bucket, account=account) for table in self.log_tables}
 
         self.workgroup = athena.CfnWorkGroup(
             self,
@@ -112,7 +117,7 @@ class LogCatalog(Construct):
 
     def acknowledge_reader_wildcards(self, policy: iam.ManagedPolicy, bucket: s3.IBucket) -> None:
         """The reasons for the reader statements' wildcards, on any policy that holds them."""
-        for table in LOG_TABLES:
+        for table in self.log_tables:
             acknowledge(
                 policy,
                 f"AwsSolutions-IAM5[Resource::{arn_token(bucket)}/{table.source}/*]",
@@ -136,7 +141,7 @@ class LogCatalog(Construct):
         database = stack.format_arn(service="glue", resource="database", resource_name=self.names.database)
         tables = [
             stack.format_arn(service="glue", resource="table", resource_name=f"{self.names.database}/{table.name}")
-            for table in LOG_TABLES
+            for table in self.log_tables
         ]
         results = self.results_bucket
         return [
@@ -159,7 +164,7 @@ class LogCatalog(Construct):
             iam.PolicyStatement(
                 sid="ReadArchivedLines",
                 actions=["s3:GetObject"],
-                resources=[f"{bucket.bucket_arn}/{table.source}/*" for table in LOG_TABLES],
+                resources=[f"{bucket.bucket_arn}/{table.source}/*" for table in self.log_tables],
             ),
             iam.PolicyStatement(
                 sid="WriteQueryResults",

@@ -142,3 +142,8 @@ API_ACCESS_TABLE = LogTable(
 FUNCTION_TABLE = LogTable(source="function", name="prod_function_logs", columns=FUNCTION_LOG_COLUMNS)
 
 LOG_TABLES = (API_ACCESS_TABLE, FUNCTION_TABLE)
+
+
+def worker_log_table(name: str) -> LogTable:
+    """A worker's table: its own archived source, read with the function's columns (Lambda's JSON log format)."""
+    return LogTable(source=name, name=f"prod_{name}_logs", columns=FUNCTION_LOG_COLUMNS)

@@ -89,3 +89,9 @@ def insights_query(watch: Watch, dimensions: Mapping[str, str], function: str = 
     conditions = " AND ".join(f"{name} = '{dimensions[name]}'" for name in watch.dimensions)
     # A metrics query over this stack's own names, not SQL run against data: nothing here is user input.
     return f'SELECT {function}("{watch.name}") FROM "{watch.namespace}" WHERE {conditions}'  # noqa: S608
+
+
+# SQS "Available CloudWatch metrics for Amazon SQS": AWS/SQS by QueueName, published every minute for an active queue
+# (one that holds messages or was called in the last six hours).
+QUEUE_OLDEST_AGE = Watch("AWS/SQS", "ApproximateAgeOfOldestMessage", ("QueueName",))
+QUEUE_VISIBLE = Watch("AWS/SQS", "ApproximateNumberOfMessagesVisible", ("QueueName",))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aws_cdk import Annotations, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -14,7 +14,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from prod_serverless import metrics
-from prod_serverless.alarms import COMPOSITES, AlarmSpec
+from prod_serverless.alarms import COMPOSITES, AlarmSpec, composite_runbook, dead_letters
 from prod_serverless.compliance import acknowledge
 from prod_serverless.keys import customer_managed_key
 from prod_serverless.log_formats import routes_query
@@ -48,9 +48,13 @@ class MonitoredService:
     access_log_group: str = ""  # where the route table reads its numbers (the access line's routeKey)
     release: str = ""  # the version fingerprint: the release alarms' ids carry it, so each release has new ones
     refusals: bool = False  # some route is protected: the route table counts its authorizers' 401 and 403
+    # A worker's dimension values (FunctionName, QueueName), by worker name and by `<worker>/dead-letters`.
+    subjects: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
-    def dimensions(self, source: str | None = None, route: str | None = None) -> dict[str, str]:
-        """Every dimension value the stack's metrics are published with, for one archived source or route."""
+    def dimensions(
+        self, source: str | None = None, route: str | None = None, subject: str | None = None
+    ) -> dict[str, str]:
+        """Every dimension value the stack's metrics are published with, for one archived source, route or worker."""
         values = {
             "FunctionName": self.function_name,
             "ApiId": self.api_id,
@@ -62,6 +66,8 @@ class MonitoredService:
             values |= {"DeliveryStreamName": self.delivery_streams[source], "LogGroupName": self.log_groups[source]}
         if route is not None:
             values["Route"] = route
+        if subject is not None:
+            values |= self.subjects[subject]
         return values
 
 
@@ -93,14 +99,16 @@ class Monitoring(Construct):
         self.alarms: dict[str, cloudwatch.IAlarm] = {spec.name: self._alarm(spec) for spec in self.specs}
 
         self.composites: dict[str, cloudwatch.CompositeAlarm] = {}
-        for name, runbook in COMPOSITES.items():
+        # The service's two first, then each worker's, in the table's order.
+        in_order = dict.fromkeys([*COMPOSITES, *(spec.composite for spec in self.specs if spec.composite)])
+        for name in in_order:
             members = [self.alarms[spec.name] for spec in self.specs if spec.composite == name]
             if not members:
                 continue
             composite = cloudwatch.CompositeAlarm(
                 self,
                 f"{name}Alarm",
-                alarm_description=f"Prod {name}: {runbook}",
+                alarm_description=f"Prod {name}: {composite_runbook(name)}",
                 alarm_rule=cloudwatch.AlarmRule.any_of(*members),
             )
             self._notify(composite, self._action)
@@ -195,7 +203,7 @@ class Monitoring(Construct):
 
     def _metric(self, spec: AlarmSpec) -> cloudwatch.IMetric:
         period = Duration.minutes(spec.period_minutes)
-        dimensions = self._service.dimensions(spec.source, spec.route)
+        dimensions = self._service.dimensions(spec.source, spec.route, spec.subject)
         if spec.expression is None:
             return metrics.metric(spec.watch, dimensions, spec.statistic, period)
         return cloudwatch.MathExpression(
@@ -210,7 +218,9 @@ class Monitoring(Construct):
     def _insights_alarm(self, spec: AlarmSpec, description: str) -> cloudwatch.IAlarm:
         """An alarm on a Metrics Insights query: CloudFormation's Metrics property, as the L2 has none."""
         query = metrics.insights_query(
-            spec.watch, self._service.dimensions(spec.source, spec.route), INSIGHTS_FUNCTIONS[spec.statistic]
+            spec.watch,
+            self._service.dimensions(spec.source, spec.route, spec.subject),
+            INSIGHTS_FUNCTIONS[spec.statistic],
         )
         topic = self.topic if spec.notifies else self.events_topic
         alarm = cloudwatch.CfnAlarm(
@@ -292,6 +302,30 @@ class Monitoring(Construct):
                 height=max(4, 2 + len(self._service.routes)),
             )
         )
+        for worker in self._service.subjects:  # a row per worker: its runs, and its queues' depth
+            if "/" in worker:
+                continue
+            own = self._service.dimensions(subject=worker)
+            shown = [
+                metrics.metric(watch, own, statistic, minute)
+                for watch, statistic in (
+                    (metrics.LAMBDA_INVOCATIONS, "Sum"),
+                    (metrics.LAMBDA_ERRORS, "Sum"),
+                    (metrics.LAMBDA_THROTTLES, "Sum"),
+                )
+            ]
+            queues = [
+                metrics.metric(metrics.QUEUE_VISIBLE, self._service.dimensions(subject=subject), "Maximum", minute)
+                for subject in (worker, dead_letters(worker))
+                if "QueueName" in self._service.subjects[subject]
+            ]
+            dashboard.add_widgets(
+                _graph(f"Worker {worker}: runs, errors, throttles", shown),
+                _graph(
+                    f"Worker {worker}: duration (ms)", [metrics.metric(metrics.LAMBDA_DURATION, own, "Maximum", minute)]
+                ),
+                _graph(f"Worker {worker}: messages waiting (queue, dead letters)", queues),
+            )
         return dashboard
 
 

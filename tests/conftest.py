@@ -79,7 +79,7 @@ def broken_copy() -> Path:
     copy = scratch("broken-routes-")
     for name in ("main.py", "cdk.json"):
         (copy / name).write_bytes((ROOT / name).read_bytes())
-    for package in ("prod_serverless", "service", "pre_traffic_hook", "tools"):
+    for package in ("prod_serverless", "service", "pre_traffic_hook", "workers", "tools"):
         shutil.copytree(ROOT / package, copy / package, ignore=shutil.ignore_patterns("__pycache__"))
     routes = copy / "service" / "routes.py"
     routes.write_text(routes.read_text().replace('"/",', '"/items/",', 1))

@@ -20,10 +20,12 @@ import pytest
 
 from pre_traffic_hook.handler import CHECKS_METADATA, INVOKE_TIMEOUT_ENV, route_event, verdict
 from prod_serverless import function
+from prod_serverless.alarms import worker_alarms
 from prod_serverless.bundle import install
 from prod_serverless.function import Variable
 from prod_serverless.log_formats import routes_query
 from prod_serverless.settings import Settings, cdk_json_context, parse_pairs
+from prod_serverless.workers import Queue, Schedule, Worker
 from service import handler
 from service import metrics as service_metrics
 from service.routes import ROUTES
@@ -36,7 +38,8 @@ from tests.tools.helpers import serving, verify_api_rows
 from tests.tools.test_contract import GIVEN, fuzz
 from tests.validators import use_validators
 from tests.wheels import lock_line, make_wheel
-from tools import cost, docs, smoke
+from tests.workers import worker_code
+from tools import cost, docs, invoke, smoke
 from tools.callers import Callers
 from tools.local_auth import DevIssuer
 from tools.local_server import function_variables, serve
@@ -56,7 +59,7 @@ def recipes() -> dict[str, str]:
 def test_every_recipe_in_the_readme_and_docs_is_run_here() -> None:
     assert set(recipes()) == {
         "endpoints", "routes", "signedin", "signedinroutes", "issuer", "variable", "reads", "context", "quote",
-        "quoteroute", "staging",
+        "quoteroute", "staging", "nightly", "nightlyrow", "orders", "ordersrow",
         "items", "itemroutes", "itemimports", "itemtable", "library", "libraryuse",
         "secret", "secretroute", "secretimports", "secretstack",
     }  # fmt: skip
@@ -191,13 +194,34 @@ def _variable() -> Variable:
     return row
 
 
+# The worker recipes: each package's handler.py, and the row it adds to workers/table.py.
+WORKER_RECIPES = {"nightly": "nightlyrow", "orders": "ordersrow"}
+
+
 @pytest.fixture(scope="module")
-def extended(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
-    """The app with the recipes' routes and variable, and CORS on: every rule pack and Control Tower control run."""
+def team_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Worker, ...]]:
+    """The recipes' workers with the team's own rows; their packages are written where the repository lacks them, and
+    stay readable while the module's tests run."""
+    with worker_code(tmp_path_factory.mktemp("workers"), {name: _body(name) for name in WORKER_RECIPES}):
+        from workers.table import WORKERS
+
+        rows = eval(
+            "(" + "".join(_body(row) for row in WORKER_RECIPES.values()) + ")",
+            {"Worker": Worker, "Schedule": Schedule, "Queue": Queue},
+        )
+        yield (*(row for row in rows if row.name not in {worker.name for worker in WORKERS}), *WORKERS)
+
+
+@pytest.fixture(scope="module")
+def extended(tmp_path_factory: pytest.TempPathFactory, team_workers: tuple[Worker, ...]) -> Iterator[Synthesized]:
+    """The app with the recipes' routes, variable and workers, and CORS on: every rule pack and Control Tower control
+    run."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(function, "ENVIRONMENT", (*function.ENVIRONMENT, _variable()))
         outdir = tmp_path_factory.mktemp("cdk.out.extended")
-        app = team_main().build_app({"corsAllowedOrigins": ORIGIN, **TEAM_CONTEXT}, outdir=str(outdir), routes=EXTENDED)
+        app = team_main().build_app(
+            {"corsAllowedOrigins": ORIGIN, **TEAM_CONTEXT}, outdir=str(outdir), routes=EXTENDED, workers=team_workers
+        )
         assembly = app.synth()  # fails on any unacknowledged finding: the routes need no compliance step
         template = assembly.get_stack_by_name("ProdServerlessStack").template
         report = json.loads((outdir / "validation-report.json").read_text())
@@ -540,7 +564,7 @@ def test_every_alarm_on_the_functions_metrics_reads_what_the_function_really_wri
     run it (its name and version in the variables Lambda sets), against each alarm's namespace, metric name, exact
     dimension set and the values the template gives those dimensions."""
     (function_id,) = [i for i in extended.of_type("AWS::Lambda::Function") if i.startswith("ProdFunction")]
-    (version_id,) = extended.of_type("AWS::Lambda::Version")
+    (version_id,) = [i for i in extended.of_type("AWS::Lambda::Version") if i.startswith("ProdFunctionVersion")]
     # What Lambda sets (AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_VERSION) stands for what the template refers to.
     stands_for = {"fn-name": {"Ref": function_id}, "7": {"Fn::GetAtt": [version_id, "Version"]}}
     monkeypatch.setattr(service_metrics, "FUNCTION_NAME", "fn-name")
@@ -690,3 +714,108 @@ def test_the_staging_recipe_confirms_the_stack_its_stage_names() -> None:
     (stage,) = stages
     assert [line.split()[1] for line in lines] == ["deploy", "verify", "destroy"]
     assert lines[-1].endswith(f"CONFIRM={StageNames(stage).stack}")
+
+
+# ------------------------------------------------------------------------------------------------ the workers
+def _by_worker(extended: Synthesized, kind: str, worker: Worker) -> dict[str, Any]:
+    return {i: r for i, r in extended.of_type(kind).items() if i.startswith(worker.construct_id)}
+
+
+def test_the_worker_recipes_add_a_nightly_job_and_a_queue_consumer(team_workers: tuple[Worker, ...]) -> None:
+    kinds = {worker.name: type(worker.trigger) for worker in team_workers}
+    assert (kinds["nightly"], kinds["orders"]) == (Schedule, Queue)
+
+
+def test_each_worker_pages_through_its_own_alarms(extended: Synthesized, team_workers: tuple[Worker, ...]) -> None:
+    alarms = {i.removeprefix("ProdMonitoring").split("Alarm")[0] for i in extended.of_type("AWS::CloudWatch::Alarm")}
+    composites = {i.removeprefix("ProdMonitoring"): c["Properties"] for i, c in
+                  extended.of_type("AWS::CloudWatch::CompositeAlarm").items()}  # fmt: skip
+    for worker in team_workers:
+        own = {spec.name for spec in worker_alarms(worker)}
+        assert own <= alarms, worker.name
+        ((_, composite),) = [(i, c) for i, c in composites.items() if i.startswith(f"{worker.title}Failing")]
+        assert all(f"ProdMonitoring{name}Alarm" in json.dumps(composite["AlarmRule"]) for name in own)
+        assert composite["AlarmActions"] == [{"Ref": _topic(extended)}]
+
+
+def _topic(extended: Synthesized) -> str:
+    (topic,) = [i for i in extended.of_type("AWS::SNS::Topic") if i.startswith("ProdMonitoringAlarmTopic")]
+    return topic
+
+
+def test_each_workers_alarms_read_its_own_function_and_queues(
+    extended: Synthesized, team_workers: tuple[Worker, ...]
+) -> None:
+    alarms = {i.removeprefix("ProdMonitoring").split("Alarm")[0]: a["Properties"] for i, a in
+              extended.of_type("AWS::CloudWatch::Alarm").items()}  # fmt: skip
+    for worker in team_workers:
+        (function,) = _by_worker(extended, "AWS::Lambda::Function", worker)
+        queues = _by_worker(extended, "AWS::SQS::Queue", worker)
+        (dead,) = [i for i, q in queues.items() if "RedriveAllowPolicy" in q["Properties"]]
+        assert alarms[f"{worker.title}Errors"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
+        assert alarms[f"{worker.title}DeadLetters"]["Dimensions"] == [
+            {"Name": "QueueName", "Value": {"Fn::GetAtt": [dead, "QueueName"]}}
+        ]
+        if isinstance(worker.trigger, Queue):
+            (source,) = set(queues) - {dead}
+            assert alarms[f"{worker.title}QueueAge"]["Dimensions"] == [
+                {"Name": "QueueName", "Value": {"Fn::GetAtt": [source, "QueueName"]}}
+            ]
+
+
+def test_each_worker_has_a_dashboard_row(extended: Synthesized, team_workers: tuple[Worker, ...]) -> None:
+    (dashboard,) = extended.of_type("AWS::CloudWatch::Dashboard").values()
+    text = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for worker in team_workers:
+        assert text.count(f"Worker {worker.name}:") == 3, worker.name
+
+
+def test_each_workers_logs_are_archived_and_have_their_glue_table(
+    extended: Synthesized, team_workers: tuple[Worker, ...]
+) -> None:
+    filters = [f["Properties"] for f in extended.of_type("AWS::Logs::SubscriptionFilter").values()]
+    tables = {
+        t["Properties"]["TableInput"]["Name"]: t["Properties"] for t in extended.of_type("AWS::Glue::Table").values()
+    }
+    for worker in team_workers:
+        (group,) = _by_worker(extended, "AWS::Logs::LogGroup", worker)
+        (stream,) = [i for i in extended.of_type("AWS::KinesisFirehose::DeliveryStream") if worker.title in i]
+        (subscription,) = [f for f in filters if f["LogGroupName"] == {"Ref": group}]
+        assert (subscription["DestinationArn"], subscription["FilterPattern"]) == ({"Fn::GetAtt": [stream, "Arn"]}, "")
+        location = json.dumps(tables[f"prod_{worker.name}_logs"]["TableInput"]["StorageDescriptor"]["Location"])
+        assert f"/{worker.name}/" in location
+
+
+def test_make_cost_prices_each_worker(extended: Synthesized, team_workers: tuple[Worker, ...]) -> None:
+    deployed = cost.Deployed.read(extended.template)
+    assert {(w.name, w.trigger) for w in deployed.workers} == {(w.name, w.trigger.kind) for w in team_workers}
+    report = cost.render(deployed)
+    for worker in team_workers:
+        assert f"Worker {worker.name}" in report
+
+
+def test_make_invoke_runs_each_worker_offline_with_its_sample(
+    extended: Synthesized, team_workers: tuple[Worker, ...]
+) -> None:
+    for worker in team_workers:
+        healthy, answer = invoke.run(worker, worker.sample_event(), extended.template, TEAM_SETTINGS.region)
+        assert healthy, (worker.name, answer)
+
+
+def test_the_queue_recipe_returns_a_bad_message_alone_to_the_queue(team_workers: tuple[Worker, ...]) -> None:
+    (orders,) = [worker for worker in team_workers if worker.name == "orders"]
+    assert isinstance(orders.trigger, Queue)
+    good, bad = orders.sample_event()["Records"][0], dict(orders.sample_event()["Records"][0])
+    bad |= {"messageId": "bad", "body": json.dumps({**orders.trigger.message, "id": None})}
+    sys.path.insert(0, str(workers_code()))
+    try:
+        module = importlib.import_module("orders.handler")
+    finally:
+        sys.path.pop(0)
+    assert module.handler({"Records": [good, bad]}, None) == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
+
+
+def workers_code() -> Path:
+    from prod_serverless import workers
+
+    return workers.WORKERS_CODE

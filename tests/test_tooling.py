@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import background_result, broken_copy
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("main.py", "prod_serverless", "service", "pre_traffic_hook", "tools", "tests")
+SOURCES = ("main.py", "prod_serverless", "service", "pre_traffic_hook", "workers", "tools", "tests")
 
 
 def _project_files() -> list[Path]:

@@ -92,6 +92,10 @@ PRICES = {
     "dashboard_month": Price(3.00, "dashboard-month", "aws.amazon.com/cloudwatch/pricing"),
     "custom_metric_month": Price(0.30, "metric-month (detailed route metrics)", "aws.amazon.com/cloudwatch/pricing"),
     "logs_insights_gb": Price(0.005, "GB scanned by a Logs Insights query", "aws.amazon.com/cloudwatch/pricing"),
+    "scheduler_invocation": Price(
+        1.00 / 1e6, "EventBridge Scheduler invocation (after 14 million free)", "aws.amazon.com/eventbridge/pricing"
+    ),
+    "sqs_request": Price(0.40 / 1e6, "SQS standard request, 64 KB chunk", "aws.amazon.com/sqs/pricing"),
 }
 # A screen left open on the dashboard, refreshing every 5 minutes: each refresh runs its Logs Insights widgets again.
 SCREEN_REFRESH_MINUTES = 5
@@ -135,6 +139,141 @@ WARM_BILLED_MS = 2
 INIT_BILLED_MS = 300
 
 
+# --------------------------------------------------------------------------------------------------- workers
+# Assumed, not documented: Lambda keeps about five pollers long-polling (20 s) an idle SQS queue, about 15 empty
+# receives a minute; the SQS page bills each empty receive as a request.
+IDLE_RECEIVES_PER_MINUTE = 15
+# A worker's own work is unknown here: its compute is priced per 100 ms of each invocation, at its memory.
+WORKER_UNIT_MS = 100
+# SQS requests per message at a trickle: the producer's SendMessage, Lambda's ReceiveMessage and DeleteMessage.
+SQS_REQUESTS_PER_MESSAGE = 3
+MINUTES_PER_MONTH = DAYS_PER_MONTH * 24 * 60
+CRON_RANGES = {"minute": (0, 59), "hour": (0, 23), "day": (1, 31), "month": (1, 12), "weekday": (1, 7)}
+CRON_NAMES = {
+    **{name: n for n, name in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV",
+                                          "DEC"), start=1)},
+    **{name: n for n, name in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), start=1)},
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WorkerCost:
+    """A worker as the bill sees it: its trigger, its size."""
+
+    name: str
+    trigger: str  # "schedule" or "queue"
+    memory_mb: int
+    timeout_seconds: int
+    architecture: str
+    expression: str = ""  # a schedule's
+    batch_size: int = 1  # a queue's
+
+
+def cron_field_count(text: str, unit: str) -> float:
+    """How many values a cron field matches: `*`, `?`, `a`, `a-b`, `*/n`, `a/n`, lists, names; L, W and # as one."""
+    low, high = CRON_RANGES[unit]
+    count = 0.0
+    for part in text.split(","):
+        base, _, step = part.partition("/")
+        base = str(CRON_NAMES.get(base.upper(), base))
+        if base in ("*", "?"):
+            start, end = low, high
+        elif "-" in base:
+            first, last = base.split("-", 1)
+            start, end = int(CRON_NAMES.get(first.upper(), first)), int(CRON_NAMES.get(last.upper(), last))
+        elif base.isdigit():
+            start = end = int(base)
+            if step:
+                end = high
+        else:  # L, W, 3#2: one day
+            count += 1
+            continue
+        count += math.ceil((end - start + 1) / int(step)) if step else end - start + 1
+    return count
+
+
+def runs_per_month(expression: str) -> float:
+    """An EventBridge Scheduler expression's runs in an average month (an `at()` runs once: 0 a month)."""
+    rate = re.fullmatch(r"rate\((\d+) (minute|hour|day)s?\)", expression)
+    if rate:
+        minutes = int(rate[1]) * {"minute": 1, "hour": 60, "day": 1440}[rate[2]]
+        return MINUTES_PER_MONTH / minutes
+    cron = re.fullmatch(r"cron\((\S+) (\S+) (\S+) (\S+) (\S+) \S+\)", expression)
+    if not cron:
+        return 0.0
+    minute, hour, day, month, weekday = cron.groups()
+    per_day = cron_field_count(minute, "minute") * cron_field_count(hour, "hour")
+    if day in ("*", "?") and weekday in ("*", "?"):
+        days = DAYS_PER_MONTH
+    elif day in ("*", "?"):
+        days = DAYS_PER_MONTH * cron_field_count(weekday, "weekday") / 7
+    else:
+        days = cron_field_count(day, "day")
+    return per_day * days * cron_field_count(month, "month") / 12
+
+
+def deployed_workers(template: dict[str, Any]) -> tuple[WorkerCost, ...]:
+    """Each worker's function (its `prod:worker` metadata) and its trigger, found by the worker's logical-id prefix."""
+    resources = template["Resources"]
+    found = []
+    for resource in resources.values():
+        name = resource.get("Metadata", {}).get("prod:worker")
+        if resource["Type"] != "AWS::Lambda::Function" or not name:
+            continue
+        properties = resource["Properties"]
+        prefix = f"Prod{name.capitalize()}Worker"
+        schedules = [r["Properties"] for i, r in resources.items()
+                     if i.startswith(prefix) and r["Type"] == "AWS::Scheduler::Schedule"]  # fmt: skip
+        mappings = [r["Properties"] for i, r in resources.items()
+                    if i.startswith(prefix) and r["Type"] == "AWS::Lambda::EventSourceMapping"]  # fmt: skip
+        found.append(
+            WorkerCost(
+                name=name,
+                trigger="schedule" if schedules else "queue",
+                memory_mb=properties["MemorySize"],
+                timeout_seconds=properties["Timeout"],
+                architecture=properties.get("Architectures", ["x86_64"])[0],
+                expression=schedules[0]["ScheduleExpression"] if schedules else "",
+                batch_size=mappings[0].get("BatchSize", 10) if mappings else 1,
+            )
+        )
+    return tuple(found)
+
+
+def worker_item(worker: WorkerCost) -> Item:
+    """A worker's line: a schedule's month at most (each run billed its whole timeout), a queue's per million
+    messages at a trickle (one message a batch) with WORKER_UNIT_MS of work each, and its idle polling."""
+    gb_second = f"lambda_gb_second_{worker.architecture}"
+    if worker.trigger == "schedule":
+        runs = runs_per_month(worker.expression)
+        per_run = (
+            _usd("lambda_request", 1)
+            + _usd("scheduler_invocation", 1)
+            + _usd(gb_second, worker.memory_mb / 1024 * worker.timeout_seconds)
+        )
+        return Item(
+            f"Worker {worker.name}",
+            runs * per_run,
+            f"a month at most: {runs:.4g} runs ({worker.expression}), each billed its whole {worker.timeout_seconds} s "
+            f"at {worker.memory_mb} MB, ${per_run:.6f} a run",
+        )
+    million = 1e6
+    messages = (
+        _usd("sqs_request", SQS_REQUESTS_PER_MESSAGE * million)
+        + _usd("lambda_request", million)
+        + _usd(gb_second, worker.memory_mb / 1024 * WORKER_UNIT_MS / 1000 * million)
+    )
+    idle = _usd("sqs_request", IDLE_RECEIVES_PER_MINUTE * MINUTES_PER_MONTH)
+    return Item(
+        f"Worker {worker.name}",
+        messages,
+        f"per million messages, one a batch, {WORKER_UNIT_MS} ms each at {worker.memory_mb} MB "
+        f"({SQS_REQUESTS_PER_MESSAGE} SQS requests a message); batches of {worker.batch_size} cost less; plus about "
+        f"${idle:.2f} a month of Lambda's empty receives on an idle queue "
+        f"(assumed {IDLE_RECEIVES_PER_MINUTE} a minute)",
+    )
+
+
 # --------------------------------------------------------------------------------------------------- template
 @dataclass(frozen=True)
 class Deployed:
@@ -164,6 +303,7 @@ class Deployed:
     dashboard_window_hours: float = 3.0  # how much log a view scans: the dashboard's default time range
     metric_filters: int = 0  # each publishes one custom metric (the authorizers' refusals, when a route is protected)
     function_resources: Mapping[str, Any] = field(default_factory=dict)  # what the variables name, run offline
+    workers: tuple[WorkerCost, ...] = ()  # the functions no route calls (workers/table.py), as the template has them
 
     @classmethod
     def read(cls, template: dict[str, Any], region: str = "us-east-1") -> Deployed:
@@ -215,6 +355,7 @@ class Deployed:
                 [float(h) for text in dashboards for h in re.findall(r'"start":"-PT(\d+)H"', text)] or [3.0]
             ),
             metric_filters=len(of_type("AWS::Logs::MetricFilter")),
+            workers=deployed_workers(template),
         )
 
 
@@ -753,6 +894,10 @@ def cost_tables(deployed: Deployed) -> str:
     out.append(markdown_table(["Fixed per month", "", "USD"], fixed_rows))
     if deployed.log_query_widgets:
         out.append("\n" + dashboard_sentence(deployed))
+    if deployed.workers:
+        out += ["", markdown_table(["Worker", "USD", "basis"], [
+            [item.name, f"${item.usd:.4f}", item.basis] for item in map(worker_item, deployed.workers)
+        ])]  # fmt: skip
     reference = reference_design(deployed)
     out.append(
         f"\nThe reference design (one `PutObject` per request from the handler, no access logs archived) costs "
@@ -804,6 +949,11 @@ def render(deployed: Deployed) -> str:
     out.append(f"{'Total':<{width}}{f'${total(fixed):.2f}':>12}")
     if deployed.log_query_widgets:
         out += ["", dashboard_sentence(deployed)]
+    if deployed.workers:
+        out += ["", "Workers (their log lines are priced as the function's are, per event)"]
+        out += [
+            f"{item.name:<{width}}{f'${item.usd:.4f}':>12}  {item.basis}" for item in map(worker_item, deployed.workers)
+        ]
     reference = reference_design(deployed)
     out += ["", f"Reference design (a PutObject per request): ${total(reference):.2f} per million before any logging"]
     out += ["", f"Prices: us-east-1 list, read {READ_ON}: " + ", ".join(sorted({p.source for p in PRICES.values()}))]

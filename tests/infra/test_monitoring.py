@@ -112,7 +112,7 @@ def test_alarm_watches_a_published_metric_of_this_stack(synthesized: Synthesized
         **RELEASE_ALARMS,
     }[name]
     alarm = _alarms(synthesized)[name]
-    (version_id,) = synthesized.of_type("AWS::Lambda::Version")
+    (version_id,) = [i for i in synthesized.of_type("AWS::Lambda::Version") if i.startswith("ProdFunctionVersion")]
     resolved = {key: {"Fn::GetAtt": [version_id, "Version"]} if v == VERSION else v for key, v in dimensions.items()}
     assert alarm["Namespace"] == namespace
     assert alarm["MetricName"] == metric
@@ -200,7 +200,7 @@ def test_the_new_versions_errors_and_duration_are_queried_by_executed_version(
     """Lambda publishes ExecutedVersion with alias invocations: the canary's own numbers, whatever else the set has."""
     function, metric, threshold, window = RELEASE_QUERIES[name]
     alarm = _alarms(synthesized)[name]
-    (version_id,) = [i for i in synthesized.of_type("AWS::Lambda::Version")]
+    (version_id,) = [i for i in synthesized.of_type("AWS::Lambda::Version") if i.startswith("ProdFunctionVersion")]
     assert alarm["Metrics"] == [
         {
             "Id": "q",

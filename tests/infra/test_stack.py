@@ -13,6 +13,7 @@ from service.routes import ROUTES
 from tests.conftest import Synthesized
 from tests.infra.helpers import KEPT, REGION
 from tests.infra.test_iam import STACK_KEYS
+from workers.table import WORKERS
 
 RESERVED_PATHS = ("alias/", "/aws/lambda/")
 
@@ -67,7 +68,10 @@ def test_no_physical_name_blocks_re_creating_stateful_resources(synthesized: Syn
 def test_no_cdk_helper_functions_or_custom_resources(synthesized: Synthesized) -> None:
     kinds = {resource["Type"] for resource in synthesized.resources.values()}
     assert not any(kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource" for kind in kinds)
-    assert sorted(synthesized.of_type("AWS::Lambda::Function")) == [
+    functions = sorted(synthesized.of_type("AWS::Lambda::Function"))
+    workers = [f for f in functions if f.startswith(tuple(worker.construct_id for worker in WORKERS))]
+    assert len(workers) == len(WORKERS)  # one function per row of workers/table.py, and the API's and the hook's
+    assert sorted(set(functions) - set(workers)) == [
         "ProdFunction481DA47F",
         "ProdReleasePreTrafficHookFunction6C1E09BD",
     ]
@@ -98,6 +102,8 @@ def test_outputs_api_url_bucket_function_topic(template: Any) -> None:
         "ProdAlarmTopicArn",
         "ProdLogReaderPolicyArn",
         "ProdVerifierPolicyArn",
+        *(f"Prod{worker.title}FunctionName" for worker in WORKERS),
+        *(f"Prod{worker.title}QueueUrl" for worker in WORKERS if worker.trigger.kind == "queue"),
     }
     assert outputs["ProdLiveAliasArn"]["Value"] == {"Ref": "ProdFunctionLiveAlias8CFF3F3E"}
     assert outputs["ProdLogArchiveKeyArn"]["Value"] == {"Fn::GetAtt": ["ProdLogArchiveKey38D0B7C1", "Arn"]}
@@ -172,7 +178,7 @@ def test_both_log_groups_feed_the_archive(template: Any) -> None:
             "FilterPattern": "",
         },
     )
-    template.resource_count_is("AWS::Logs::SubscriptionFilter", 2)
+    template.resource_count_is("AWS::Logs::SubscriptionFilter", 2 + len(WORKERS))  # and one per worker
 
 
 def test_firehose_error_log_group_is_never_subscribed(synthesized: Synthesized) -> None:
@@ -199,7 +205,7 @@ def test_every_log_group_is_encrypted_retained_and_kept_for_the_configured_days(
     synthesized: Synthesized, tuned: Synthesized
 ) -> None:
     groups = synthesized.of_type("AWS::Logs::LogGroup")
-    assert len(groups) == 4
+    assert len(groups) == 4 + len(WORKERS)  # API access, function, Firehose errors, release hook; each worker's
     # Firehose's error log and the release hook's log are not archived: they keep a year (CT.CLOUDWATCH.PR.2).
     kept_a_year = {"ProdLogArchiveDeliveryLogGroup206EB4D3", "ProdReleasePreTrafficHookLogGroup49190056"}
     for logical_id, group in groups.items():
@@ -207,8 +213,7 @@ def test_every_log_group_is_encrypted_retained_and_kept_for_the_configured_days(
         assert group["Properties"]["RetentionInDays"] == (365 if logical_id in kept_a_year else 30), logical_id
         assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["ProdLogArchiveKey38D0B7C1", "Arn"]}, logical_id
     assert sorted(g["Properties"]["RetentionInDays"] for g in tuned.of_type("AWS::Logs::LogGroup").values()) == [
-        90,
-        90,
+        *[90] * (2 + len(WORKERS)),
         365,
         365,
     ]

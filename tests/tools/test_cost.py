@@ -258,6 +258,8 @@ def test_each_price_is_its_pages_figure_per_its_unit() -> None:
             "dashboard_month": 3.00,
             "custom_metric_month": 0.30,
             "logs_insights_gb": 0.005,  # $0.005 per GB of data scanned by Logs Insights queries
+            "scheduler_invocation": 1.00 / 1_000_000,  # $1.00 per million after 14 million free a month
+            "sqs_request": 0.40 / 1_000_000,  # $0.40 per million standard-queue requests (first 100 billion)
         },
         rel=1e-12,
     )
