@@ -22,6 +22,7 @@ from prod_serverless.compliance import (
 )
 from service.routes import ROUTES
 from tests.conftest import Synthesized
+from workers.table import WORKERS
 
 
 def _pack_reports(synthesized: Synthesized) -> dict[str, dict]:  # type: ignore[type-arg]
@@ -92,6 +93,9 @@ def test_control_tower_acknowledgments_are_exactly_the_inherent_ones(synthesized
         (CONTROLS["CT.S3.PR.9"], "ProdLogArchive/Bucket"),
         (CONTROLS["CT.S3.PR.9"], "ProdLogCatalog/ResultsBucket"),
         (CONTROLS["CT.S3.PR.10"], "ProdLogArchive/AccessLogsBucket"),
+        # Each worker's function and log group, for the API function's reasons (no VPC; its logs archived).
+        *((CONTROLS["CT.LAMBDA.PR.3"], f"{worker.construct_id}/Function") for worker in WORKERS),
+        *((CONTROLS["CT.CLOUDWATCH.PR.2"], f"{worker.construct_id}/LogGroup") for worker in WORKERS),
     }
 
 

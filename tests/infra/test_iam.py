@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from prod_serverless.workers import Queue, Schedule, Worker
 from service.routes import ROUTES
 from tests.conftest import TUNED, Synthesized
 from tests.infra.helpers import REGION, as_list, statements
+from workers.table import WORKERS
 
 # The stack's own keys, by logical-id prefix: the log archive's and the alarm topic's.
 STACK_KEYS = ("ProdLogArchiveKey", "ProdMonitoringTopicKey")
@@ -45,6 +47,27 @@ EXPECTED_ACTIONS = {
     "ProdLogArchiveApiDeliveryRole": FIREHOSE_DELIVERY_ACTIONS,
     "ProdLogArchiveFunctionDeliveryRole": FIREHOSE_DELIVERY_ACTIONS,
 }
+SCHEDULER_ACTIONS = {"lambda:InvokeFunction", "sqs:SendMessage"}
+
+
+def _worker_actions(worker: Worker) -> set[str]:
+    """A worker's function: its logs, X-Ray, its trigger's (its queue, or its DLQ), its row's statements."""
+    trigger = (
+        {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+        if isinstance(worker.trigger, Queue)
+        else {"sqs:SendMessage"}
+    )
+    own = {action for statement in worker.statements for action in as_list(statement.to_json()["Action"])}
+    return {*LOG_WRITE, *XRAY_ACTIONS, *trigger, *own}
+
+
+# Each row of workers/table.py adds its function's role, its log source's Firehose role and, for a schedule,
+# EventBridge Scheduler's role.
+for _worker in WORKERS:
+    EXPECTED_ACTIONS[f"{_worker.construct_id}Role"] = _worker_actions(_worker)
+    EXPECTED_ACTIONS[f"ProdLogArchive{_worker.title}DeliveryRole"] = FIREHOSE_DELIVERY_ACTIONS
+    if isinstance(_worker.trigger, Schedule):
+        EXPECTED_ACTIONS[f"{_worker.construct_id}SchedulerRole"] = SCHEDULER_ACTIONS
 
 
 # For the roles that query the logs (test_log_catalog) and the role that runs make verify (below).
@@ -82,6 +105,7 @@ def test_resource_star_only_where_no_resource_can_be_named(synthesized: Synthesi
         ("ProdFunctionRole", frozenset(XRAY_ACTIONS)),
         ("ProdReleasePreTrafficHookRole", frozenset(XRAY_ACTIONS)),
         ("ProdReleaseDeploymentRole", frozenset({"cloudwatch:DescribeAlarms"})),
+        *((f"{worker.construct_id}Role", frozenset(XRAY_ACTIONS)) for worker in WORKERS),
         (
             "ProdVerifierPolicy",
             frozenset(
@@ -102,7 +126,9 @@ def test_no_aws_managed_policies_and_no_inline_ones(synthesized: Synthesized) ->
         assert "Policies" not in role["Properties"], logical_id
     # Customer-managed policies only (NIST 800-53 / HIPAA IAMNoInlinePolicy).
     assert synthesized.of_type("AWS::IAM::Policy") == {}
-    assert len(synthesized.of_type("AWS::IAM::ManagedPolicy")) == 8
+    # Each worker adds its function's and its log stream's, and a schedule its Scheduler role's.
+    per_worker = sum(3 if isinstance(worker.trigger, Schedule) else 2 for worker in WORKERS)
+    assert len(synthesized.of_type("AWS::IAM::ManagedPolicy")) == 8 + per_worker
 
 
 def test_every_role_has_exactly_the_actions_it_uses(synthesized: Synthesized) -> None:
@@ -173,6 +199,16 @@ TRUST: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+for _worker in WORKERS:
+    TRUST[f"{_worker.construct_id}Role"] = {"Principal": {"Service": "lambda.amazonaws.com"}}
+    TRUST[f"ProdLogArchive{_worker.title}DeliveryRole"] = TRUST["ProdLogArchiveApiDeliveryRole"]
+    if isinstance(_worker.trigger, Schedule):
+        # EventBridge Scheduler "Set up the execution role": this account's schedules only.
+        TRUST[f"{_worker.construct_id}SchedulerRole"] = {
+            "Principal": {"Service": "scheduler.amazonaws.com"},
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+        }
 
 
 def test_every_role_trusts_exactly_its_service_under_exactly_its_conditions(synthesized: Synthesized) -> None:

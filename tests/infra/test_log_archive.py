@@ -14,6 +14,7 @@ from prod_serverless.log_archive import ACCESS_LOGS_RETENTION, LogArchive, data_
 from prod_serverless.settings import Settings
 from tests.conftest import Synthesized
 from tests.infra.helpers import KEPT, REGION, SETTINGS, as_list, template_of
+from workers.table import WORKERS
 
 BUCKET = "ProdLogArchiveBucket17CCD0FA"
 KEY = "ProdLogArchiveKey38D0B7C1"
@@ -235,7 +236,10 @@ def test_subscription_role_puts_records_to_the_archive_streams_only(synthesized:
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     assert all(sorted(s["Action"]) == ["firehose:PutRecord", "firehose:PutRecordBatch"] for s in statements)
     resources = [resource for s in statements for resource in as_list(s["Resource"])]
-    assert _sorted(resources) == _sorted([{"Fn::GetAtt": [stream, "Arn"]} for stream in STREAMS.values()])
+    workers = [i for i in synthesized.of_type("AWS::KinesisFirehose::DeliveryStream") if i not in STREAMS.values()]
+    assert len(workers) == len(WORKERS)  # one stream per worker's log group
+    expected = [*STREAMS.values(), *workers]
+    assert _sorted(resources) == _sorted([{"Fn::GetAtt": [stream, "Arn"]} for stream in expected])
     assert policy["Properties"]["Roles"] == [{"Ref": "ProdLogArchiveSubscriptionRoleC3DCA03F"}]
 
 

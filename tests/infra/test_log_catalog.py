@@ -11,6 +11,7 @@ from prod_serverless.log_formats import ACCESS_LOG_FIELDS, API_ACCESS_TABLE, FUN
 from prod_serverless.queries import EXAMPLE, QUERIES
 from tests.conftest import Synthesized
 from tests.infra.helpers import REGION
+from workers.table import WORKERS
 
 BUCKET = {"Ref": "ProdLogArchiveBucket17CCD0FA"}
 
@@ -190,8 +191,7 @@ def test_reader_policy_grants_exactly_the_log_queries_to_nobody_by_default(synth
     assert sorted(by_sid["ReadTheLogTables"]["Action"]) == ["glue:GetDatabase", "glue:GetTable", "glue:GetTables"]
     assert by_sid["ReadArchivedLines"]["Action"] == "s3:GetObject"
     assert by_sid["ReadArchivedLines"]["Resource"] == [
-        {"Fn::Join": ["", [archive, "/api/*"]]},
-        {"Fn::Join": ["", [archive, "/function/*"]]},
+        {"Fn::Join": ["", [archive, f"/{source}/*"]]} for source in ("api", "function", *(w.name for w in WORKERS))
     ]
     assert by_sid["WriteQueryResults"]["Resource"] == {"Fn::Join": ["", [results, "/*"]]}
     assert by_sid["ListTheBuckets"]["Resource"] == [archive, results]

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from prod_serverless.alarms import DURATION_ALARM_FRACTION, alarm_specs, route_name
+from prod_serverless.alarms import DURATION_ALARM_FRACTION, alarm_specs, route_name, worker_alarms
 from prod_serverless.settings import Settings, cdk_json_context
 from service.routes import ROUTES
 from tests.conftest import TUNED, Synthesized
 from tests.infra.helpers import REGION, SETTINGS
 from tools.verify import alarm_label
+from workers.table import WORKERS
 
 TOPIC = {"Ref": "ProdMonitoringAlarmTopic23682C3B"}
 EVENTS_TOPIC = {"Ref": "ProdMonitoringAlarmEventsTopic90AB1105"}
@@ -34,6 +35,14 @@ MEMBERS = {
     "ServiceDegraded": ("FunctionDuration", "Api4xxRate", "ApiLatency"),
 }
 HEALTH = tuple(name for members in MEMBERS.values() for name in members)
+# Each worker's own alarms (members of its own composite) and its log source's delivery alarms: they add to the set
+# and page as the service's do (tests/infra/test_workers.py and tests/test_recipes.py check their metrics).
+WORKER_HEALTH = tuple(spec.name for worker in WORKERS for spec in worker_alarms(worker))
+WORKER_DELIVERY = tuple(
+    f"{worker.title}{kind}"
+    for worker in WORKERS
+    for kind in ("DeliveryFreshness", "DeliverySuccess", "SubscriptionErrors", "SubscriptionThrottling")
+)
 # Routes whose 4xx answers never page: the 4xx-rate alarm subtracts the function's count of them.
 QUIET_4XX = any(not route.client_errors_page for route in ROUTES)
 PROTECTED = any(route.authorization != "public" for route in ROUTES)
@@ -102,6 +111,8 @@ def test_the_alarm_set_is_exactly_the_expected_one(synthesized: Synthesized) -> 
         *RELEASE_QUERIES,
         *ROUTE_ALARMS,
         "Api4xxRate",
+        *WORKER_HEALTH,
+        *WORKER_DELIVERY,
     }
 
 
@@ -229,8 +240,8 @@ def test_one_failure_pages_once_and_every_alarm_has_an_action(synthesized: Synth
     alarms = _alarms(synthesized)
     assert len(alarms) == (
         len(EXPECTED_ALARMS) + len(INSIGHTS_ALARMS) + len(RELEASE_ALARMS) + len(RELEASE_QUERIES) + len(ROUTE_ALARMS) + 1
-    )
-    quiet = {*HEALTH, *RELEASE_ALARMS, *RELEASE_QUERIES}
+    ) + len(WORKER_HEALTH) + len(WORKER_DELIVERY)
+    quiet = {*HEALTH, *RELEASE_ALARMS, *RELEASE_QUERIES, *WORKER_HEALTH}
     for name, alarm in alarms.items():
         topic = EVENTS_TOPIC if name in quiet else TOPIC
         assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic], name
@@ -241,7 +252,7 @@ def test_one_failure_pages_once_and_every_alarm_has_an_action(synthesized: Synth
 @pytest.mark.parametrize("composite", sorted(MEMBERS))
 def test_each_composite_fires_when_any_of_its_members_fires(synthesized: Synthesized, composite: str) -> None:
     composites = synthesized.of_type("AWS::CloudWatch::CompositeAlarm")
-    assert len(composites) == len(MEMBERS)
+    assert len(composites) == len(MEMBERS) + len(WORKERS)  # and one per worker
     (properties,) = [c["Properties"] for i, c in composites.items() if i.startswith(f"ProdMonitoring{composite}Alarm")]
     parts = properties["AlarmRule"]["Fn::Join"][1]
     alarm_refs = [part["Fn::GetAtt"][0] for part in parts if isinstance(part, dict)]

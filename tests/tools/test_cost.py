@@ -15,11 +15,13 @@ from prod_serverless.alarms import alarm_specs
 from prod_serverless.function import environment
 from prod_serverless.log_formats import access_log_format
 from prod_serverless.settings import Settings
+from prod_serverless.workers import Queue, Schedule
 from service.routes import ROUTES
 from tests.conftest import Synthesized
 from tests.infra.helpers import SETTINGS
 from tools import cost, local_server
 from tools.offline_aws import referenced
+from workers.table import WORKERS
 
 TRICKLE, STEADY = cost.TRAFFIC
 
@@ -34,7 +36,24 @@ def _alarm_metrics() -> int:
 
 
 def _specs() -> tuple[Any, ...]:
-    return alarm_specs(SETTINGS, ("api", "function"), SETTINGS.function_timeout_seconds * 1000, ROUTES)
+    sources = ("api", "function", *(worker.name for worker in WORKERS))
+    return alarm_specs(SETTINGS, sources, SETTINGS.function_timeout_seconds * 1000, ROUTES, WORKERS)
+
+
+def _worker_costs() -> tuple[cost.WorkerCost, ...]:
+    """The workers as the bill sees them, from workers/table.py's rows."""
+    return tuple(
+        cost.WorkerCost(
+            name=worker.name,
+            trigger=worker.trigger.kind,
+            memory_mb=worker.memory_mb,
+            timeout_seconds=worker.timeout_seconds,
+            architecture="arm64",
+            expression=worker.trigger.expression if isinstance(worker.trigger, Schedule) else "",
+            batch_size=worker.trigger.batch_size if isinstance(worker.trigger, Queue) else 1,
+        )
+        for worker in WORKERS
+    )
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +71,7 @@ def deployed() -> cost.Deployed:
         log_retention_days=SETTINGS.log_retention_days,
         buffer_seconds=SETTINGS.firehose_buffer_seconds,
         buffer_mib=SETTINGS.firehose_buffer_mib,
-        streams=2,
+        streams=2 + len(WORKERS),  # the API's, the function's, one per worker
         ia_after_days=SETTINGS.archive_infrequent_access_days,
         expire_after_days=SETTINGS.archive_expiration_days,
         metric_alarm_metrics=_alarm_metrics(),
@@ -65,6 +84,7 @@ def deployed() -> cost.Deployed:
         log_query_widgets=1,  # the route table: one query whatever the number of routes
         dashboard_window_hours=3,
         metric_filters=int(any(route.authorization != "public" for route in ROUTES)),  # the authorizers' refusals
+        workers=_worker_costs(),
     )
 
 
@@ -86,11 +106,16 @@ def test_the_template_is_read_for_what_is_deployed(synthesized: Synthesized, dep
     )
     assert (deployed.memory_mb, deployed.architecture) == (SETTINGS.function_memory_mb, "arm64")
     assert deployed.log_retention_days == SETTINGS.log_retention_days
-    assert (deployed.buffer_seconds, deployed.buffer_mib, deployed.streams) == (900, 5, 2)
+    assert (deployed.buffer_seconds, deployed.buffer_mib, deployed.streams) == (900, 5, 2 + len(WORKERS))
     assert (deployed.ia_after_days, deployed.expire_after_days) == (30, 365)
     assert deployed.access_log_format == json.loads(access_log_format("compact"))
     # Detailed (per-route) metrics are off: the dashboard's route rows read the access log (prod_serverless/api.py).
-    assert (deployed.composite_alarms, deployed.dashboards, deployed.keys, deployed.detailed_routes) == (2, 1, 2, 0)
+    assert (deployed.composite_alarms, deployed.dashboards, deployed.keys, deployed.detailed_routes) == (
+        2 + len(WORKERS),  # the service's two, one per worker
+        1,
+        2,
+        0,
+    )
 
 
 @pytest.mark.parametrize(
