@@ -263,3 +263,10 @@ def test_a_name_declared_twice_is_refused(tick: Worker) -> None:
     check_workers([tick, dataclasses.replace(tick, name="mail")])
     with pytest.raises(WorkerError, match="worker tick is declared twice"):
         check_workers([tick, dataclasses.replace(tick, purpose="another")])
+
+
+def test_the_workers_page_names_each_alarm_a_row_adds(tick: Worker, mail: Worker) -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "workers.md").read_text()
+    for worker in (tick, mail):
+        for spec in worker_alarms(worker):
+            assert f"`<Name>{spec.name.removeprefix(worker.title)}`" in page, spec.name

@@ -757,3 +757,37 @@ def test_at_error_a_warning_is_not_measured(deployed: cost.Deployed, monkeypatch
     assert cost.function_lines(error, "id", deployed.checks[0]) == []
     warn = dataclasses.replace(deployed, application_log_level="WARN")
     assert len(cost.function_lines(warn, "id", deployed.checks[0])) == 1
+
+
+@pytest.mark.parametrize(
+    ("expression", "runs"),
+    [
+        ("rate(1 day)", cost.DAYS_PER_MONTH),
+        ("rate(2 days)", cost.DAYS_PER_MONTH / 2),
+        ("rate(1 hour)", cost.DAYS_PER_MONTH * 24),
+        ("rate(5 minutes)", cost.DAYS_PER_MONTH * 24 * 12),
+        ("cron(0 3 * * ? *)", cost.DAYS_PER_MONTH),
+        ("cron(0/15 * * * ? *)", cost.DAYS_PER_MONTH * 24 * 4),
+        ("cron(0 9,17 ? * MON-FRI *)", cost.DAYS_PER_MONTH * 2 * 5 / 7),
+        ("cron(30 6 1 * ? *)", 1),
+        ("cron(0 0 1,15 JAN-JUN ? *)", 2 * 6 / 12),
+        ("cron(0 12 L * ? *)", 1),
+        ("at(2027-01-01T00:00:00)", 0),
+    ],
+)
+def test_a_schedules_runs_a_month_follow_its_expression(expression: str, runs: float) -> None:
+    assert cost.runs_per_month(expression) == pytest.approx(runs)
+
+
+def test_a_workers_line_prices_its_trigger() -> None:
+    nightly = cost.WorkerCost("nightly", "schedule", 128, 300, "arm64", expression="rate(1 day)")
+    line = cost.worker_item(nightly)
+    per_run = 0.20 / 1e6 + 1.00 / 1e6 + 0.0000133334 * 0.125 * 300
+    assert line.usd == pytest.approx(cost.DAYS_PER_MONTH * per_run)
+    assert line.name == "Worker nightly" and "30.44 runs (rate(1 day))" in line.basis
+    orders = cost.WorkerCost("orders", "queue", 256, 30, "x86_64", batch_size=10)
+    per_million = 3 * 0.40 + 0.20 + 0.0000166667 * 0.25 * 0.1 * 1e6
+    assert cost.worker_item(orders).usd == pytest.approx(per_million)
+    assert "per million messages" in cost.worker_item(orders).basis
+    idle = 15 * cost.MINUTES_PER_MONTH * 0.40 / 1e6
+    assert f"${idle:.2f} a month" in cost.worker_item(orders).basis
