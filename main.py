@@ -159,6 +159,7 @@ class ProdServerlessStack(Stack):
             access_log_group=api.access_log_group,
             iam_route_arns=api.iam_route_arns,
             role_name=settings.verifier_role_name,
+            workers=self.workers,
         )
         catalog.acknowledge_reader_wildcards(verifier.policy, archive.bucket)
         api.acknowledge_iam_route_wildcards(verifier.policy)

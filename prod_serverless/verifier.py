@@ -13,6 +13,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from prod_serverless.compliance import acknowledge
+from prod_serverless.workers import WorkerFunction
 
 
 class VerifierPolicy(Construct):
@@ -29,6 +30,7 @@ class VerifierPolicy(Construct):
         access_log_group: logs.ILogGroup,
         iam_route_arns: Sequence[str] = (),
         role_name: str | None = None,
+        workers: Sequence[WorkerFunction] = (),
     ) -> None:
         """`role_name`: an existing role of this account (the pipeline's) to attach the policy to; deleting the
         stack detaches it (AWS::IAM::ManagedPolicy `Roles`)."""
@@ -83,6 +85,7 @@ class VerifierPolicy(Construct):
                     ],
                 ),
                 *reader_statements,
+                *self._worker_statements(workers),
                 *(
                     [
                         iam.PolicyStatement(
@@ -103,3 +106,32 @@ class VerifierPolicy(Construct):
             "not a log group; DescribeAlarms and DescribeAlarmHistory are read-only, on * as CloudWatch's read-only "
             "policy gives them.",
         )
+
+    @staticmethod
+    def _worker_statements(workers: Sequence[WorkerFunction]) -> list[iam.PolicyStatement]:
+        """What verify reads of each worker: its dead-letter queue's depth, its schedule's or its mapping's state."""
+        if not workers:
+            return []
+        statements = [
+            iam.PolicyStatement(
+                sid="ReadTheWorkersDeadLetters",
+                actions=["sqs:GetQueueAttributes"],
+                resources=[worker.dead_letters.queue_arn for worker in workers],
+            )
+        ]
+        schedules = [worker.schedule.attr_arn for worker in workers if worker.schedule is not None]
+        if schedules:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="ReadTheWorkersSchedules", actions=["scheduler:GetSchedule"], resources=schedules
+                )
+            )
+        # Service Authorization Reference, AWS Lambda: the event-source-mapping actions take an eventSourceMapping ARN.
+        mappings = [worker.mapping.attr_event_source_mapping_arn for worker in workers if worker.mapping is not None]
+        if mappings:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="ReadTheWorkersQueueMappings", actions=["lambda:GetEventSourceMapping"], resources=mappings
+                )
+            )
+        return statements

@@ -215,6 +215,7 @@ class WorkerFunction(Construct):
             "alarm pages instead, and StartMessageMoveTask redrives after the fix.",
         )
         self.queue: sqs.Queue | None = None
+        self.mapping: lambda_.CfnEventSourceMapping | None = None
         trigger_statements: list[iam.PolicyStatement] = []
         if isinstance(worker.trigger, Queue):
             self.queue = _queue(

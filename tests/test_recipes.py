@@ -819,3 +819,27 @@ def workers_code() -> Path:
     from prod_serverless import workers
 
     return workers.WORKERS_CODE
+
+
+def test_the_verifier_may_read_exactly_each_workers_trigger_and_dead_letters(
+    extended: Synthesized, team_workers: tuple[Worker, ...]
+) -> None:
+    (policy,) = [
+        p for i, p in extended.of_type("AWS::IAM::ManagedPolicy").items() if i.startswith("ProdVerifierPolicy")
+    ]
+    by_sid = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    dead, schedules, mappings = [], [], []
+    for worker in team_workers:
+        queues = _by_worker(extended, "AWS::SQS::Queue", worker)
+        dead += [{"Fn::GetAtt": [i, "Arn"]} for i, q in queues.items() if "RedriveAllowPolicy" in q["Properties"]]
+        schedules += [{"Fn::GetAtt": [i, "Arn"]} for i in _by_worker(extended, "AWS::Scheduler::Schedule", worker)]
+        mappings += [
+            {"Fn::GetAtt": [i, "EventSourceMappingArn"]}
+            for i in _by_worker(extended, "AWS::Lambda::EventSourceMapping", worker)
+        ]
+    assert (by_sid["ReadTheWorkersDeadLetters"]["Action"], by_sid["ReadTheWorkersDeadLetters"]["Resource"]) == (
+        "sqs:GetQueueAttributes",
+        dead,
+    )
+    assert by_sid["ReadTheWorkersSchedules"]["Resource"] == (schedules[0] if len(schedules) == 1 else schedules)
+    assert by_sid["ReadTheWorkersQueueMappings"]["Resource"] == (mappings[0] if len(mappings) == 1 else mappings)

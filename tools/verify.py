@@ -59,6 +59,10 @@ UNKNOWN_PATH = "/verify-no-such-route"
 VERIFY_ALARM = "ProdMonitoringFunctionErrorsAlarm"  # logical-id prefix of the alarm set to ALARM
 PAGING_ALARM = "ProdMonitoringServiceUnhealthyAlarm"  # the composite that pages for it: its action is proven
 ACCESS_LOG_GROUP = "ProdApiAccessLogGroup"  # logical-id prefix of the API's access log group
+# A worker's resources by logical id (prod_serverless/workers.py): Prod<Name>Worker<part><hash>.
+WORKER_PART = re.compile(
+    r"Prod(?P<title>[A-Z][a-z0-9]*)Worker(?P<part>Function|DeadLetterQueue|QueueMapping|Queue|Schedule)[0-9A-F]{8}"
+)
 # CloudWatch "ListMetrics": a new metric can take up to 15 minutes to appear.
 METRICS_WAIT_SECONDS = 900.0
 # The alarm history is searched from a little before the local clock's "now": the clocks may differ.
@@ -89,6 +93,19 @@ class Row:
 
 
 @dataclass
+class DeployedWorker:
+    """A worker's physical ids, as CloudFormation lists them: a function's name, a queue's URL, a schedule's name,
+    an event source mapping's UUID."""
+
+    name: str
+    function: str = ""
+    dead_letters: str = ""
+    queue: str = ""
+    schedule: str = ""
+    mapping: str = ""
+
+
+@dataclass
 class Stack:
     """What verify needs to know of the deployed stack, read from CloudFormation."""
 
@@ -99,11 +116,15 @@ class Stack:
     alias_arn: str
     alarms: dict[str, str]  # logical id -> alarm name
     access_log_group: str = ""  # the API's access log group: the dashboard's route table reads it
+    workers: dict[str, DeployedWorker] = field(default_factory=dict)  # by worker name (workers/table.py)
 
     @classmethod
     def read(cls, cloudformation: Any) -> Stack:
         outputs = stack_outputs(cloudformation)
         alarms, token, access_log_group = {}, None, ""
+        workers: dict[str, DeployedWorker] = {}
+        parts = {"Function": "function", "DeadLetterQueue": "dead_letters", "Queue": "queue", "Schedule": "schedule",
+                 "QueueMapping": "mapping"}  # fmt: skip
         while True:
             more: dict[str, str] = {"NextToken": token} if token else {}
             page = cloudformation.list_stack_resources(StackName=stack_name(), **more)
@@ -112,6 +133,9 @@ class Stack:
                     alarms[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
                 if resource["LogicalResourceId"].startswith(ACCESS_LOG_GROUP):
                     access_log_group = resource["PhysicalResourceId"]
+                if part := WORKER_PART.fullmatch(resource["LogicalResourceId"]):
+                    worker = workers.setdefault(part["title"].lower(), DeployedWorker(part["title"].lower()))
+                    setattr(worker, parts[part["part"]], resource["PhysicalResourceId"])
             token = page.get("NextToken")
             if not token:
                 break
@@ -123,6 +147,7 @@ class Stack:
             alias_arn=outputs["ProdLiveAliasArn"],
             alarms=alarms,
             access_log_group=access_log_group,
+            workers=workers,
         )
 
 
@@ -178,6 +203,8 @@ class Verifier:
             self._guarded("Athena", lambda: self.check_athena(started))
             self._guarded("the dashboard", lambda: self.check_dashboard(started))
         self._guarded("notifications", self.check_alarm_action)
+        if self.stack.workers:
+            self._guarded("the workers", self.check_workers)
         self._guarded("metrics", self.check_metrics)
         return self.rows
 
@@ -478,7 +505,46 @@ class Verifier:
     def _alarm_named(self, prefix: str) -> str | None:
         return next((n for logical, n in self.stack.alarms.items() if logical.startswith(prefix)), None)
 
-    # 5. Metrics
+    # 5. Workers
+    def check_workers(self) -> None:
+        """Each worker's trigger is on, and nothing waits in its dead-letter queue. Read-only: no job is run."""
+        for worker in self.stack.workers.values():
+            if worker.schedule:
+                state = self.clients["scheduler"].get_schedule(Name=worker.schedule)["State"]
+                self.record(f"worker {worker.name}: its schedule is enabled", state == "ENABLED", f"State {state}")
+            if worker.mapping:
+                state = self.clients["lambda"].get_event_source_mapping(UUID=worker.mapping)["State"]
+                self.record(f"worker {worker.name}: Lambda polls its queue", state == "Enabled", f"State {state}")
+            attributes = self.clients["sqs"].get_queue_attributes(
+                QueueUrl=worker.dead_letters, AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]
+            waiting = int(attributes["ApproximateNumberOfMessages"])
+            self.record(
+                f"worker {worker.name}: its dead-letter queue is empty",
+                waiting == 0,
+                f"{waiting} message(s) failed every retry: read one, fix, then redrive (docs/workers.md)"
+                if waiting
+                else "0 messages",
+            )
+
+    def _not_run(self) -> set[str]:
+        """The workers' functions that Lambda has published no metric for yet: they have not run since creation."""
+        idle = set()
+        for worker in self.stack.workers.values():
+            dimensions = [{"Name": "FunctionName", "Value": worker.function}]
+            found = self.clients["cloudwatch"].list_metrics(
+                Namespace="AWS/Lambda", MetricName=WITNESSES["AWS/Lambda"], Dimensions=dimensions
+            )
+            if not found.get("Metrics"):
+                idle.add(worker.function)
+                self.record(
+                    f"worker {worker.name}: its Lambda metrics",
+                    True,
+                    "skipped: it has not run since it was created; `make verify` after its first run checks them",
+                )
+        return idle
+
+    # 6. Metrics
     def check_metrics(self) -> None:
         cloudwatch = self.clients["cloudwatch"]
         names = [name for logical, name in self.stack.alarms.items() if not logical.startswith(PAGING_ALARM)]
@@ -486,11 +552,16 @@ class Verifier:
         for start in range(0, len(names), 100):
             alarms += cloudwatch.describe_alarms(AlarmNames=names[start : start + 100])["MetricAlarms"]
         logical = {name: logical_id for logical_id, name in self.stack.alarms.items()}
+        # A nightly job publishes its Lambda metrics at its first run, not at deploy: not looked for until then.
+        not_run = self._not_run() if self.stack.workers else set()
         wanted = []
         for alarm in alarms:
             label = alarm_label(logical[alarm["AlarmName"]])
             wanted += [
-                (label, watched) for watched in _watched(alarm) if (watched[0], watched[1]) not in ONLY_ON_FAILURE
+                (label, watched)
+                for watched in _watched(alarm)
+                if (watched[0], watched[1]) not in ONLY_ON_FAILURE
+                and not (watched[0] == "AWS/Lambda" and watched[2].get("FunctionName") in not_run)
             ]
         results: dict[int, tuple[bool, str]] = {}
         deadline = self.clock() + self.metrics_wait
@@ -581,7 +652,8 @@ def main(argv: list[str] | None = None) -> int:
         aws = session()
         with one_line_errors("make verify"):
             clients = {
-                name: client(aws, name) for name in ("cloudformation", "lambda", "s3", "athena", "cloudwatch", "logs")
+                name: client(aws, name)
+                for name in ("cloudformation", "lambda", "s3", "athena", "cloudwatch", "logs", "scheduler", "sqs")
             }
             stack = Stack.read(clients["cloudformation"])
             settings = configured()

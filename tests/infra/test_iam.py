@@ -306,6 +306,10 @@ def test_the_verifier_policy_is_the_readers_and_exactly_verifys_calls(synthesize
         "QueryTheAccessLog",
         # Only when the table has IAM routes: make verify calls them (their ARNs: tests/test_recipes.py).
         *(["CallTheIamRoutes"] if any(route.iam for route in ROUTES) else []),
+        # Only with workers: their dead letters, schedules and queue mappings (their ARNs: tests/test_recipes.py).
+        *(["ReadTheWorkersDeadLetters"] if WORKERS else []),
+        *(["ReadTheWorkersSchedules"] if any(isinstance(w.trigger, Schedule) for w in WORKERS) else []),
+        *(["ReadTheWorkersQueueMappings"] if any(isinstance(w.trigger, Queue) for w in WORKERS) else []),
     }
     assert "Roles" not in verifier["Properties"]  # attached by the user to the role that verifies
 

@@ -773,7 +773,8 @@ def test_main_prints_the_table_and_fails_when_a_row_fails(
     out = capsys.readouterr().out
     assert out == verify.table(rows) + "\n\nverify: FAIL: 1 of 2 checks passed\n"
     assert made["clients"] == {
-        name: f"session:{name}" for name in ("cloudformation", "lambda", "s3", "athena", "cloudwatch", "logs")
+        name: f"session:{name}"
+        for name in ("cloudformation", "lambda", "s3", "athena", "cloudwatch", "logs", "scheduler", "sqs")
     }
     assert (made["stack"], made["timeout"], made["log_level"]) == (stack, 60.0, "ERROR")
     rows.pop()
@@ -1085,3 +1086,160 @@ def test_a_stage_is_verified_in_its_own_workgroup_and_database(monkeypatch: pyte
     account.run()
     assert {workgroup for workgroup, _ in sent} == {"ProdServerlessDevLogs"}
     assert all(" prod_serverless_dev_logs." in sql for _, sql in sent), [sql for _, sql in sent]
+
+
+# ------------------------------------------------------------------------------------------------ workers
+NIGHTLY = verify.DeployedWorker(
+    "nightly", function="ProdServerlessStack-ProdNightlyWorkerFunction-1", schedule="ProdNightlySchedule-1",
+    dead_letters="https://sqs.us-east-1.amazonaws.com/123456789012/nightly-dlq",
+)  # fmt: skip
+ORDERS = verify.DeployedWorker(
+    "orders", function="ProdServerlessStack-ProdOrdersWorkerFunction-1", mapping="11111111-2222-3333-4444-555555555555",
+    queue="https://sqs.us-east-1.amazonaws.com/123456789012/orders",
+    dead_letters="https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq",
+)  # fmt: skip
+
+
+def _worker_clients() -> tuple[dict[str, Any], dict[str, Stubber]]:
+    clients = {
+        service: boto3.client(service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        for service in ("scheduler", "lambda", "sqs", "cloudwatch")
+    }
+    return clients, {service: Stubber(c) for service, c in clients.items()}
+
+
+def _worker_rows(
+    schedule: str = "ENABLED", mapping: str = "Enabled", waiting: tuple[int, int] = (0, 0)
+) -> dict[str, verify.Row]:
+    clients, stubs = _worker_clients()
+    stubs["scheduler"].add_response(
+        "get_schedule", {"Name": NIGHTLY.schedule, "State": schedule}, {"Name": NIGHTLY.schedule}
+    )
+    stubs["sqs"].add_response(
+        "get_queue_attributes",
+        {"Attributes": {"ApproximateNumberOfMessages": str(waiting[0])}},
+        {"QueueUrl": NIGHTLY.dead_letters, "AttributeNames": ["ApproximateNumberOfMessages"]},
+    )
+    stubs["lambda"].add_response(
+        "get_event_source_mapping", {"UUID": ORDERS.mapping, "State": mapping}, {"UUID": ORDERS.mapping}
+    )
+    stubs["sqs"].add_response(
+        "get_queue_attributes",
+        {"Attributes": {"ApproximateNumberOfMessages": str(waiting[1])}},
+        {"QueueUrl": ORDERS.dead_letters, "AttributeNames": ["ApproximateNumberOfMessages"]},
+    )
+    stack = verify.Stack(URL, BUCKET, KEY_ARN, TOPIC_ARN, ALIAS_ARN, {}, workers={"nightly": NIGHTLY, "orders": ORDERS})
+    verifier = verify.Verifier(clients=clients, stack=stack, progress=lambda line: None)
+    with stubs["scheduler"], stubs["lambda"], stubs["sqs"]:
+        verifier.check_workers()
+        for stub in stubs.values():
+            stub.assert_no_pending_responses()
+    return {row.check: row for row in verifier.rows}
+
+
+def test_healthy_workers_have_their_triggers_on_and_nothing_in_their_dead_letter_queues() -> None:
+    rows = _worker_rows()
+    assert {check: row.ok for check, row in rows.items()} == {
+        "worker nightly: its schedule is enabled": True,
+        "worker nightly: its dead-letter queue is empty": True,
+        "worker orders: Lambda polls its queue": True,
+        "worker orders: its dead-letter queue is empty": True,
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "failed", "detail"),
+    [
+        ({"schedule": "DISABLED"}, "worker nightly: its schedule is enabled", "State DISABLED"),
+        ({"mapping": "Disabled"}, "worker orders: Lambda polls its queue", "State Disabled"),
+        ({"waiting": (0, 3)}, "worker orders: its dead-letter queue is empty",
+         "3 message(s) failed every retry: read one, fix, then redrive (docs/workers.md)"),
+    ],
+)  # fmt: skip
+def test_a_worker_fails_on_its_one_wrong_thing(change: dict[str, Any], failed: str, detail: str) -> None:
+    rows = _worker_rows(**change)
+    assert failing(rows) == {failed}
+    assert rows[failed].detail == detail
+
+
+def _metric_rows(invoked: bool) -> dict[str, verify.Row]:
+    """check_metrics with one worker alarm (its Errors): looked for only once the worker has run."""
+    clients, stubs = _worker_clients()
+    name = "ProdServerlessStack-ProdMonitoringNightlyErrorsAlarm1234ABCD-1"
+    stack = verify.Stack(
+        URL, BUCKET, KEY_ARN, TOPIC_ARN, ALIAS_ARN, {"ProdMonitoringNightlyErrorsAlarm1234ABCD": name},
+        workers={"nightly": NIGHTLY},
+    )  # fmt: skip
+    function = [{"Name": "FunctionName", "Value": NIGHTLY.function}]
+    stubs["cloudwatch"].add_response(
+        "describe_alarms",
+        {
+            "MetricAlarms": [
+                {"AlarmName": name, "Namespace": "AWS/Lambda", "MetricName": "Errors", "Dimensions": function}
+            ]
+        },
+        {"AlarmNames": [name]},
+    )
+    listed = {"Metrics": [{"Namespace": "AWS/Lambda", "MetricName": "Invocations", "Dimensions": function}]}
+    stubs["cloudwatch"].add_response(
+        "list_metrics",
+        listed if invoked else {"Metrics": []},
+        {"Namespace": "AWS/Lambda", "MetricName": "Invocations", "Dimensions": function},
+    )
+    if invoked:  # then its alarm's metric is looked for, as every other alarm's
+        stubs["cloudwatch"].add_response(
+            "list_metrics",
+            {"Metrics": [{"Namespace": "AWS/Lambda", "MetricName": "Errors", "Dimensions": function}]},
+            {"Namespace": "AWS/Lambda", "MetricName": "Errors", "Dimensions": function},
+        )
+    verifier = verify.Verifier(clients=clients, stack=stack, progress=lambda line: None, metrics_wait=0)
+    with stubs["cloudwatch"]:
+        verifier.check_metrics()
+        stubs["cloudwatch"].assert_no_pending_responses()
+    return {row.check: row for row in verifier.rows}
+
+
+def test_a_worker_that_has_not_run_is_skipped_by_name_and_one_that_has_is_checked() -> None:
+    idle = _metric_rows(invoked=False)
+    assert list(idle) == ["worker nightly: its Lambda metrics"]
+    assert idle["worker nightly: its Lambda metrics"].detail.startswith("skipped: it has not run since it was created")
+    ran = _metric_rows(invoked=True)
+    assert {check: row.ok for check, row in ran.items()} == {"alarm NightlyErrors: Errors is published": True}
+
+
+def test_the_stack_lists_each_workers_resources_by_their_logical_ids() -> None:
+    cloudformation = boto3.client(
+        "cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    stub = Stubber(cloudformation)
+    outputs = {"ProdApiUrl": URL, "ProdLogBucketName": BUCKET, "ProdLogArchiveKeyArn": KEY_ARN,
+               "ProdAlarmTopicArn": TOPIC_ARN, "ProdLiveAliasArn": ALIAS_ARN}  # fmt: skip
+    stub.add_response(
+        "describe_stacks",
+        {"Stacks": [{"StackName": "ProdServerlessStack", "StackStatus": "UPDATE_COMPLETE", "CreationTime": NOW,
+                     "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]}]},
+        {"StackName": "ProdServerlessStack"},
+    )  # fmt: skip
+    resources = [
+        ("ProdNightlyWorkerFunctionDA8A69DB", "AWS::Lambda::Function", NIGHTLY.function),
+        ("ProdNightlyWorkerScheduleDA8A69DB", "AWS::Scheduler::Schedule", NIGHTLY.schedule),
+        ("ProdNightlyWorkerDeadLetterQueue2C76558B", "AWS::SQS::Queue", NIGHTLY.dead_letters),
+        ("ProdNightlyWorkerDeadLetterQueuePolicy8D025389", "AWS::SQS::QueuePolicy", "p"),
+        ("ProdOrdersWorkerFunction9190CC4B", "AWS::Lambda::Function", ORDERS.function),
+        ("ProdOrdersWorkerQueueBE4FCE12", "AWS::SQS::Queue", ORDERS.queue),
+        ("ProdOrdersWorkerQueueMappingD188574E", "AWS::Lambda::EventSourceMapping", ORDERS.mapping),
+        ("ProdOrdersWorkerDeadLetterQueueDBFDF812", "AWS::SQS::Queue", ORDERS.dead_letters),
+        ("ProdOrdersWorkerFunctionCurrentVersionE2D0FB7953cd28d3", "AWS::Lambda::Version", "v"),
+    ]
+    stub.add_response(
+        "list_stack_resources",
+        {"StackResourceSummaries": [
+            {"LogicalResourceId": logical, "PhysicalResourceId": physical, "ResourceType": kind,
+             "LastUpdatedTimestamp": NOW, "ResourceStatus": "CREATE_COMPLETE"}
+            for logical, kind, physical in resources
+        ]},
+        {"StackName": "ProdServerlessStack"},
+    )  # fmt: skip
+    with stub:
+        stack = verify.Stack.read(cloudformation)
+    assert stack.workers == {"nightly": NIGHTLY, "orders": ORDERS}
