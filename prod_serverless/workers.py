@@ -37,6 +37,7 @@ ALIAS = "ProdLive"  # an alias name is per function, so every worker's is the sa
 # A name is the package, the archived log source and the Glue table's middle: lower case, short, not the API's.
 NAME = re.compile(r"[a-z][a-z0-9]{0,19}")
 TAKEN = frozenset({"api", "function"})  # the log archive's own sources
+VARIABLE = re.compile(r"[a-zA-Z][a-zA-Z0-9_]+")  # Lambda API "Environment": the Variables keys pattern
 # EventBridge Scheduler's expressions ("Schedule types on EventBridge Scheduler"): rate, cron (6 fields) or at.
 EXPRESSION = re.compile(r"rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\((\S+ ){5}\S+\)|at\(\S+\)")
 # Lambda "Creating and configuring an Amazon SQS event source mapping": the queue's visibility timeout at least six
@@ -109,6 +110,15 @@ class Worker:
             raise WorkerError(f"{where}: memory_mb must be 128 to 10240 (Lambda's range), got {self.memory_mb}")
         if not 1 <= self.timeout_seconds <= 900:
             raise WorkerError(f"{where}: timeout_seconds must be 1 to 900 (Lambda's limit), got {self.timeout_seconds}")
+        malformed = sorted(
+            str(name) for name, value in self.environment.items()
+            if not isinstance(name, str) or not VARIABLE.fullmatch(name) or not isinstance(value, str)
+        )  # fmt: skip
+        if malformed:
+            raise WorkerError(
+                f"{where}: environment variable {', '.join(malformed)} needs a name matching {VARIABLE.pattern} and a "
+                "string value"
+            )
         reserved = sorted(set(self.environment) & RESERVED_VARIABLES)
         if reserved:
             raise WorkerError(

@@ -245,6 +245,8 @@ ROW = {"name": "tick", "purpose": "a test job", "trigger": Schedule("rate(1 hour
         ({"memory_mb": 64}, "memory_mb must be 128 to 10240"),
         ({"timeout_seconds": 901}, "timeout_seconds must be 1 to 900"),
         ({"environment": {"AWS_REGION": "x"}}, "AWS_REGION is reserved"),
+        ({"environment": {"1ST": "x"}}, "environment variable 1ST needs a name matching"),
+        ({"environment": {"LIMIT": 5}}, "environment variable LIMIT needs a name matching .* and a string value"),
         ({"trigger": Schedule("every day")}, "expression must be rate"),
         ({"trigger": Queue(message={}, batch_size=11)}, "batch_size must be 1 to 10"),
         ({"trigger": Queue(message={}, max_receive_count=0)}, "max_receive_count must be 1 to 1000"),

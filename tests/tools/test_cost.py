@@ -772,6 +772,10 @@ def test_at_error_a_warning_is_not_measured(deployed: cost.Deployed, monkeypatch
         ("cron(30 6 1 * ? *)", 1),
         ("cron(0 0 1,15 JAN-JUN ? *)", 2 * 6 / 12),
         ("cron(0 12 L * ? *)", 1),
+        ("cron(0 12 15,L * ? *)", 2),
+        ("cron(0 0 1-7 * ? *)", 7),
+        ("cron(0 8 ? * MON/2 *)", cost.DAYS_PER_MONTH * 3 / 7),
+        ("cron(0 8 ? * mon-wed *)", cost.DAYS_PER_MONTH * 3 / 7),
         ("at(2027-01-01T00:00:00)", 0),
     ],
 )
@@ -788,6 +792,6 @@ def test_a_workers_line_prices_its_trigger() -> None:
     orders = cost.WorkerCost("orders", "queue", 256, 30, "x86_64", batch_size=10)
     per_million = 3 * 0.40 + 0.20 + 0.0000166667 * 0.25 * 0.1 * 1e6
     assert cost.worker_item(orders).usd == pytest.approx(per_million)
-    assert "per million messages" in cost.worker_item(orders).basis
+    assert cost.worker_item(orders).name == "Worker orders" and "per million messages" in cost.worker_item(orders).basis
     idle = 15 * cost.MINUTES_PER_MONTH * 0.40 / 1e6
     assert f"${idle:.2f} a month" in cost.worker_item(orders).basis
