@@ -773,6 +773,7 @@ def test_at_error_a_warning_is_not_measured(deployed: cost.Deployed, monkeypatch
         ("cron(0 0 1,15 JAN-JUN ? *)", 2 * 6 / 12),
         ("cron(0 12 L * ? *)", 1),
         ("cron(0 12 15,L * ? *)", 2),
+        ("cron(0 12 L,15 * ? *)", 2),
         ("cron(0 0 1-7 * ? *)", 7),
         ("cron(0 8 ? * MON/2 *)", cost.DAYS_PER_MONTH * 3 / 7),
         ("cron(0 8 ? * mon-wed *)", cost.DAYS_PER_MONTH * 3 / 7),
