@@ -13,6 +13,7 @@ import pytest
 from prod_serverless.workers import Queue, Schedule, Worker, WorkerError
 from tests.workers import worker_code
 from tools import invoke
+from tools.local_server import assembly_region
 
 # Answers its event and the environment variable the template gives it; refuses a message whose body says so.
 READS = (
@@ -103,7 +104,7 @@ def test_make_invoke_runs_the_offline_aws_in_the_stacks_region(
     variables["QUEUE_URL"] = {"Ref": "ProdQueue"}
     template_path.write_text(json.dumps(template))
     assert _main(rows, monkeypatch, "--worker", "tick", "--template", str(template_path)) == 0
-    region = invoke.assembly_region(template_path)  # no manifest beside it: the configured Region
+    region = assembly_region(template_path)  # no manifest beside it: the configured Region
     assert json.loads(capsys.readouterr().out)["queue"].startswith(f"https://sqs.{region}.amazonaws.com/")
 
 
