@@ -77,6 +77,9 @@ class ProdServerlessStack(Stack):
         # environment variable) and grant exactly what the code does with it in `statements`.
         resources: dict[str, str] = {}
         statements: list[iam.PolicyStatement] = []
+        # The same for a worker (workers/table.py), by its name: the variables naming its resources, its grants on them.
+        worker_resources: dict[str, dict[str, str]] = {}
+        worker_statements: dict[str, list[iam.PolicyStatement]] = {}
         self.service = service = ServiceFunction(
             self,
             "ProdFunction",
@@ -92,8 +95,21 @@ class ProdServerlessStack(Stack):
         archive.add_source("api", api.access_log_group)
         archive.add_source("function", service.log_group)
         # The functions no route calls (workers/table.py): each with its trigger, its archived logs and its alarms.
+        unknown = sorted((worker_resources.keys() | worker_statements.keys()) - {worker.name for worker in workers})
+        if unknown:
+            raise WorkerError(
+                f"worker {', '.join(unknown)} is given resources in main.py but is not in workers/table.py"
+            )
         self.workers = [
-            WorkerFunction(self, worker.construct_id, worker=worker, settings=settings, log_key=archive.key)
+            WorkerFunction(
+                self,
+                worker.construct_id,
+                worker=worker,
+                settings=settings,
+                log_key=archive.key,
+                resources=worker_resources.get(worker.name, {}),
+                statements=worker_statements.get(worker.name, ()),
+            )
             for worker in workers
         ]
         for each in self.workers:

@@ -204,9 +204,27 @@ class WorkerFunction(Construct):
     the dead-letter queue where its failures wait."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, worker: Worker, settings: Settings, log_key: kms.IKey
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        worker: Worker,
+        settings: Settings,
+        log_key: kms.IKey,
+        resources: Mapping[str, str] | None = None,
+        statements: Sequence[iam.PolicyStatement] = (),
     ) -> None:
+        """`resources`: variables naming resources of the stack (a table's name), beside the row's constants, and
+        `statements`: the grants on them; main.py passes them by the worker's name."""
         super().__init__(scope, construct_id)
+        twice = sorted(set(worker.environment) & set(resources or {}))
+        if twice:
+            raise WorkerError(f"worker {worker.name!r}: environment variable {', '.join(twice)} is set twice")
+        reserved = sorted(set(resources or {}) & RESERVED_VARIABLES)
+        if reserved:
+            raise WorkerError(
+                f"worker {worker.name!r}: environment variable {', '.join(reserved)} is reserved by Lambda"
+            )
         self.worker = worker
         stack = Stack.of(self)
         self.timeout = Duration.seconds(worker.timeout_seconds)
@@ -259,8 +277,8 @@ class WorkerFunction(Construct):
             handler=HANDLER,
             description=f"Prod {worker.name} worker: {worker.purpose}"[:256],
             purpose=f"the Prod {worker.name} worker: its own log group, X-Ray, its trigger and its row's statements",
-            statements=[*trigger_statements, *worker.statements],
-            environment=dict(worker.environment),
+            statements=[*trigger_statements, *worker.statements, *statements],
+            environment={**worker.environment, **(resources or {})},
             log_key=log_key,
             log_retention_days=settings.log_retention_days,
             log_level=settings.log_level,

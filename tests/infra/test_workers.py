@@ -272,3 +272,39 @@ def test_the_workers_page_names_each_alarm_a_row_adds(tick: Worker, mail: Worker
     for worker in (tick, mail):
         for spec in worker_alarms(worker):
             assert f"`<Name>{spec.name.removeprefix(worker.title)}`" in page, spec.name
+
+
+def test_main_py_gives_a_worker_a_resource_of_the_stack_by_its_name(mail: Worker) -> None:
+    """A table's name as a variable beside the row's constants, and the grant on it in the worker's own policy."""
+    grant = iam.PolicyStatement(sid="WriteTheTable", actions=["dynamodb:PutItem"], resources=["arn:aws:dynamodb:x"])
+
+    def build(stack: Stack) -> None:
+        key = kms.Key(stack, "Key")
+        WorkerFunction(stack, mail.construct_id, worker=mail, settings=SETTINGS, log_key=key,
+                       resources={"TABLE_NAME": "t"}, statements=[grant])  # fmt: skip
+
+    resources = template_of(build).to_json()["Resources"]
+    function = _of(resources, "AWS::Lambda::Function")["Properties"]
+    assert function["Environment"] == {"Variables": {**mail.environment, "TABLE_NAME": "t"}}
+    (statements,) = _policies(resources).values()
+    assert {
+        "Sid": "WriteTheTable",
+        "Effect": "Allow",
+        "Action": "dynamodb:PutItem",
+        "Resource": "arn:aws:dynamodb:x",
+    } in (statements)
+
+
+@pytest.mark.parametrize(
+    ("resources", "message"),
+    [({"TABLE": "t"}, "environment variable TABLE is set twice"), ({"AWS_REGION": "x"}, "AWS_REGION is reserved")],
+)
+def test_a_resource_variable_may_not_repeat_the_rows_or_a_reserved_name(
+    mail: Worker, resources: dict[str, str], message: str
+) -> None:
+    def build(stack: Stack) -> None:
+        WorkerFunction(stack, mail.construct_id, worker=mail, settings=SETTINGS, log_key=kms.Key(stack, "Key"),
+                       resources=resources)  # fmt: skip
+
+    with pytest.raises(WorkerError, match=message):
+        template_of(build)
