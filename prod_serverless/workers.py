@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +133,11 @@ class Worker:
                     f"{where}: expression must be rate(<n> minutes|hours|days), cron(<6 fields>) or at(<time>), "
                     f"got {trigger.expression!r}"
                 )
+            # Scheduler takes IANA time zone names; checked where this machine has the database (else at deploy).
+            zones = zoneinfo.available_timezones()
+            if zones and trigger.timezone not in zones:
+                raise WorkerError(f"{where}: timezone must be an IANA name such as UTC or Europe/Paris, got "
+                                  f"{trigger.timezone!r}")  # fmt: skip
         elif isinstance(trigger, Queue):
             # Lambda "Batching behavior": a standard queue's batch is 1 to 10 without a batching window.
             if not 1 <= trigger.batch_size <= 10:

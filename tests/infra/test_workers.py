@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import zoneinfo
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -248,6 +249,7 @@ ROW = {"name": "tick", "purpose": "a test job", "trigger": Schedule("rate(1 hour
         ({"environment": {"1ST": "x"}}, "environment variable 1ST needs a name matching"),
         ({"environment": {"LIMIT": 5}}, "environment variable LIMIT needs a name matching .* and a string value"),
         ({"trigger": Schedule("every day")}, "expression must be rate"),
+        ({"trigger": Schedule("rate(1 hour)", timezone="Mars/Olympus")}, "timezone must be an IANA name"),
         ({"trigger": Queue(message={}, batch_size=11)}, "batch_size must be 1 to 10"),
         ({"trigger": Queue(message={}, max_receive_count=0)}, "max_receive_count must be 1 to 1000"),
         ({"trigger": Queue(message={}, max_concurrency=1)}, "max_concurrency must be 2 to 1000"),
@@ -308,3 +310,10 @@ def test_a_resource_variable_may_not_repeat_the_rows_or_a_reserved_name(
 
     with pytest.raises(WorkerError, match=message):
         template_of(build)
+
+
+def test_without_a_time_zone_database_the_name_is_left_to_scheduler(
+    code: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(zoneinfo, "available_timezones", set)
+    assert Worker(**{**ROW, "trigger": Schedule("rate(1 hour)", timezone="Mars/Olympus")}).trigger  # type: ignore[arg-type]
