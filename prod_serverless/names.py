@@ -61,6 +61,16 @@ def physical_names(template: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
     ]
 
 
+# A worker's construct id, the prefix of its logical ids (prod_serverless/workers.py), and the metadata key its function
+# carries: make cost and make invoke find a worker in the template by these, without importing the CDK.
+WORKER_METADATA = "prod:worker"
+
+
+def worker_construct_id(name: str) -> str:
+    """A worker's construct id: `nightly` -> `ProdNightlyWorker`."""
+    return f"Prod{name.capitalize()}Worker"
+
+
 PRODUCTION = "prod"  # the stage whose stack and names are the ones this project has always had
 # AWS KMS "ScheduleKeyDeletion": PendingWindowInDays is 7 to 30 (30 when unset); another stage's keys take the
 # shortest, so whatever a key pending deletion costs, a destroyed stage's last a week.

@@ -30,6 +30,7 @@ from constructs import Construct
 from prod_serverless.compliance import acknowledge
 from prod_serverless.function import RESERVED_VARIABLES
 from prod_serverless.lambdas import owned_function
+from prod_serverless.names import WORKER_METADATA, worker_construct_id
 from prod_serverless.settings import Settings
 
 WORKERS_CODE = Path(__file__).resolve().parent.parent / "workers"
@@ -162,7 +163,7 @@ class Worker:
 
     @property
     def construct_id(self) -> str:
-        return f"Prod{self.title}Worker"
+        return worker_construct_id(self.name)
 
     def sample_event(self) -> dict[str, Any]:
         """What the trigger delivers, as `make invoke` sends it: the schedule's event, or an SQS event of one
@@ -305,7 +306,7 @@ class WorkerFunction(Construct):
             owned.policy,
             owned.log_group,
         )
-        self.function.node.default_child.add_metadata("prod:worker", worker.name)  # type: ignore[union-attr]
+        self.function.node.default_child.add_metadata(WORKER_METADATA, worker.name)  # type: ignore[union-attr]
         self.version = self.function.current_version
         self.alias = lambda_.Alias(
             self,

@@ -37,6 +37,7 @@ from typing import Any
 
 from pre_traffic_hook.handler import CHECKS_METADATA
 from prod_serverless.log_formats import access_log_format, render_access_line
+from prod_serverless.names import WORKER_METADATA, worker_construct_id
 from prod_serverless.queries import QUERIES
 from prod_serverless.settings import SYSTEM_LOG_LEVELS
 from tools.local_server import (
@@ -213,15 +214,15 @@ def runs_per_month(expression: str) -> float:
 
 
 def deployed_workers(template: dict[str, Any]) -> tuple[WorkerCost, ...]:
-    """Each worker's function (its `prod:worker` metadata) and its trigger, found by the worker's logical-id prefix."""
+    """Each worker's function (its WORKER_METADATA) and its trigger, found by the worker's logical-id prefix."""
     resources = template["Resources"]
     found = []
     for resource in resources.values():
-        name = resource.get("Metadata", {}).get("prod:worker")
+        name = resource.get("Metadata", {}).get(WORKER_METADATA)
         if resource["Type"] != "AWS::Lambda::Function" or not name:
             continue
         properties = resource["Properties"]
-        prefix = f"Prod{name.capitalize()}Worker"
+        prefix = worker_construct_id(name)
         schedules = [r["Properties"] for i, r in resources.items()
                      if i.startswith(prefix) and r["Type"] == "AWS::Scheduler::Schedule"]  # fmt: skip
         mappings = [r["Properties"] for i, r in resources.items()

@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from prod_serverless import workers as worker_rows
+from prod_serverless.names import WORKER_METADATA
 from prod_serverless.workers import Queue, Worker, WorkerError
 from tools.events import LambdaContext
 from tools.lambda_logging import install, invocation
 from tools.local_server import assembly_region, load_template, stage_template
 from tools.offline_aws import OfflineError, offline_aws
-
-METADATA = "prod:worker"  # on each worker's function in the template (prod_serverless/workers.py)
 
 
 def worker_table() -> tuple[Worker, ...]:
@@ -37,7 +36,7 @@ def worker_table() -> tuple[Worker, ...]:
 def deployed_function(template: dict[str, Any], name: str) -> dict[str, Any] | None:
     """The worker's function as the template declares it, found by its metadata; None if the template has none."""
     for resource in template["Resources"].values():
-        if resource["Type"] == "AWS::Lambda::Function" and resource.get("Metadata", {}).get(METADATA) == name:
+        if resource["Type"] == "AWS::Lambda::Function" and resource.get("Metadata", {}).get(WORKER_METADATA) == name:
             return resource  # type: ignore[no-any-return]
     return None
 

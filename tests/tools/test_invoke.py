@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from prod_serverless.names import WORKER_METADATA, worker_construct_id
 from prod_serverless.workers import Queue, Schedule, Worker, WorkerError
 from tests.workers import worker_code
 from tools import invoke
@@ -42,13 +43,13 @@ def rows(tmp_path: Path) -> Iterator[dict[str, Worker]]:
 def _template(path: Path, names: list[str]) -> Path:
     # First, the API's function without worker metadata and a resource of another type: neither is a worker's.
     resources: dict[str, Any] = {
-        "ProdQueue": {"Type": "AWS::SQS::Queue", "Metadata": {invoke.METADATA: names[0]}, "Properties": {}},
+        "ProdQueue": {"Type": "AWS::SQS::Queue", "Metadata": {WORKER_METADATA: names[0]}, "Properties": {}},
         "ProdFunction": {"Type": "AWS::Lambda::Function", "Properties": {}},
     }
     resources |= {
-        f"Prod{name.capitalize()}WorkerFunction": {
+        f"{worker_construct_id(name)}Function": {
             "Type": "AWS::Lambda::Function",
-            "Metadata": {invoke.METADATA: name},
+            "Metadata": {WORKER_METADATA: name},
             # As the CDK writes a function without variables: no Environment at all.
             "Properties": {"Environment": {"Variables": {"LABEL": f"{name}-label"}}} if name != "broken" else {},
         }
