@@ -148,6 +148,21 @@ class Synthesized:
     outdir: Path  # the cloud assembly: manifest.json, the assets
 
     @property
+    def template_file(self) -> Path:
+        """The stack's template in the cloud assembly: named by the stage's stack, as `make synth` writes it."""
+        return self.outdir / f"{self.stack.stack_name}.template.json"
+
+    @classmethod
+    def of(cls, app: Any, outdir: Path) -> Synthesized:
+        """`app` synthesized into `outdir`: the stack of the stage its context names (production's by default)."""
+        from prod_serverless.settings import Settings
+
+        assembly = app.synth()
+        name = Settings.from_context(app.node.get_all_context()).names.stack
+        report = json.loads((outdir / "validation-report.json").read_text())
+        return cls(assembly.get_stack_by_name(name).template, report, app.node.find_child(name), outdir)
+
+    @property
     def resources(self) -> dict[str, dict[str, Any]]:
         resources: dict[str, dict[str, Any]] = self.template["Resources"]
         return resources
@@ -174,16 +189,15 @@ class Synthesized:
 def synthesize(
     outdir: Path, extra_context: Mapping[str, Any] | None = None, *, control_tower: bool = True
 ) -> Synthesized:
-    """Build and synthesize the real app (rule packs included) with cdk.json's context plus `extra_context`."""
-    from main import build_app
-    from prod_serverless.settings import Settings
+    """Build and synthesize the real app (rule packs included) with cdk.json's context plus `extra_context`.
 
-    app = build_app(extra_context, outdir=str(outdir), control_tower=control_tower)
-    assembly = app.synth()
-    name = Settings.from_context(app.node.get_all_context()).names.stack  # the stage's (production's by default)
-    template = assembly.get_stack_by_name(name).template
-    report = json.loads((outdir / "validation-report.json").read_text())
-    return Synthesized(template=template, report=report, stack=app.node.find_child(name), outdir=outdir)
+    Production's stage unless `extra_context` names another: the suite proves production's guarantees (what it keeps,
+    the names it always had) whatever stage a team's cdk.json sets; tests/infra/test_stages.py proves a stage's."""
+    from main import build_app
+    from prod_serverless.names import PRODUCTION
+
+    context = {"stage": PRODUCTION, **(extra_context or {})}
+    return Synthesized.of(build_app(context, outdir=str(outdir), control_tower=control_tower), outdir)
 
 
 @pytest.fixture(scope="session")
@@ -191,9 +205,8 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The app exactly as `make synth` builds it, synthesized once per session; cfn-lint starts on it at once."""
     outdir = tmp_path_factory.mktemp("cdk.out")
     synthesized = synthesize(outdir)
-    template = str(outdir / "ProdServerlessStack.template.json")
     lint = [str(BIN / "cfn-lint"), "--regions", "us-east-1", "--format", "json", "--"]
-    start_background("cfn-lint", [*lint, template])
+    start_background("cfn-lint", [*lint, str(synthesized.template_file)])
     return synthesized
 
 

@@ -184,7 +184,10 @@ ORIGIN = "https://app.example.com"
 # What a team puts in its cdk.json beside the recipes: other memory, timeout and Region than the defaults, and the
 # issuer recipe's two keys.
 ISSUER_CONTEXT: dict[str, str] = json.loads("{" + recipes()["issuer"] + "}")
-TEAM_CONTEXT = {"functionMemoryMb": "384", "functionTimeoutSeconds": "25", "region": "eu-central-1", **ISSUER_CONTEXT}
+TEAM_CONTEXT = {
+    "functionMemoryMb": "384", "functionTimeoutSeconds": "25", "region": "eu-central-1", "stage": "prod",
+    **ISSUER_CONTEXT,
+}  # fmt: skip
 TEAM_SETTINGS = Settings.from_context({**cdk_json_context(), **TEAM_CONTEXT})
 
 
@@ -222,10 +225,7 @@ def extended(tmp_path_factory: pytest.TempPathFactory, team_workers: tuple[Worke
         app = team_main().build_app(
             {"corsAllowedOrigins": ORIGIN, **TEAM_CONTEXT}, outdir=str(outdir), routes=EXTENDED, workers=team_workers
         )
-        assembly = app.synth()  # fails on any unacknowledged finding: the routes need no compliance step
-        template = assembly.get_stack_by_name("ProdServerlessStack").template
-        report = json.loads((outdir / "validation-report.json").read_text())
-        yield Synthesized(template, report, app.node.find_child("ProdServerlessStack"), outdir)
+        yield Synthesized.of(app, outdir)  # fails on any unacknowledged finding: the routes need no compliance step
 
 
 def test_the_recipe_adds_a_get_with_a_path_parameter_and_a_post_with_a_json_body() -> None:
@@ -368,7 +368,7 @@ def issuer(tmp_path_factory: pytest.TempPathFactory) -> DevIssuer:
 @pytest.fixture
 def local_api(extended: Synthesized, issuer: DevIssuer) -> Iterator[Any]:
     router = Router(EXTENDED)
-    template = extended.outdir / "ProdServerlessStack.template.json"
+    template = extended.template_file
     api = serve(0, template, lambda e, c: handler.handle(router, e, c), issuer=issuer)
     _load_modules()  # under the offline AWS the server opened: the recipes' modules read its variables
     api.access_log = io.StringIO()
@@ -462,7 +462,7 @@ def test_the_context_recipes_are_what_the_tuned_synth_proves(tuned: Synthesized)
     issuer = Settings.from_context({**cdk_json_context(), **TUNED}).jwt_issuer or "-"
     assert "us-east-1" not in json.dumps(tuned.template).replace(issuer, "")
     manifest = json.loads((tuned.outdir / "manifest.json").read_text())
-    assert manifest["artifacts"]["ProdServerlessStack"]["environment"].endswith(f"/{settings.region}")
+    assert manifest["artifacts"][tuned.stack.stack_name]["environment"].endswith(f"/{settings.region}")
 
 
 def test_the_function_may_do_exactly_what_the_recipes_code_does(extended: Synthesized) -> None:

@@ -26,7 +26,7 @@ def test_the_mission_is_the_default(synthesized: Synthesized) -> None:
     configured = Settings.from_context(cdk_json_context())
     app = build_app(control_tower=False)
     stacks = [child for child in app.node.children if isinstance(child, Stack)]
-    assert [(stack.node.id, stack.region) for stack in stacks] == [(STACK_NAME, configured.region)]
+    assert [(stack.node.id, stack.region) for stack in stacks] == [(configured.names.stack, configured.region)]
     (function,) = [f for i, f in synthesized.of_type("AWS::Lambda::Function").items() if i.startswith("ProdFunction")]
     assert (function["Properties"]["MemorySize"], function["Properties"]["Timeout"]) == (
         configured.function_memory_mb,

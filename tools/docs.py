@@ -289,13 +289,14 @@ def build() -> dict[str, str]:
     import json
 
     from main import build_app
-    from prod_serverless.settings import Settings
+    from prod_serverless.names import PRODUCTION, StageNames
 
-    # Into cdk.out, as `make synth` writes it: the report path synth prints is one that exists afterwards.
+    # Into cdk.out, as `make synth` writes it: the report path synth prints is one that exists afterwards. The pages
+    # describe production's stack whatever stage cdk.json sets (docs/configuration.md says what a stage changes).
     outdir = ROOT / "cdk.out"
-    app = build_app(outdir=str(outdir))
+    app = build_app({"stage": PRODUCTION}, outdir=str(outdir))
     app.synth()
-    name = Settings.from_context(app.node.get_all_context()).names.stack  # cdk.json's stage: production's by default
+    name = StageNames(PRODUCTION).stack
     report = json.loads((outdir / "validation-report.json").read_text())
     template = json.loads((outdir / f"{name}.template.json").read_text())
     stack = app.node.find_child(name)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from main import STACK_NAME
 from pre_traffic_hook.handler import CHECKS_FILE, CHECKS_METADATA, PARALLEL_ENV
 from prod_serverless.api import (
     RESOURCE_POLICY_MAX_BYTES,
@@ -18,6 +17,7 @@ from prod_serverless.api import (
     resource_policy_bytes,
     route_source_arn,
 )
+from prod_serverless.names import PRODUCTION
 from prod_serverless.release import HOOK_PARALLEL_CHECKS, LAMBDA_MAX_TIMEOUT_SECONDS, hook_parallelism
 from service.routes import ROUTES
 from tests.conftest import Synthesized
@@ -31,10 +31,9 @@ def many(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     from main import build_app
 
     outdir = tmp_path_factory.mktemp("cdk.out.many")
-    app = build_app({}, outdir=str(outdir), routes=routes(MANY), control_tower=False)
-    template = app.synth().get_stack_by_name(STACK_NAME).template
-    report = json.loads((outdir / "validation-report.json").read_text())
-    return Synthesized(template, report, app.node.find_child(STACK_NAME), outdir)
+    return Synthesized.of(
+        build_app({"stage": PRODUCTION}, outdir=str(outdir), routes=routes(MANY), control_tower=False), outdir
+    )
 
 
 def test_a_hundred_routes_share_one_permission_and_the_policy_fits(many: Synthesized) -> None:

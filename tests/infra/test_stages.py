@@ -31,7 +31,7 @@ def _names(template: dict[str, Any]) -> dict[tuple[str, str], str]:
 
 
 def test_production_is_the_default_stage_with_the_names_it_always_had() -> None:
-    names = Settings.from_context(cdk_json_context()).names
+    names = Settings().names
     assert (names.stage, names.production) == (PRODUCTION, True)
     assert (names.stack, names.prefix, names.database, names.workgroup, names.api) == (
         "ProdServerlessStack",

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from prod_serverless.names import PRODUCTION
 from tests.conftest import Synthesized
+
+
+@pytest.fixture(autouse=True)
+def production_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tools work on production's stack, as the stubbed AWS answers for it, whatever stage cdk.json sets; a test
+    of another stage sets its own CONTEXT (tests/infra/test_stages.py checks that every tool follows it)."""
+    monkeypatch.setenv("CONTEXT", f"stage={PRODUCTION}")
 
 
 @pytest.fixture
@@ -29,4 +37,4 @@ def no_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def template_file(synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return synthesized.outdir / "ProdServerlessStack.template.json"
+    return synthesized.template_file

@@ -241,7 +241,7 @@ def test_levers_change_only_what_they_name(deployed: cost.Deployed) -> None:
 def test_prices_of_another_region_are_said_to_be_us_east_1s(
     tuned: Synthesized, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cost.main(["--template", str(tuned.outdir / "ProdServerlessStack.template.json")]) == 0
+    assert cost.main(["--template", str(tuned.template_file)]) == 0
     assert "Note: the stack is configured for eu-west-1; these are us-east-1's prices." in capsys.readouterr().out
 
 
