@@ -1145,6 +1145,7 @@ def test_healthy_workers_have_their_triggers_on_and_nothing_in_their_dead_letter
         "worker orders: Lambda polls its queue": True,
         "worker orders: its dead-letter queue is empty": True,
     }
+    assert rows["worker orders: its dead-letter queue is empty"].detail == "0 messages"
 
 
 @pytest.mark.parametrize(
@@ -1202,6 +1203,7 @@ def _metric_rows(invoked: bool) -> dict[str, verify.Row]:
 def test_a_worker_that_has_not_run_is_skipped_by_name_and_one_that_has_is_checked() -> None:
     idle = _metric_rows(invoked=False)
     assert list(idle) == ["worker nightly: its Lambda metrics"]
+    assert idle["worker nightly: its Lambda metrics"].ok is True  # skipped by name, not failed
     assert idle["worker nightly: its Lambda metrics"].detail.startswith("skipped: it has not run since it was created")
     ran = _metric_rows(invoked=True)
     assert {check: row.ok for check, row in ran.items()} == {"alarm NightlyErrors: Errors is published": True}
