@@ -570,13 +570,39 @@ class Lines:
         return {"api": self.access, "function": self.function + self.platform}
 
 
+HEX_DIGITS = "0123456789abcdef"
+# random.choice(HEX_DIGITS) draws getrandbits(5), a 32-bit word's top 5 bits, until one is below 16. Words drawn in
+# bulk give the same digits: of each word's top byte, those of 128 or more are deleted, the rest map to HEX_DIGITS.
+ACCEPTED_DIGIT = bytes(HEX_DIGITS.encode()[byte >> 3] if byte < 128 else 0 for byte in range(256))
+REJECTED_DRAW = bytes(range(128, 256))
+DRAWN_WORDS = 1024  # per draw: about 512 digits, so a sample of any size takes several
+
+
+def _hex_digits(rng: random.Random, count: int) -> str:
+    """The next `count` digits that `count` calls of rng.choice(HEX_DIGITS) would give (little-endian hosts)."""
+    batches: list[bytes] = []
+    found = 0
+    while found < count:
+        top_bytes = rng.getrandbits(32 * DRAWN_WORDS).to_bytes(4 * DRAWN_WORDS, "little")[3::4]
+        batches.append(top_bytes.translate(ACCEPTED_DIGIT, REJECTED_DRAW))
+        found += len(batches[-1])
+    return b"".join(batches)[:count].decode()
+
+
 def _variants(lines: list[str], count: int) -> list[str]:
     """`count` copies of each line with its ids and digits varied, as a day of real lines would be."""
-    rng = random.Random(7)  # noqa: S311 - varied sample data, not secrets
+    # Each line as a %-template with a slot per digit, filled from one string of random hex digits.
+    templates = [
+        ("".join("%s" if c.isdigit() else c for c in line.replace("%", "%%")), sum(c.isdigit() for c in line))
+        for line in lines
+    ]
+    digits = _hex_digits(random.Random(7), count * sum(slots for _, slots in templates))  # noqa: S311 - sample data
     out = []
+    position = 0
     for number in range(count):
-        for line in lines:
-            out.append("".join(rng.choice("0123456789abcdef") if c.isdigit() else c for c in line) + str(number))
+        for template, slots in templates:
+            out.append(template % tuple(digits[position : position + slots]) + str(number))
+            position += slots
     return out
 
 

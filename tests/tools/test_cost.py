@@ -658,6 +658,40 @@ def test_a_record_of_many_events_is_billed_by_its_compressed_envelope() -> None:
     assert cost._variants(["a1"], 2) == ["aa0", "a41"]
 
 
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ['{"id":"c6af9ac6-7b61","t":1712345678901}'] * 3,
+        ["100% of 2%s", "", "no digits", "²3٣"],  # a literal % and %s, an empty line, digits beyond 0-9
+        [],
+    ],
+)
+@pytest.mark.parametrize("count", [1, 400])
+def test_the_varied_lines_are_those_random_choice_draws_digit_by_digit(lines: list[str], count: int) -> None:
+    """The sample's digits are drawn in bulk: the same lines as one rng.choice per digit, so the ratios stand."""
+    import random
+
+    rng = random.Random(7)  # the reference the sample reproduces
+    expected = [
+        "".join(rng.choice(cost.HEX_DIGITS) if c.isdigit() else c for c in line) + str(number)
+        for number in range(count)
+        for line in lines
+    ]
+    assert cost._variants(lines, count) == expected
+
+
+def test_the_digits_are_exact_at_the_edges_of_each_bulk_draw() -> None:
+    """A draw of DRAWN_WORDS words gives as many digits as its words' top bits allow: counts either side of that
+    number take one draw or two, and give the same digits as one rng.choice each."""
+    import random
+
+    words = random.Random(7)  # the first draw's words, one at a time
+    first_draw = sum(words.getrandbits(32) < 2**31 for _ in range(cost.DRAWN_WORDS))
+    for count in (first_draw - 1, first_draw, first_draw + 1):
+        rng = random.Random(7)
+        assert cost._hex_digits(random.Random(7), count) == "".join(rng.choice(cost.HEX_DIGITS) for _ in range(count))
+
+
 def test_the_page_and_the_report_state_the_mix_and_the_levers(deployed: cost.Deployed) -> None:
     tables = cost.cost_tables(deployed).splitlines()
     assert tables[2:4] == ["| Per million requests | a trickle (0.38 req/s) | steady (100 req/s) |", "|---|---|---|"]
