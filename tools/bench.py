@@ -38,6 +38,8 @@ RATIO_TARGETS = {"cold_import_ms": 10.0, "rss_mb": 3.0, "warm_p50_us": 10.0}
 ABSOLUTE_REFERENCE = {"cold_import_ms": 10.0, "rss_mb": 16.0, "warm_p50_us": 20.0}
 METRICS = ("cold_import_ms", "rss_mb", "warm_p50_us", "warm_p99_us")
 NO_BYTECODE = {"PYTHONDONTWRITEBYTECODE": "1"}
+# Where the caller's interpreter keeps bytecode: a measured import has Lambda's default, .pyc beside the source.
+BYTECODE_SETTINGS = {**NO_BYTECODE, "PYTHONPYCACHEPREFIX": ""}
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "AKIDBENCH", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
 _PROBE = """
 import json, sys, time
@@ -56,7 +58,7 @@ def cold_import(path: Path, module: str, runs: int, *, cwd: Path | None = None) 
     for _ in range(runs):
         output = subprocess.run(  # noqa: S603 - our own interpreter and probe
             [sys.executable, "-c", _PROBE.format(path=str(path), module=module)],
-            env={**_without(os.environ, NO_BYTECODE), **FAKE_AWS, **({} if cwd is None else NO_BYTECODE)},
+            env={**_without(os.environ, BYTECODE_SETTINGS), **FAKE_AWS, **({} if cwd is None else NO_BYTECODE)},
             cwd=cwd,
             capture_output=True,
             text=True,
