@@ -30,7 +30,7 @@ ifneq ($(UNKNOWN_VARIABLES),)
 $(error $(firstword $(UNKNOWN_VARIABLES)) is not a variable of this Makefile ($(MAKE_VARIABLES)); a setting goes in CONTEXT: make $(or $(firstword $(MAKECMDGOALS)),synth) CONTEXT="$(firstword $(UNKNOWN_VARIABLES))=$($(firstword $(UNKNOWN_VARIABLES)))")
 endif
 
-.PHONY: help deps config synth test lint format typecheck workflows unit docs mutate upgrade audit bootstrap diff deploy verify destroy serve token invoke cost bench smoke lock clean
+.PHONY: help deps config synth test lint format typecheck workflows unit unit-jsii unit-rest docs mutate upgrade audit bootstrap diff deploy verify destroy serve token invoke cost bench smoke lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -72,15 +72,25 @@ typecheck: deps ## mypy (strict) over infra, handlers and tools
 	$(BIN)/mypy
 
 workflows: deps ## GitHub workflows and Dependabot: their schemas, then zizmor's audit (offline, pedantic)
-	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
-	$(BIN)/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
+	$(BIN)/python -m tools.workflow_schemas
 	$(BIN)/zizmor --offline --persona=pedantic --quiet .github
 
 unit: deps ## pytest: infra (rule packs and cfn-lint included), handlers, tools
 	$(BIN)/pytest
 
-test: deps ## The whole check (CI runs this): pytest, and beside it on the second core lint, types, workflows
-	@$(MAKE) --no-print-directory -j2 --output-sync=target unit lint typecheck workflows
+# make test's pytest as two processes, one per core: the tests that build CDK constructs (one Node runtime, warmed
+# once) and the others, which do no Node work at all. Together they are `make unit`: every test is in one of them.
+# Their bytecode is kept (.cache/pycache) even where the environment sets PYTHONDONTWRITEBYTECODE, as CI images do:
+# otherwise each run compiles every test and project module again, in each process (about 1.5 s of the two cores).
+unit-jsii unit-rest: export PYTHONDONTWRITEBYTECODE :=
+unit-jsii unit-rest: export PYTHONPYCACHEPREFIX := $(CURDIR)/.cache/pycache
+unit-jsii: deps
+	$(BIN)/pytest -m jsii
+unit-rest: deps
+	$(BIN)/pytest -m "not jsii"
+
+test: deps ## The whole check (CI runs this): pytest in two processes, and beside them lint, types, workflows
+	@$(MAKE) --no-print-directory -j5 --output-sync=target unit-jsii unit-rest lint typecheck workflows
 
 docs: deps ## Write the generated sections of the README and docs/ (tables, queries, facts) from the code
 	$(BIN)/python -m tools.docs
@@ -159,4 +169,4 @@ audit: deps ## Known vulnerabilities in both Python locks (tools', function's) a
 	$(BIN)/npm audit --audit-level=low
 
 clean: ## Remove generated files (keeps .venv and node_modules)
-	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache .hypothesis mutants
+	rm -rf cdk.out .build .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis mutants

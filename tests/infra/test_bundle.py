@@ -16,8 +16,6 @@ from typing import Any
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_kms as kms
-from cyclonedx.schema import SchemaVersion
-from cyclonedx.validation.json import JsonStrictValidator
 
 from prod_serverless import bundle
 from prod_serverless.bundle import BundleError, Dependencies, install, pins, sbom
@@ -90,6 +88,7 @@ def test_a_lock_that_pins_nothing_installs_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "build").exists()
 
 
+@pytest.mark.jsii  # synthesizes (a bare stack), yet make mutate runs it: it proves the bundle
 def test_adding_a_library_changes_the_asset_and_the_version_and_nothing_else_and_removing_it_restores_all(
     library: Dependencies, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -197,6 +196,10 @@ def test_a_package_over_the_direct_upload_limit_is_a_note_not_a_stop(
 
 
 def test_the_sbom_lists_exactly_what_the_asset_holds(library: Dependencies) -> None:
+    # Imported here: the validator's jsonschema builds its IRI grammar on import (~2 s), for this test alone.
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
     document = sbom(library, name="ProdServerlessStack/ProdFunction", version="abc123")
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(document) is None
     parsed = json.loads(document)

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openapi_spec_validator import validate
 
 from service.routes import ROUTES
 from service.routing import ERROR_ANSWER, Healthy, Route, Sample
@@ -17,6 +16,15 @@ from tests.infra.helpers import SETTINGS
 from tests.tools.helpers import serving
 from tools import openapi
 from tools.local_server import OPENAPI_PATH, LocalApi, serve
+
+
+def validate(document: dict[str, Any]) -> None:
+    """openapi-spec-validator's check, imported at the first use: its jsonschema builds a grammar on import (~2 s),
+    which make test's process of CDK tests need never pay."""
+    from openapi_spec_validator import validate as check
+
+    check(document)
+
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 ITEM = {

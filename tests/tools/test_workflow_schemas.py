@@ -1,0 +1,45 @@
+"""make workflows' schema checks: every workflow and Dependabot's file against its schema, in one process."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tools import workflow_schemas
+
+
+def _copy(tmp_path: Path) -> Path:
+    shutil.copytree(workflow_schemas.ROOT / ".github", tmp_path / ".github")
+    return tmp_path
+
+
+def test_the_repositorys_files_pass_both_schemas(capsys: pytest.CaptureFixture[str]) -> None:
+    assert workflow_schemas.main() == 0
+    assert capsys.readouterr().out.count("ok -- validation done") == len(workflow_schemas.CHECKS)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "error"),
+    [
+        ("workflows/ci.yml", "on: push\njobs: 3\n", "$.jobs: 3 is not of type 'object'"),
+        ("dependabot.yml", "version: 2\nupdates: nope\n", "$.updates: 'nope' is not of type 'array'"),
+    ],
+)
+def test_a_file_that_breaks_its_schema_fails_and_the_other_schema_still_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str, error: str
+) -> None:
+    root = _copy(tmp_path)
+    (root / ".github" / name).write_text(text)
+    assert workflow_schemas.main(root) == 1
+    out = capsys.readouterr().out
+    assert error in out
+    assert out.count("ok -- validation done") == 1  # the other schema's files, still checked
+
+
+def test_no_file_for_a_schema_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _copy(tmp_path)
+    (root / ".github" / "dependabot.yml").unlink()
+    assert workflow_schemas.main(root) == 1
+    assert capsys.readouterr().err == "make workflows: no file matches .github/dependabot.yml\n"
