@@ -135,9 +135,10 @@ def _builds_constructs(item: pytest.Item) -> bool:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if _builds_constructs(item):
+        builds = _builds_constructs(item)
+        if builds:
             item.add_marker(pytest.mark.jsii)  # make test's first process: the one Node runtime, warmed once
-        if _builds_constructs(item) or Path(str(item.fspath)).name == "test_recipes.py":
+        if builds or Path(str(item.fspath)).name == "test_recipes.py":
             item.add_marker(pytest.mark.synth)
     items.sort(key=lambda item: item.get_closest_marker("background") is not None)  # stable: others keep order
 
