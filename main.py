@@ -9,9 +9,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-if __name__ == "__main__" and "CDK_OUTDIR" not in os.environ:
-    # Run by hand (often with a Python that lacks the CDK): say what to run instead of a traceback.
-    sys.exit("main.py is run by the CDK CLI: use `make synth` (or `make deploy`), which installs and sets up all")
+if __name__ == "__main__":
+    if "CDK_OUTDIR" not in os.environ:
+        # Run by hand (often with a Python that lacks the CDK): say what to run instead of a traceback.
+        sys.exit("main.py is run by the CDK CLI: use `make synth` (or `make deploy`), which installs and sets up all")
+    from prod_serverless import early
+
+    early.check()  # the settings and the route table, before the CDK loads: a mistake is its one line at once
 
 from aws_cdk import App, Aspects, CfnOutput, DefaultStackSynthesizer, Environment, Stack
 from aws_cdk import aws_iam as iam
@@ -23,6 +27,7 @@ from prod_serverless.api import HttpEndpoint
 from prod_serverless.bundle import LOCK, BundleError, Dependencies, install, sbom, shown
 from prod_serverless.compliance import acknowledgment_hints, add_compliance_checks
 from prod_serverless.disposable import Disposable
+from prod_serverless.early import ROUTES_ERROR, SETTINGS_ERROR
 from prod_serverless.function import ServiceFunction
 from prod_serverless.log_archive import LogArchive
 from prod_serverless.log_catalog import LogCatalog
@@ -270,9 +275,9 @@ def main() -> None:
         # make passes the configuration as CONTEXT="key=value …" (the CLI's own -c pairs still work too).
         app = build_app(parse_pairs(os.environ.get("CONTEXT", "")))
     except SettingsError as error:
-        sys.exit(f"Configuration error: {error}")
+        sys.exit(SETTINGS_ERROR.format(error))
     except RouteError as error:
-        sys.exit(f"Route table error (service/routes.py): {error}")
+        sys.exit(ROUTES_ERROR.format(error))
     except WorkerError as error:
         sys.exit(f"Workers table error (workers/table.py): {error}")
     except BundleError as error:

@@ -536,6 +536,22 @@ def cdk_json_context() -> dict[str, Any]:
     return context
 
 
+# How aws-cdk-lib's App reads the CLI's context (core/lib/app.js, loadContext): CDK_CONTEXT_JSON, then the file the
+# CLI writes what does not fit in that variable to (aws/aws-cdk#21373), each over the App's own `context` prop.
+CONTEXT_ENV = "CDK_CONTEXT_JSON"
+CONTEXT_OVERFLOW_ENV = "CONTEXT_OVERFLOW_LOCATION_ENV"
+
+
+def app_context(props: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """The context an App given `props` as its `context` has when the CLI runs it with `environ`."""
+    context = dict(props)
+    if text := environ.get(CONTEXT_ENV):
+        context.update(json.loads(text))
+    if location := environ.get(CONTEXT_OVERFLOW_ENV):
+        context.update(json.loads(Path(location).read_text()))
+    return context
+
+
 def configured(environ: Mapping[str, str] = os.environ) -> Settings:
     """The settings as `make` gives them to every target: cdk.json's context, then CONTEXT (the tools use this,
     so `make verify CONTEXT="region=eu-west-1"` looks where `make deploy` with the same CONTEXT deployed)."""

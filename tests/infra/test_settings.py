@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +18,7 @@ from prod_serverless.settings import (
     SETTINGS,
     Settings,
     SettingsError,
+    app_context,
     cdk_json_context,
     configured,
     parse_pairs,
@@ -141,6 +146,48 @@ def test_synth_stops_with_one_line_on_bad_context_and_a_typo() -> None:
         "valid keys are " + ", ".join(spec.key for spec in SETTINGS)
     )
     assert "Traceback" not in result.stderr
+
+
+def test_the_clis_context_is_layered_over_the_apps_as_app_reads_it(tmp_path: Path) -> None:
+    overflow = tmp_path / "context.json"
+    overflow.write_text(json.dumps({"logLevel": "DEBUG", "stage": "pr7"}))
+    props = {"region": "eu-west-1", "logLevel": "WARN", "tracing": "Active"}
+    assert app_context(props, {}) == props
+    environ = {"CDK_CONTEXT_JSON": json.dumps({"logLevel": "ERROR", "stage": "dev"})}
+    assert app_context(props, environ) == {**props, "logLevel": "ERROR", "stage": "dev"}
+    environ["CONTEXT_OVERFLOW_LOCATION_ENV"] = str(overflow)
+    assert app_context(props, environ) == {**props, "logLevel": "DEBUG", "stage": "pr7"}
+    assert props == {"region": "eu-west-1", "logLevel": "WARN", "tracing": "Active"}  # the caller's, untouched
+
+
+@pytest.mark.parametrize(
+    ("environ", "line"),
+    [
+        (
+            {"CONTEXT": "stage=Dev"},
+            "Configuration error: context key 'stage' must match [a-z][a-z0-9]{0,11}; got 'Dev'",
+        ),
+        ({"CDK_CONTEXT_JSON": '{"tracng": "Active"}'}, "Configuration error: unknown context key 'tracng': did you"),
+        ({"CONTEXT": "logLevel"}, "Configuration error: CONTEXT: 'logLevel' is not key=value"),
+    ],
+)
+def test_synths_early_check_refuses_the_settings_in_its_one_line(environ: dict[str, str], line: str) -> None:
+    from prod_serverless import early
+
+    with pytest.raises(SystemExit) as stopped:
+        early.check(environ)
+    assert str(stopped.value.code).startswith(line)
+
+
+def test_synths_early_check_passes_the_default_and_loads_no_cdk() -> None:
+    """main.py runs it before its CDK imports: it must not load them itself, or it saves nothing."""
+    code = (
+        "import sys; from prod_serverless import early; early.check({}); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('aws_cdk', 'jsii', 'constructs')))"
+    )
+    root = Path(__file__).resolve().parent.parent.parent
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "[]\n", "")
 
 
 def test_the_region_list_is_every_commercial_region_with_the_stacks_services() -> None:

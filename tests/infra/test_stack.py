@@ -221,13 +221,15 @@ def test_every_log_group_is_encrypted_retained_and_kept_for_the_configured_days(
 
 def test_the_app_reads_cdk_json_itself_so_python_main_py_builds_what_the_cli_builds() -> None:
     from main import build_app
-    from prod_serverless.settings import cdk_json_context
+    from prod_serverless.settings import app_context, cdk_json_context
 
     app = build_app()
     flags = cdk_json_context()
     assert flags, "cdk.json has no context"
     for flag, value in flags.items():
         assert app.node.try_get_context(flag) == value, flag
+    # App adds and drops nothing: the context main.py's early check reads is the one build_app's settings read.
+    assert app.node.get_all_context() == app_context(flags, {})
 
 
 def test_every_kms_key_is_kept_and_rotates(synthesized: Synthesized) -> None:
