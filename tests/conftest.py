@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -122,20 +124,51 @@ SYNTH_FIXTURES = {"synthesized", "tuned", "extended", "template_file", "template
                   "broken"}  # and `broken`: it copies the project's files, which make mutate has replaced  # fmt: skip
 
 
+def _constructs_module(path: Path) -> bool:
+    """A module of construct tests: tests/infra/ but the settings', the bundler's and the schemas'."""
+    return path.parent.name == "infra" and path.name not in ("test_settings.py", "test_bundle.py", "test_schemas.py")
+
+
 def _builds_constructs(item: pytest.Item) -> bool:
-    """A test of a construct (tests/infra/ but the settings', the bundler's, the schemas'), or one using a synth."""
-    path = Path(str(item.fspath))
-    in_infra = path.parent.name == "infra" and path.name not in (
-        "test_settings.py",
-        "test_bundle.py",
-        "test_schemas.py",
-    )
-    return in_infra or bool(SYNTH_FIXTURES & set(getattr(item, "fixturenames", ())))
+    """A test of a construct module, or one using a synth."""
+    return _constructs_module(Path(str(item.fspath))) or bool(SYNTH_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+_SYNTHS = "|".join(sorted(SYNTH_FIXTURES))
+# A synth fixture asked for as a parameter (`template: Any`) or by name (`usefixtures("server")`), or the marker.
+NAMES_A_SYNTH = re.compile(rf"[(,]\s*(?:{_SYNTHS})\s*:|[\"'](?:{_SYNTHS})[\"']|\bmark\.jsii\b")
+
+
+@functools.cache
+def _may_build_constructs(path: Path) -> bool:
+    """Whether a module can hold a test that builds constructs: a construct module, or one that asks for a synth
+    fixture or carries the jsii marker. make test's jsii process collects no other module (half a second of
+    imports); pytest_collection_modifyitems stops the run if a test uses a synth its module does not ask for."""
+    return _constructs_module(path) or bool(NAMES_A_SYNTH.search(path.read_text()))
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """make test's two processes (-m jsii, -m "not jsii") skip importing the modules with none of their tests."""
+    if collection_path.suffix != ".py" or not collection_path.name.startswith("test_"):
+        return None
+    half = config.getoption("markexpr")
+    if half == "jsii" and not _may_build_constructs(collection_path):
+        return True
+    if half == "not jsii" and _constructs_module(collection_path):
+        return True
+    return None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         builds = _builds_constructs(item)
+        if builds and not _may_build_constructs(Path(str(item.fspath))):
+            # Its module names no synth fixture: make test's jsii process would skip it, and it would run nowhere.
+            fixtures = sorted(SYNTH_FIXTURES & set(getattr(item, "fixturenames", ())))
+            raise pytest.UsageError(
+                f"{item.nodeid} uses {', '.join(fixtures)} through a fixture its module does not name: add that "
+                "fixture to SYNTH_FIXTURES in tests/conftest.py"
+            )
         if builds:
             item.add_marker(pytest.mark.jsii)  # make test's first process: the one Node runtime, warmed once
         if builds or Path(str(item.fspath)).name == "test_recipes.py":

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import background_result, broken_copy
+from tests.conftest import NAMES_A_SYNTH, background_result, broken_copy
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("main.py", "prod_serverless", "service", "pre_traffic_hook", "workers", "tools", "tests")
@@ -107,3 +107,20 @@ def test_a_malformed_route_row_stops_synth_in_one_line() -> None:
 def test_a_malformed_route_row_stops_every_tool_in_one_line(broken: Path, tool: str) -> None:
     done = subprocess.run([sys.executable, "-m", tool], cwd=broken, capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stderr) == (1, MALFORMED)
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("def test_x(template: Any) -> None:", True),
+        ("def test_x(\n    tmp_path: Path, synthesized: Synthesized\n) -> None:", True),
+        ('@pytest.mark.usefixtures("server")', True),
+        ("@pytest.mark.jsii", True),
+        ("# the template, as synthesized, serves a broken route", False),
+        ("def test_x(template_path: Path) -> None:", False),
+        ("def test_x(tmp_path: Path) -> None:  # jsii", False),
+    ],
+)
+def test_make_tests_jsii_process_skips_only_modules_that_ask_for_no_synth(text: str, asks: bool) -> None:
+    """tests/conftest.py: a module asks for a synth fixture or the marker, or the jsii process never imports it."""
+    assert bool(NAMES_A_SYNTH.search(text)) is asks
