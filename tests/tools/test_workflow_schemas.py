@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,3 +46,29 @@ def test_no_file_for_a_schema_is_one_line(tmp_path: Path, capsys: pytest.Capture
     (root / ".github" / "dependabot.yml").unlink()
     assert workflow_schemas.main(root) == 1
     assert capsys.readouterr().err == "make workflows: no file matches .github/dependabot.yml\n"
+
+
+def _formats(schema: Any) -> Iterator[str]:
+    if isinstance(schema, dict):
+        if isinstance(schema.get("format"), str):
+            yield schema["format"]
+        for value in schema.values():
+            yield from _formats(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            yield from _formats(value)
+
+
+def test_no_schema_checked_names_an_iri_format_so_the_iri_grammar_is_never_needed() -> None:
+    """python -m tools.workflow_schemas runs without jsonschema's IRI checker: it must have nothing to check."""
+    from importlib.resources import files
+
+    from jsonschema.validators import validator_for  # type: ignore[import-untyped]
+
+    named: set[str] = set()
+    for schema_name, _ in workflow_schemas.CHECKS:
+        vendored = files("check_jsonschema.builtin_schemas.vendor") / f"{schema_name.removeprefix('vendor.')}.json"
+        schema = json.loads(vendored.read_text())
+        named |= {*_formats(schema), *_formats(validator_for(schema).META_SCHEMA)}
+    assert "uri-reference" in named  # the walk finds formats where they are
+    assert named & workflow_schemas.IRI_FORMATS == set()
