@@ -13,9 +13,10 @@ if __name__ == "__main__":
     if "CDK_OUTDIR" not in os.environ:
         # Run by hand (often with a Python that lacks the CDK): say what to run instead of a traceback.
         sys.exit("main.py is run by the CDK CLI: use `make synth` (or `make deploy`), which installs and sets up all")
-    from prod_serverless import early
+    from prod_serverless import early, schemas
 
     early.check()  # the settings and the route table, before the CDK loads: a mistake is its one line at once
+    schemas.without_iri_grammar()  # this process checks the routes' schemas by a metaschema naming no IRI format
 
 from aws_cdk import App, Aspects, CfnOutput, DefaultStackSynthesizer, Environment, Stack
 from aws_cdk import aws_iam as iam

@@ -197,3 +197,17 @@ def test_the_root_paths_module_and_the_generated_files_end() -> None:
     assert schemas.module_name(root, "query") == "get_root_query"
     files = schemas.generated([root])
     assert files["get_root_query.py"].endswith("\n") and not files["get_root_query.py"].endswith("\n\n")
+
+
+def test_the_metaschema_names_no_iri_format_so_synth_goes_without_the_iri_grammar() -> None:
+    """main.py imports jsonschema without its IRI checker (prod_serverless/schemas.py): check() must never need it."""
+    from jsonschema_specifications import REGISTRY  # type: ignore[import-untyped]
+
+    named = {
+        name
+        for uri in REGISTRY
+        if uri.startswith("https://json-schema.org/draft/2020-12/")
+        for name in schemas.formats_named(REGISTRY.contents(uri))
+    }
+    assert {"regex", "uri", "uri-reference"} <= named  # the walk finds the formats the metaschema names
+    assert named & schemas.IRI_FORMATS == set()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from prod_serverless.schemas import IRI_FORMATS, formats_named
 from tools import workflow_schemas
 
 
@@ -48,17 +47,6 @@ def test_no_file_for_a_schema_is_one_line(tmp_path: Path, capsys: pytest.Capture
     assert capsys.readouterr().err == "make workflows: no file matches .github/dependabot.yml\n"
 
 
-def _formats(schema: Any) -> Iterator[str]:
-    if isinstance(schema, dict):
-        if isinstance(schema.get("format"), str):
-            yield schema["format"]
-        for value in schema.values():
-            yield from _formats(value)
-    elif isinstance(schema, list):
-        for value in schema:
-            yield from _formats(value)
-
-
 def test_no_schema_checked_names_an_iri_format_so_the_iri_grammar_is_never_needed() -> None:
     """python -m tools.workflow_schemas runs without jsonschema's IRI checker: it must have nothing to check."""
     from importlib.resources import files
@@ -69,6 +57,6 @@ def test_no_schema_checked_names_an_iri_format_so_the_iri_grammar_is_never_neede
     for schema_name, _ in workflow_schemas.CHECKS:
         vendored = files("check_jsonschema.builtin_schemas.vendor") / f"{schema_name.removeprefix('vendor.')}.json"
         schema = json.loads(vendored.read_text())
-        named |= {*_formats(schema), *_formats(validator_for(schema).META_SCHEMA)}
+        named |= {*formats_named(schema), *formats_named(validator_for(schema).META_SCHEMA)}
     assert "uri-reference" in named  # the walk finds formats where they are
-    assert named & workflow_schemas.IRI_FORMATS == set()
+    assert named & IRI_FORMATS == set()
