@@ -219,17 +219,18 @@ def test_every_log_group_is_encrypted_retained_and_kept_for_the_configured_days(
     ]
 
 
-def test_the_app_reads_cdk_json_itself_so_python_main_py_builds_what_the_cli_builds() -> None:
-    from main import build_app
+def test_the_app_reads_cdk_json_itself_so_python_main_py_builds_what_the_cli_builds(synthesized: Synthesized) -> None:
+    from prod_serverless.names import PRODUCTION
     from prod_serverless.settings import app_context, cdk_json_context
 
-    app = build_app()
+    app = synthesized.stack.node.root  # build_app's, given only the stage (tests/conftest.py's synthesize)
     flags = cdk_json_context()
     assert flags, "cdk.json has no context"
     for flag, value in flags.items():
-        assert app.node.try_get_context(flag) == value, flag
+        if flag != "stage":
+            assert app.node.try_get_context(flag) == value, flag
     # App adds and drops nothing: the context main.py's early check reads is the one build_app's settings read.
-    assert app.node.get_all_context() == app_context(flags, {})
+    assert app.node.get_all_context() == app_context({**flags, "stage": PRODUCTION}, {})
 
 
 def test_every_kms_key_is_kept_and_rotates(synthesized: Synthesized) -> None:
