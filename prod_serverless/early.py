@@ -8,6 +8,7 @@ it would say.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Mapping
@@ -17,13 +18,14 @@ from service.routing import RouteError
 
 SETTINGS_ERROR = "Configuration error: {}"
 ROUTES_ERROR = "Route table error (service/routes.py): {}"
+ROUTES = "service.routes"  # a malformed row raises as the module builds the table
 
 
 def check(environ: Mapping[str, str] = os.environ) -> None:
     """Exit with synth's one line if the settings or the route table are malformed; return if both read."""
     try:
         Settings.from_context(app_context({**cdk_json_context(), **parse_pairs(environ.get("CONTEXT", ""))}, environ))
-        import service.routes  # noqa: F401 - a malformed row raises as the module builds the table
+        importlib.import_module(ROUTES)
     except SettingsError as error:
         sys.exit(SETTINGS_ERROR.format(error))
     except RouteError as error:

@@ -5,6 +5,8 @@ generates, and the shipped copy is current."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,8 @@ import pytest
 from prod_serverless import schemas
 from service.routes import ROUTES
 from service.routing import Healthy, Route, RouteError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 ITEM = {"type": "object", "properties": {"qty": {"type": "integer", "minimum": 1}}, "required": ["qty"]}
 
@@ -211,3 +215,22 @@ def test_the_metaschema_names_no_iri_format_so_synth_goes_without_the_iri_gramma
     }
     assert {"regex", "uri", "uri-reference"} <= named  # the walk finds the formats the metaschema names
     assert named & schemas.IRI_FORMATS == set()
+
+
+def test_the_formats_a_schema_names_are_found_at_any_depth() -> None:
+    schema = {"format": "uri", "anyOf": [{"format": "iri"}, {"items": [{"format": "date"}]}], "x": {"format": 5}}
+    assert sorted(schemas.formats_named(schema)) == ["date", "iri", "uri"]
+
+
+def test_without_the_iri_grammar_jsonschema_skips_only_the_iri_formats() -> None:
+    """What main.py's process runs with: no Lark grammar built, and the metaschema's own formats still checked."""
+    code = (
+        "import sys; from prod_serverless.schemas import without_iri_grammar; without_iri_grammar(); "
+        "from jsonschema import Draft202012Validator, FormatChecker; from jsonschema.exceptions import SchemaError\n"
+        "try: Draft202012Validator.check_schema({'pattern': '('})\n"
+        "except SchemaError as error: print(error.message)\n"
+        "print(sorted(m for m, module in sys.modules.items() if module and m.startswith(('rfc3987', 'lark'))), "
+        "sorted({'iri', 'iri-reference', 'regex', 'uri-reference'} & set(FormatChecker.checkers)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert (done.stdout, done.stderr) == ("'(' is not a 'regex'\n[] ['regex', 'uri-reference']\n", "")

@@ -179,6 +179,25 @@ def test_synths_early_check_refuses_the_settings_in_its_one_line(environ: dict[s
     assert str(stopped.value.code).startswith(line)
 
 
+def test_synths_early_check_refuses_a_malformed_route_row_in_its_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prod_serverless import early
+
+    (tmp_path / "broken_routes.py").write_text(
+        "from service.routing import Healthy, Route\n"
+        "ROUTES = (Route('GET', '/items/', print, summary='s', public='p', healthy=Healthy(200)),)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(early, "ROUTES", "broken_routes")
+    with pytest.raises(SystemExit) as stopped:
+        early.check({})
+    assert stopped.value.code == (
+        "Route table error (service/routes.py): route GET '/items/': path must start with '/' and not end with one, "
+        "e.g. /items/{id}"
+    )
+
+
 def test_synths_early_check_passes_the_default_and_loads_no_cdk() -> None:
     """main.py runs it before its CDK imports: it must not load them itself, or it saves nothing."""
     code = (
