@@ -222,6 +222,18 @@ def test_the_formats_a_schema_names_are_found_at_any_depth() -> None:
     assert sorted(schemas.formats_named(schema)) == ["date", "iri", "uri"]
 
 
+def test_without_the_iri_grammar_its_import_fails() -> None:
+    saved = sys.modules.pop(schemas.IRI_GRAMMAR, None)  # restored below: other tests' jsonschema keeps its checker
+    try:
+        schemas.without_iri_grammar()
+        with pytest.raises(ImportError):
+            __import__("rfc3987_syntax")
+    finally:
+        sys.modules.pop(schemas.IRI_GRAMMAR, None)
+        if saved is not None:
+            sys.modules[schemas.IRI_GRAMMAR] = saved
+
+
 def test_without_the_iri_grammar_jsonschema_skips_only_the_iri_formats() -> None:
     """What main.py's process runs with: no Lark grammar built, and the metaschema's own formats still checked."""
     code = (
