@@ -29,6 +29,26 @@ def test_the_readme_reads_in_ten_minutes_and_links_every_reference_page() -> Non
         assert f"(docs/{page.name})" in text, page.name
 
 
+def test_the_front_pages_facts_name_a_few_routes_and_count_the_rest() -> None:
+    """The README's word budget holds however many routes a team adds: docs/routes.md lists them all."""
+    from tests.infra.many_routes import MANY, routes
+
+    template = {
+        "Resources": {
+            "ProdFunctionX": {"Type": "AWS::Lambda::Function", "Properties": {"MemorySize": 128, "Timeout": 15}}
+        }
+    }
+    table = routes(MANY)
+    line = docs.facts(template, table, "us-east-1")
+    assert [f"`{route.key}`" in line for route in table] == [True] * docs.FACTS_ROUTES + [False] * (
+        MANY - docs.FACTS_ROUTES
+    )
+    assert f" and {MANY - docs.FACTS_ROUTES} more (docs/routes.md);" in line
+    few = table[: docs.FACTS_ROUTES]
+    few_line = docs.facts(template, few, "us-east-1")
+    assert all(f"`{route.key}`" in few_line for route in few) and "more" not in few_line
+
+
 def test_the_routes_table_has_a_row_per_route() -> None:
     from service.routes import ROUTES
 
