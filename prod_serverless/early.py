@@ -1,4 +1,5 @@
-"""What synth refuses before the CDK loads: the settings and the route table, read as build_app reads them.
+"""What synth refuses before the CDK loads: the settings and the route table, read as build_app reads them; and
+the one line each mistake gets, from synth and from every tool.
 
 Loading the CDK (its Node runtime and assemblies) takes about 1.5 s of every synth; a mistake in CONTEXT, in a
 `-c` pair or in service/routes.py is found here in a tenth of that, as the same one line. build_app reads both
@@ -13,7 +14,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-from prod_serverless.settings import Settings, SettingsError, app_context, cdk_json_context, parse_pairs
+from prod_serverless.settings import Settings, SettingsError, app_context, configured_context
 from service.routing import RouteError
 
 SETTINGS_ERROR = "Configuration error: {}"
@@ -21,12 +22,18 @@ ROUTES_ERROR = "Route table error (service/routes.py): {}"
 ROUTES = "service.routes"  # a malformed row raises as the module builds the table
 
 
+def check_routes() -> None:
+    """Exit with synth's one line if the route table is malformed; return if it builds."""
+    try:
+        importlib.import_module(ROUTES)
+    except RouteError as error:
+        sys.exit(ROUTES_ERROR.format(error))
+
+
 def check(environ: Mapping[str, str] = os.environ) -> None:
     """Exit with synth's one line if the settings or the route table are malformed; return if both read."""
     try:
-        Settings.from_context(app_context({**cdk_json_context(), **parse_pairs(environ.get("CONTEXT", ""))}, environ))
-        importlib.import_module(ROUTES)
+        Settings.from_context(app_context(configured_context(environ), environ))
     except SettingsError as error:
         sys.exit(SETTINGS_ERROR.format(error))
-    except RouteError as error:
-        sys.exit(ROUTES_ERROR.format(error))
+    check_routes()

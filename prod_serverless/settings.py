@@ -552,10 +552,15 @@ def app_context(props: Mapping[str, Any], environ: Mapping[str, str] = os.enviro
     return context
 
 
+def configured_context(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """The context as `make` gives it to every target: cdk.json's, then CONTEXT."""
+    return {**cdk_json_context(), **parse_pairs(environ.get("CONTEXT", ""))}
+
+
 def configured(environ: Mapping[str, str] = os.environ) -> Settings:
-    """The settings as `make` gives them to every target: cdk.json's context, then CONTEXT (the tools use this,
-    so `make verify CONTEXT="region=eu-west-1"` looks where `make deploy` with the same CONTEXT deployed)."""
-    return Settings.from_context({**cdk_json_context(), **parse_pairs(environ.get("CONTEXT", ""))})
+    """The settings of `configured_context` (the tools use this, so `make verify CONTEXT="region=eu-west-1"` looks
+    where `make deploy` with the same CONTEXT deployed)."""
+    return Settings.from_context(configured_context(environ))
 
 
 def parse_pairs(text: str) -> dict[str, str]:

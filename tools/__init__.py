@@ -3,11 +3,6 @@
 Every tool reads the route table, so it is loaded here first: a malformed row stops any `make` target that runs a
 tool with the same one line as synth, never a traceback."""
 
-import sys
+from prod_serverless.early import check_routes
 
-from service.routing import RouteError
-
-try:
-    import service.routes  # noqa: F401
-except RouteError as error:
-    sys.exit(f"Route table error (service/routes.py): {error}")
+check_routes()

@@ -8,6 +8,7 @@ import argparse
 import dataclasses
 import sys
 
+from prod_serverless.early import SETTINGS_ERROR
 from prod_serverless.settings import SETTINGS, SettingsError, configured
 
 
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = configured()
     except SettingsError as error:
-        print(f"Configuration error: {error}", file=sys.stderr)
+        print(SETTINGS_ERROR.format(error), file=sys.stderr)
         return 1
     if args.show:
         values = dataclasses.asdict(settings)

@@ -337,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if a generated section is stale, write nothing")
     args = parser.parse_args(argv)
     from prod_serverless import schemas
+    from prod_serverless.early import ROUTES_ERROR
     from service.routing import RouteError
 
     try:  # the function's validators first: synth refuses stale ones
@@ -344,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         schemas.check(table)
         validators = schemas.stale(table) if args.check else schemas.write(table)
     except RouteError as error:
-        print(f"Route table error (service/routes.py): {error}", file=sys.stderr)
+        print(ROUTES_ERROR.format(error), file=sys.stderr)
         return 1
     files = updated_files(build())
     stale = [path.relative_to(ROOT).as_posix() for path, (current, fresh) in files.items() if current != fresh]

@@ -64,12 +64,13 @@ STATUS_MESSAGES = {
 
 def stage_template() -> Path:
     """Where `make synth` wrote the configured stage's template (the `stage` setting); production's by default."""
+    from prod_serverless.early import SETTINGS_ERROR
     from prod_serverless.settings import SettingsError, configured
 
     try:
         return Path(configured().names.template)
     except SettingsError as error:
-        sys.exit(f"Configuration error: {error}")
+        sys.exit(SETTINGS_ERROR.format(error))
 
 
 def load_template(template_path: Path) -> dict[str, Any]:
