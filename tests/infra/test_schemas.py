@@ -15,6 +15,7 @@ import pytest
 from prod_serverless import schemas
 from service.routes import ROUTES
 from service.routing import Healthy, Route, RouteError
+from tests.schema_formats import formats_named
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -211,7 +212,7 @@ def test_the_metaschema_names_no_iri_format_so_synth_goes_without_the_iri_gramma
         name
         for uri in REGISTRY
         if uri.startswith("https://json-schema.org/draft/2020-12/")
-        for name in schemas.formats_named(REGISTRY.contents(uri))
+        for name in formats_named(REGISTRY.contents(uri))
     }
     assert {"regex", "uri", "uri-reference"} <= named  # the walk finds the formats the metaschema names
     assert named & schemas.IRI_FORMATS == set()
@@ -219,7 +220,7 @@ def test_the_metaschema_names_no_iri_format_so_synth_goes_without_the_iri_gramma
 
 def test_the_formats_a_schema_names_are_found_at_any_depth() -> None:
     schema = {"format": "uri", "anyOf": [{"format": "iri"}, {"items": [{"format": "date"}]}], "x": {"format": 5}}
-    assert sorted(schemas.formats_named(schema)) == ["date", "iri", "uri"]
+    assert sorted(formats_named(schema)) == ["date", "iri", "uri"]
 
 
 def test_without_the_iri_grammar_its_import_fails() -> None:

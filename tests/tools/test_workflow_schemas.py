@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from prod_serverless.schemas import IRI_FORMATS, formats_named
+from prod_serverless.schemas import IRI_FORMATS
+from tests.schema_formats import formats_named
 from tools import workflow_schemas
 
 
