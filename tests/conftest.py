@@ -133,11 +133,6 @@ def _constructs_module(path: Path) -> bool:
     return path.parent.name == "infra" and path.name not in ("test_settings.py", "test_bundle.py", "test_schemas.py")
 
 
-def _builds_constructs(item: pytest.Item) -> bool:
-    """A test of a construct module, or one using a synth."""
-    return _constructs_module(Path(str(item.fspath))) or bool(SYNTH_FIXTURES & set(getattr(item, "fixturenames", ())))
-
-
 _SYNTHS = "|".join(sorted(SYNTH_FIXTURES))
 # A synth fixture asked for as a parameter (`template: Any`) or by name (`usefixtures("server")`), or the marker.
 NAMES_A_SYNTH = re.compile(rf"[(,]\s*(?:{_SYNTHS})\s*:|[\"'](?:{_SYNTHS})[\"']|\bmark\.jsii\b")
@@ -165,17 +160,18 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        builds = _builds_constructs(item)
-        if builds and not _may_build_constructs(Path(str(item.fspath))):
+        path = Path(str(item.fspath))
+        synths = sorted(SYNTH_FIXTURES & set(getattr(item, "fixturenames", ())))
+        builds = _constructs_module(path) or bool(synths)  # a test of a construct module, or one using a synth
+        if builds and not _may_build_constructs(path):
             # Its module names no synth fixture: make test's jsii process would skip it, and it would run nowhere.
-            fixtures = sorted(SYNTH_FIXTURES & set(getattr(item, "fixturenames", ())))
             raise pytest.UsageError(
-                f"{item.nodeid} uses {', '.join(fixtures)} through a fixture its module does not name: add that "
+                f"{item.nodeid} uses {', '.join(synths)} through a fixture its module does not name: add that "
                 "fixture to SYNTH_FIXTURES in tests/conftest.py"
             )
         if builds:
             item.add_marker(pytest.mark.jsii)  # make test's first process: the one Node runtime, warmed once
-        if builds or Path(str(item.fspath)).name == "test_recipes.py":
+        if builds or path.name == "test_recipes.py":
             item.add_marker(pytest.mark.synth)
     items.sort(key=lambda item: item.get_closest_marker("background") is not None)  # stable: others keep order
 
@@ -321,8 +317,6 @@ def load_event(name: str) -> dict[str, Any]:
 def _one_botocore_loader() -> None:
     """Every botocore session of the suite shares one loader, as boto3's clients share their default session's:
     each new session would read the services' JSON models from disk again, and the suite makes hundreds."""
-    import functools
-
     import botocore.session
 
     botocore.session.create_loader = functools.cache(botocore.session.create_loader)
